@@ -1,0 +1,54 @@
+"""Storage ports: the interfaces services use, implemented by backends in ``twinsight.store``.
+
+Services depend on these protocols only; the hub picks the concrete backend (SQLite by
+default). Every backend is run through the same parity tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class StoredModel:
+    """One DTDL interface as the model repository keeps it.
+
+    ``document`` is the interface's JSON exactly as uploaded (so it can be served back
+    unchanged); everything else the repository needs is derived from it by parsing.
+    """
+
+    id: str
+    document: dict[str, Any]
+    upload_time: datetime
+    decommissioned: bool = False
+
+
+class ModelStore(Protocol):
+    """Durable home of the model repository."""
+
+    def load_models(self) -> list[StoredModel]:
+        """Every stored model, oldest upload first."""
+        ...
+
+    def insert_models(self, models: Sequence[StoredModel]) -> None:
+        """Store all of ``models`` in one transaction, or none of them.
+
+        Raises :class:`~twinsight.core.errors.Conflict` with code ``ModelAlreadyExists`` when
+        any id is already stored.
+        """
+        ...
+
+    def set_decommissioned(self, model_id: str, decommissioned: bool) -> None:
+        """Mark a stored model (not) decommissioned."""
+        ...
+
+    def delete_model(self, model_id: str) -> None:
+        """Remove a stored model."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections."""
+        ...
