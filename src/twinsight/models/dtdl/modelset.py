@@ -25,6 +25,7 @@ class ModelSet:
     def __init__(
         self,
         interfaces: Mapping[str, Interface],
+        *,
         elements: Mapping[str, Element],
         dependencies: Mapping[str, frozenset[str]],
         sources: Mapping[str, Any],
@@ -41,7 +42,7 @@ class ModelSet:
     @classmethod
     def empty(cls) -> ModelSet:
         """A ModelSet with nothing in it."""
-        return cls({}, {}, {}, {}, {})
+        return cls({}, elements={}, dependencies={}, sources={}, versions={})
 
     @property
     def interfaces(self) -> Mapping[str, Interface]:

@@ -31,7 +31,7 @@ class EnumValue:
 
     name: str
     value: int | str
-    display_name: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
     id: str | None = None
 
 
@@ -42,7 +42,7 @@ class EnumSchema:
     id: str | None
     value_schema: str
     values: tuple[EnumValue, ...]
-    display_name: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ class Field:
     name: str
     schema: Schema
     id: str | None = None
-    display_name: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class ObjectSchema:
 
     id: str | None
     fields: tuple[Field, ...]
-    display_name: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,7 @@ class MapSchema:
     id: str | None
     map_key: MapKey
     map_value: MapValue
-    display_name: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ class ArraySchema:
 
     id: str | None
     element_schema: Schema
-    display_name: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
 
 
 Schema: TypeAlias = PrimitiveSchema | EnumSchema | ObjectSchema | MapSchema | ArraySchema
@@ -110,8 +110,8 @@ class Property:
     name: str
     schema: Schema
     writable: bool = False
-    display_name: LocalizedText = _EMPTY
-    description: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
+    description: LocalizedText = field(default_factory=lambda: _EMPTY)
     comment: str | None = None
     semantic_types: tuple[str, ...] = ()
     unit: str | None = None
@@ -126,8 +126,8 @@ class Telemetry:
     id: str | None
     name: str
     schema: Schema
-    display_name: LocalizedText = _EMPTY
-    description: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
+    description: LocalizedText = field(default_factory=lambda: _EMPTY)
     comment: str | None = None
     semantic_types: tuple[str, ...] = ()
     unit: str | None = None
@@ -142,8 +142,8 @@ class CommandPayload:
     schema: Schema
     nullable: bool = False
     id: str | None = None
-    display_name: LocalizedText = _EMPTY
-    description: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
+    description: LocalizedText = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +154,8 @@ class Command:
     name: str
     request: CommandPayload | None = None
     response: CommandPayload | None = None
-    display_name: LocalizedText = _EMPTY
-    description: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
+    description: LocalizedText = field(default_factory=lambda: _EMPTY)
     comment: str | None = None
     semantic_types: tuple[str, ...] = ()
     defined_in: str = ""
@@ -170,10 +170,10 @@ class Relationship:
     target: str | None = None
     min_multiplicity: int | None = None
     max_multiplicity: int | None = None
-    properties: Mapping[str, Property] = _EMPTY
+    properties: Mapping[str, Property] = field(default_factory=lambda: _EMPTY)
     writable: bool = False
-    display_name: LocalizedText = _EMPTY
-    description: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
+    description: LocalizedText = field(default_factory=lambda: _EMPTY)
     comment: str | None = None
     semantic_types: tuple[str, ...] = ()
     defined_in: str = ""
@@ -186,8 +186,8 @@ class Component:
     id: str | None
     name: str
     schema: str
-    display_name: LocalizedText = _EMPTY
-    description: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
+    description: LocalizedText = field(default_factory=lambda: _EMPTY)
     comment: str | None = None
     semantic_types: tuple[str, ...] = ()
     defined_in: str = ""
@@ -201,23 +201,23 @@ class Interface:
     """A DTDL Interface with its contents, including those inherited through ``extends``."""
 
     id: str
-    display_name: LocalizedText = _EMPTY
-    description: LocalizedText = _EMPTY
+    display_name: LocalizedText = field(default_factory=lambda: _EMPTY)
+    description: LocalizedText = field(default_factory=lambda: _EMPTY)
     comment: str | None = None
     extends: tuple[str, ...] = ()
     """Direct base interfaces, in document order."""
     bases: frozenset[str] = frozenset()
     """Every ancestor (transitively), not including this interface."""
-    contents: Mapping[str, Content] = _EMPTY
+    contents: Mapping[str, Content] = field(default_factory=lambda: _EMPTY)
     """Own and inherited contents, by name."""
     schemas: tuple[Schema, ...] = ()
     """Interface-level reusable schemas declared by this interface."""
     language_version: int = 3
-    properties: Mapping[str, Property] = field(default=_EMPTY, compare=False)
-    telemetries: Mapping[str, Telemetry] = field(default=_EMPTY, compare=False)
-    commands: Mapping[str, Command] = field(default=_EMPTY, compare=False)
-    relationships: Mapping[str, Relationship] = field(default=_EMPTY, compare=False)
-    components: Mapping[str, Component] = field(default=_EMPTY, compare=False)
+    properties: Mapping[str, Property] = field(default_factory=lambda: _EMPTY, compare=False)
+    telemetries: Mapping[str, Telemetry] = field(default_factory=lambda: _EMPTY, compare=False)
+    commands: Mapping[str, Command] = field(default_factory=lambda: _EMPTY, compare=False)
+    relationships: Mapping[str, Relationship] = field(default_factory=lambda: _EMPTY, compare=False)
+    components: Mapping[str, Component] = field(default_factory=lambda: _EMPTY, compare=False)
 
     def __post_init__(self) -> None:
         groups: dict[type, dict[str, Any]] = {
