@@ -1,0 +1,31 @@
+"""The application factory: one FastAPI app bound to one :class:`~twinsight.hub.Hub`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import twinsight
+from twinsight.api import models_routes
+from twinsight.api.errors import install_error_handlers
+from twinsight.api.responses import JsonResponse
+from twinsight.hub import Hub
+
+
+def create_app(hub: Hub) -> FastAPI:
+    """An app serving ``hub``; the caller owns the hub's lifecycle."""
+    app = FastAPI(
+        title="Twinsight",
+        version=twinsight.__version__,
+        description="Digital-twin platform. Azure Digital Twins data-plane API "
+        "(api-version 2023-10-31) compatible.",
+        default_response_class=JsonResponse,
+    )
+    app.state.hub = hub
+    install_error_handlers(app)
+    app.include_router(models_routes.router(hub))
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, object]:
+        return {"status": "ok", "models": len(hub.models)}
+
+    return app

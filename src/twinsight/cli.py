@@ -1,0 +1,240 @@
+"""The ``twinsight`` command line.
+
+Exit codes follow the usual convention: 0 success, 1 the input was checked and is invalid
+(or the operation was refused), 2 bad usage (unknown option, missing path).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from twinsight.core.errors import TwinsightError
+from twinsight.models.diagnostics import DtdlError, DtdlParseError
+from twinsight.models.dtdl import parse
+from twinsight.models.loader import load_paths
+
+app = typer.Typer(
+    help="Twinsight: a live digital-twin platform (DTDL models, twin graph, ADT-compatible API).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Validate, import and manage DTDL models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        "-d",
+        help="Folder holding the platform's database (created if missing).",
+        envvar="TWINSIGHT_DATA_DIR",
+    ),
+]
+DEFAULT_DATA_DIR = Path("data")
+
+Paths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="DTDL files (one interface or a JSON array of them) or folders searched for *.json.",
+        exists=True,
+        show_default=False,
+    ),
+]
+
+
+def _print_errors(errors: list[DtdlError]) -> None:
+    for e in errors:
+        err.print(f"[red]error[/red] {e}", highlight=False, soft_wrap=True)
+
+
+@models_app.command("validate")
+def models_validate(
+    paths: Paths,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout.")] = False,
+    strict_extensions: Annotated[
+        bool,
+        typer.Option(
+            "--disallow-undefined-extensions",
+            help="Treat an unknown @context extension as an error.",
+        ),
+    ] = False,
+) -> None:
+    """Check DTDL documents; print every error. Exit 0 if all are valid, 1 if any is not."""
+    documents, errors = load_paths(paths)
+    interfaces = 0
+    unresolved: list[str] = []
+    try:
+        model_set = parse(documents, allow_undefined_extensions=not strict_extensions)
+        interfaces = len(model_set.interfaces)
+    except DtdlParseError as exc:
+        errors.extend(exc.errors)
+        unresolved = list(exc.unresolved)
+    if as_json:
+        report = {
+            "valid": not errors,
+            "documents": len(documents),
+            "interfaces": interfaces,
+            "errors": [e.to_dict() for e in errors],
+            "unresolved": unresolved,
+        }
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        _print_errors(errors)
+        if errors:
+            err.print(f"[red]{len(errors)} error(s)[/red] in {len(documents)} document(s)")
+        else:
+            out.print(
+                f"[green]valid[/green]: {interfaces} interface(s) in {len(documents)} document(s)"
+            )
+    raise typer.Exit(1 if errors else 0)
+
+
+@models_app.command("import")
+def models_import(paths: Paths, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Validate DTDL documents and add them to the model repository in DATA_DIR, all or none."""
+    from twinsight.hub import Hub
+
+    documents, errors = load_paths(paths)
+    if errors:
+        _print_errors(errors)
+        err.print("[red]nothing imported[/red]: fix the files above first")
+        raise typer.Exit(1)
+    with Hub(data_dir) as hub:
+        try:
+            added = hub.models.add(documents)
+        except DtdlParseError as exc:
+            _print_errors(list(exc.errors))
+            if exc.unresolved:
+                err.print("unresolved references: " + ", ".join(exc.unresolved))
+            err.print(f"[red]nothing imported[/red]: {len(exc.errors)} error(s)")
+            raise typer.Exit(1) from exc
+        except TwinsightError as exc:
+            err.print(f"[red]nothing imported[/red]: {exc.message} ({exc.code})")
+            raise typer.Exit(1) from exc
+        out.print(f"imported {len(added)} model(s) into {data_dir}; {len(hub.models)} in total")
+
+
+@models_app.command("list")
+def models_list(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """List the models stored in DATA_DIR."""
+    from twinsight.hub import Hub
+
+    with Hub(data_dir) as hub:
+        infos = hub.models.list()
+    if as_json:
+        rows = [
+            {
+                "id": m.id,
+                "displayName": m.display_name,
+                "decommissioned": m.decommissioned,
+                "uploadTime": m.upload_time.isoformat(),
+            }
+            for m in infos
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    for m in infos:
+        name = next(iter(m.display_name.values()), "")
+        flag = " (decommissioned)" if m.decommissioned else ""
+        out.print(f"{m.id}  {name}{flag}", highlight=False)
+    out.print(f"{len(infos)} model(s)")
+
+
+def _repository_action(data_dir: Path, action: str, model_id: str) -> None:
+    from twinsight.hub import Hub
+
+    with Hub(data_dir) as hub:
+        try:
+            if action == "delete":
+                hub.models.delete(model_id)
+            else:
+                hub.models.decommission(model_id)
+        except TwinsightError as exc:
+            err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
+            raise typer.Exit(1) from exc
+    out.print(f"{action}d {model_id}", highlight=False)
+
+
+@models_app.command("delete")
+def models_delete(
+    model_id: Annotated[str, typer.Argument(help="DTMI of the model.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Delete a model that no other model extends or references."""
+    _repository_action(data_dir, "delete", model_id)
+
+
+@models_app.command("decommission")
+def models_decommission(
+    model_id: Annotated[str, typer.Argument(help="DTMI of the model.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Retire a model: existing twins keep it, new twins cannot use it."""
+    _repository_action(data_dir, "decommission", model_id)
+
+
+Host = Annotated[
+    str,
+    typer.Option(help="Address to listen on. Loopback by default; others need tokens."),
+]
+Port = Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)]
+
+
+@app.command("serve")
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8080,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    models: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--models",
+            "-m",
+            help="DTDL files or folders to import at start (models already stored are kept).",
+            exists=True,
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Start the HTTP server (Azure Digital Twins compatible API, OpenAPI at /docs)."""
+    from twinsight.server import run_server
+
+    run_server(host=host, port=port, data_dir=data_dir, model_paths=models or [], log_level=log_level)
+
+
+@app.command("demo")
+def demo(
+    port: Port = 8080,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", "-d", help="Folder for the demo's database.")
+    ] = Path("data/demo"),
+) -> None:
+    """Start the demo world: the smart-factory models loaded into a running server."""
+    from twinsight.scenarios import factory
+    from twinsight.server import run_server
+
+    run_server(
+        host="127.0.0.1",
+        port=port,
+        data_dir=data_dir,
+        model_paths=[factory.MODELS_DIR],
+        log_level="info",
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,51 @@
+"""The one root object: it owns the clock, the storage and the services, and is passed
+explicitly to whatever needs them (no module-level state), so tests and what-if runs can
+start many hubs side by side.
+
+>>> with Hub() as hub:          # in memory: nothing touches the disk
+...     len(hub.models)
+0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from twinsight.core.clock import Clock, WallClock
+from twinsight.models.repository import ModelRepository
+from twinsight.store.sqlite import Database, SqliteModelStore
+
+DATABASE_FILE = "twinsight.db"
+
+
+class Hub:
+    """Wires the embedded defaults together: one SQLite file in ``data_dir`` (or memory)."""
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        clock: Clock | None = None,
+        durable: bool = False,
+    ) -> None:
+        self.clock: Clock = clock or WallClock()
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        db_path = self.data_dir / DATABASE_FILE if self.data_dir is not None else ":memory:"
+        self.db = Database(db_path, durable=durable)
+        self.models = ModelRepository(SqliteModelStore(self.db), self.clock)
+
+    def close(self) -> None:
+        """Flush and release everything the hub holds."""
+        self.db.close()
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

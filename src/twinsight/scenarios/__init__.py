@@ -1,0 +1,1 @@
+"""Demo worlds built only from Twinsight's public pieces (factory first)."""

@@ -1,0 +1,6 @@
+"""The embedded SQLite backend (one file per data directory, WAL mode)."""
+
+from twinsight.store.sqlite.database import Database
+from twinsight.store.sqlite.models import SqliteModelStore
+
+__all__ = ["Database", "SqliteModelStore"]
