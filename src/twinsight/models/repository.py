@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from twinsight.core.clock import Clock
 from twinsight.core.errors import BadRequest, Conflict, NotFound
 from twinsight.core.ports import ModelStore, StoredModel
@@ -98,7 +100,7 @@ class ModelRepository:
             )
             now = self._clock.now()
             new_records = [
-                StoredModel(id=i, document=new_set.source_document(i), upload_time=now)
+                StoredModel(id=i, document=_detached(new_set.source_document(i)), upload_time=now)
                 for i in new_set.top_level_ids()
             ]
             self._store.insert_models(new_records)
@@ -166,7 +168,9 @@ class ModelRepository:
                 )
             self._store.delete_model(model_id)
             del self._records[model_id]
-            self._models = self._models.without([model_id])
+            # Re-parsed from the stored documents (nothing referred to the deleted model, so
+            # they stay valid); a ModelSet cannot yet drop an interface and its elements.
+            self._models = self._parse_records(self._records.values())
 
     def _info(self, record: StoredModel) -> ModelInfo:
         interface = self._models.interface(record.id)
@@ -178,6 +182,11 @@ class ModelRepository:
             decommissioned=record.decommissioned,
             definition=record.document,
         )
+
+
+def _detached(document: Any) -> Any:
+    """A deep copy, so a caller mutating what it uploaded cannot change the stored model."""
+    return orjson.loads(orjson.dumps(document))
 
 
 def _top_level_ids(documents: Sequence[Document]) -> set[str]:

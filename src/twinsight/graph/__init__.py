@@ -1,0 +1,1 @@
+"""The twin graph: twins, relationships and components, their in-memory index and the query language."""
