@@ -73,9 +73,7 @@ def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
         if isinstance(target_value, str) and node.cls == "Relationship":
             target = res.by_id.get(target_value)
             cls = target.cls if target is not None else known_class(target_value)
-            if cls is None:
-                missing.setdefault(target_value)
-            elif cls != "Interface":
+            if cls is not None and cls != "Interface":
                 walk.error(
                     node.doc, node.pointer + "/target", "WrongReferenceType",
                     f"target {target_value!r} is a {cls}, not an Interface",

@@ -17,7 +17,9 @@ from twinsight.models.dtdl.metamodel import (
     ADJUNCTS,
     DTDL_CONTEXTS,
     EXTENSION_CONTEXTS,
+    GEOSPATIAL,
     LANGUAGES,
+    NUMERIC,
     PRIMITIVE_CLASS,
     QUANTITATIVE_TYPES,
     Language,
@@ -32,6 +34,9 @@ _INSTANCE_DTMI = re.compile(
 )
 _COMMAND_TYPE_DTMI = re.compile(r"dtmi:dtdl:instance:CommandType:([A-Za-z]+);([23])\Z")
 _UNIT_PROP = Prop("unit")
+_XSD = {bool: "xsd:boolean", int: "xsd:integer", str: "xsd:string", float: "xsd:double"}
+_SEMANTIC_DTMI = re.compile(r"dtmi:standard:class:([A-Za-z]+);2\Z")
+_UNIT_DTMI = re.compile(r"dtmi:standard:unit:([A-Za-z]+);2\Z")
 MAX_NESTING = 64
 
 
@@ -188,6 +193,13 @@ class Walk:
                         "Move it to the front.", element,
                     )
                     ok = False
+                if version is not None and version != DTDL_CONTEXTS[item] and outer is not None:
+                    self.error(
+                        doc, where, "ContextVersionChange",
+                        "a nested element may not change the DTDL version",
+                        "Remove the inner DTDL context.", element,
+                    )
+                    ok = False
                 version = DTDL_CONTEXTS[item]
                 continue
             if index == 0 and outer is None:
@@ -323,7 +335,7 @@ class Walk:
                     "Add an @id so it can be referenced.", hint,
                 )
                 return None
-            if parent is None:
+            if parent is None or material == "Interface":
                 self.error(
                     doc, pointer, "MissingId", "an Interface must have an @id",
                     'Add "@id": "dtmi:com:example:MyInterface;1".', hint,
@@ -379,7 +391,8 @@ class Walk:
                 continue
             adjunct = self.adjunct(item, scope)
             if adjunct == "semantic":
-                semantic.append(item)
+                match = _SEMANTIC_DTMI.match(item)
+                semantic.append(match.group(1) if match else item)
                 continue
             if adjunct == "cotype":
                 cotypes.append(item)
@@ -409,6 +422,9 @@ class Walk:
         lang = scope.lang
         if scope.version == 2 or QUANTITATIVE_TYPES in scope.extensions:
             if term in lang.semantic_types:
+                return "semantic"
+            match = _SEMANTIC_DTMI.match(term)
+            if scope.version == 2 and match and match.group(1) in lang.semantic_types:
                 return "semantic"
         for ext in scope.extensions:
             if term in ADJUNCTS.get(ext, {}):
@@ -491,8 +507,19 @@ class Walk:
                     f"a {node.cls} must have {term!r}",
                     f"Add {term!r}.", hint,
                 )
-        if node.semantic and "unit" not in seen and lang.version == 3:
-            pass
+        if node.semantic and lang.version == 2 and node.cls in ("Property", "Telemetry"):
+            if "unit" not in seen:
+                self.error(
+                    node.doc, node.pointer, "MissingRequiredProperty",
+                    f"semantic type {node.semantic[0]} requires a 'unit'", "Add a unit.", hint,
+                )
+            schema = node.one("schema")
+            if not (isinstance(schema, Builtin) and schema.term in NUMERIC):
+                self.error(
+                    node.doc, node.pointer + "/schema", "SemanticTypeSchema",
+                    f"semantic type {node.semantic[0]} requires a numeric schema",
+                    "Use double, float, integer or long.", hint,
+                )
 
     def undefined_property(
         self, node: Node, key: str, value: Any, scope: Scope, where: str
@@ -522,13 +549,44 @@ class Walk:
         lang = scope.lang
         hint = node.near_id()
         items = value if isinstance(value, list) else [value]
-        if prop.kind != "object" and prop.kind != "langstring":
-            if isinstance(value, list):
+        if prop.kind != "object":
+            if prop.kind == "langstring" and isinstance(value, dict) and "@value" not in value:
+                literals: list[tuple[Any, str | None]] | None = [
+                    (text, tag) for tag, text in value.items()
+                ]
+            else:
+                literals = _literals(value)
+            if literals is None:
                 self.error(
-                    node.doc, where, "NotSingular", f"{term!r} must be a single value",
-                    "Give one value, not an array.", hint,
+                    node.doc, where, "InvalidValue", f"{term!r} has a malformed JSON-LD value",
+                    "Give a plain JSON value.", hint,
                 )
                 return
+            plain = not isinstance(value, dict) and not (
+                isinstance(value, list) and any(isinstance(i, dict) for i in value)
+            )
+            if not plain and (
+                prop.kind in ("iri", "unit") or (prop.kind == "langstring" and lang.version == 2)
+                and not (isinstance(value, dict) and "@value" not in value)
+            ):
+                self.error(
+                    node.doc, where, "InvalidValue", f"{term!r} must be a plain JSON value",
+                    "Remove the JSON-LD value object.", hint,
+                )
+                return
+            if prop.kind == "langstring":
+                self.langstring(node, term, literals, lang, where)
+                return
+            if len(literals) != 1:
+                self.error(
+                    node.doc, where, "NotSingular", f"{term!r} must be a single value",
+                    "Give exactly one value.", hint,
+                )
+                return
+            literal = literals[0][0]
+            if self.literal(node, term, prop, literal, lang, where):
+                node.values[term] = [literal]
+            return
         if prop.kind == "object":
             if not prop.plural and len(items) > 1:
                 self.error(
@@ -558,9 +616,6 @@ class Walk:
             if prop.unique:
                 self.check_unique(node, term, prop, out, where)
             return
-        ok = self.literal(node, term, prop, value, lang, where)
-        if ok:
-            node.values[term] = [value]
 
     def object_value(
         self,
@@ -603,6 +658,13 @@ class Walk:
             )
             return None
         if builtin is not None and builtin in lang.primitives:
+            if lang.property_excludes_array and node.cls == "Property" and builtin in GEOSPATIAL:
+                self.error(
+                    node.doc, where, "PropertyArray",
+                    f"in DTDL v2 a Property's schema may not be {builtin!r} (an array shape)",
+                    "Use DTDL v3, or a Telemetry.", hint,
+                )
+                return None
             if any(r in ("Schema", "PrimitiveSchema") for r in prop.range):
                 return Builtin(builtin)
             self.error(
@@ -625,6 +687,34 @@ class Walk:
         )
         return None
 
+    def langstring(
+        self,
+        node: Node,
+        term: str,
+        literals: list[tuple[Any, str | None]],
+        lang: Language,
+        where: str,
+    ) -> None:
+        hint = node.near_id()
+        limit = lang.display_name_max if term == "displayName" else lang.description_max
+        out: dict[str, str] = {}
+        for text, tag in literals:
+            tag = tag or "en"
+            problem = None
+            if not isinstance(text, str):
+                problem = f"{term!r} values must be strings, not {_kind(text)}"
+            elif not _LANG_TAG.match(tag):
+                problem = f"{tag!r} is not a language tag"
+            elif tag in out:
+                problem = f"{term!r} has more than one value for language {tag!r}"
+            elif len(text) > limit:
+                problem = f"{term!r} is longer than {limit} characters"
+            if problem:
+                self.error(node.doc, where, "InvalidValue", problem, "", hint)
+                return
+            out[tag] = text
+        node.values[term] = [out]
+
     def literal(
         self, node: Node, term: str, prop: Prop, value: Any, lang: Language, where: str
     ) -> bool:
@@ -635,22 +725,6 @@ class Walk:
             return False
 
         kind = prop.kind
-        if kind == "langstring":
-            limit = lang.display_name_max if term == "displayName" else lang.description_max
-            if isinstance(value, str):
-                if len(value) > limit:
-                    return bad(f"{term!r} is longer than {limit} characters", "Shorten it.")
-                return True
-            if isinstance(value, dict):
-                for tag, text in value.items():
-                    if not _LANG_TAG.match(tag):
-                        return bad(f"{tag!r} is not a language tag", 'Use tags like "en".')
-                    if not isinstance(text, str):
-                        return bad(f"{term!r} values must be strings")
-                    if len(text) > limit:
-                        return bad(f"{term!r} is longer than {limit} characters", "Shorten it.")
-                return True
-            return bad(f"{term!r} must be a string or a language map, not {_kind(value)}")
         if kind == "string":
             if not isinstance(value, str):
                 return bad(f"{term!r} must be a string, not {_kind(value)}")
@@ -691,6 +765,9 @@ class Walk:
         if kind == "unit":
             unit_type = lang.semantic_types.get(node.semantic[0]) if node.semantic else None
             allowed = lang.units.get(unit_type or "", ())
+            match = _UNIT_DTMI.match(value) if isinstance(value, str) else None
+            if match and lang.version == 2:
+                value = match.group(1)
             if not isinstance(value, str) or value not in allowed:
                 return bad(
                     f"{value!r} is not a unit of {unit_type}",
@@ -772,3 +849,25 @@ def _undefined_kind(item: str, lang: Language) -> str:
     if item in known:
         return "irrelevantDtmiOrTerm"
     return "undefinedTerm"
+
+
+def _literals(value: Any) -> list[tuple[Any, str | None]] | None:
+    """A JSON-LD literal value (plain, value object, or array of them) as (value, language)."""
+    items = value if isinstance(value, list) else [value]
+    out: list[tuple[Any, str | None]] = []
+    for item in items:
+        if isinstance(item, list):
+            return None
+        if isinstance(item, dict):
+            if "@value" not in item or not set(item) <= {"@value", "@type", "@language"}:
+                return None
+            kind_type = item.get("@type")
+            if kind_type is not None and kind_type != _XSD.get(type(item["@value"])):
+                return None
+            language = item.get("@language")
+            if language is not None and not isinstance(language, str):
+                return None
+            out.append((item["@value"], language))
+        else:
+            out.append((item, None))
+    return out
