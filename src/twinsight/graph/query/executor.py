@@ -1,0 +1,344 @@
+"""Runs a planned query against a :class:`GraphIndex` and cuts one page of results.
+
+Rows are produced in ascending *row key* order (the ids a row binds, in declaration order),
+which is what makes the stateless keyset continuation in :mod:`paging` exact.
+
+* Single twin collection: walk the candidate set (or the sorted id list for a scan) from the
+  cursor, applying only the residual filter, and stop after one page (plus one row to know
+  whether there is more). With no residual filter the page is a ``heapq.nsmallest``.
+* Relationships: the same over ``(source, relationship id)`` keys.
+* JOIN/MATCH patterns: bind the start twin(s), then expand one edge at a time from bound
+  twins, checking each condition as soon as every collection it reads is bound. Multi-hop
+  edges follow trails (a relationship is used at most once per path) and bind only the far
+  twin, so rows are deduplicated on what they bind.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from twinsight.graph.index import MISSING, GraphIndex, Relationship, RelKey, resolve_path
+from twinsight.graph.query import ast
+from twinsight.graph.query.evaluate import Cond, aliases_of, compile_cond
+from twinsight.graph.query.paging import Cursor, encode
+from twinsight.graph.query.planner import Plan, plan
+
+Doc = Mapping[str, Any]
+Env = dict[str, Doc]
+RowKey = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPage:
+    """One page of results and the token for the next page (``None`` on the last page)."""
+
+    items: list[dict[str, Any]]
+    continuation: str | None
+
+
+def _and(terms: list[ast.Expr], index: GraphIndex) -> Cond | None:
+    if not terms:
+        return None
+    if len(terms) == 1:
+        return compile_cond(terms[0], index)
+    return compile_cond(ast.And(tuple(terms), terms[0].pos), index)
+
+
+# ---------------------------------------------------------------- projection
+
+
+def _project(query: ast.Query, env: Env) -> dict[str, Any]:
+    sel = query.select
+    if sel.star:
+        if query.single_collection:
+            return dict(env[query.twin_aliases[0] if query.twin_aliases else query.rel_aliases[0]])
+        return {
+            query.display[alias]: dict(env[alias])
+            for alias in (*query.twin_aliases, *query.rel_aliases)
+            if not alias.startswith("#") and alias in env
+        }
+    item: dict[str, Any] = {}
+    for col in sel.columns:
+        doc = env.get(col.path.alias)
+        if doc is None:
+            continue
+        value = resolve_path(doc, col.path.parts) if col.path.parts else doc
+        if value is not MISSING:
+            item[col.name] = dict(value) if isinstance(value, Mapping) else value
+    return item
+
+
+# ---------------------------------------------------------------- single collections
+
+
+def _twin_rows(
+    p: Plan, index: GraphIndex, after: str | None, limit: int | None
+) -> Iterator[tuple[RowKey, Env]]:
+    """Matching rows of a plain twin query from ``after`` on, in id order."""
+    alias = p.start.alias
+    residual = [t for i, t in enumerate(p.conjuncts) if i not in p.start.covered]
+    cond = _and(residual, index)
+    ids = p.start.ids
+    if ids is None:
+        ordered: Any = index.twin_ids()
+        begin = bisect_right(ordered, after) if after is not None else 0
+        candidates: Any = (ordered[i] for i in range(begin, len(ordered)))
+    else:
+        pool = list(ids) if after is None else [x for x in ids if x > after]
+        if cond is None and limit is not None:
+            picked = heapq.nsmallest(limit, pool)
+            docs = [index.twin(x) for x in picked]
+            if all(d is not None for d in docs):
+                for x, d in zip(picked, docs, strict=True):
+                    assert d is not None
+                    yield (x,), {alias: d}
+                return
+        pool.sort()
+        candidates = pool
+    for twin_id in candidates:
+        twin = index.twin(twin_id)
+        if twin is None:
+            continue
+        env = {alias: twin}
+        if cond is None or cond(env) is True:
+            yield (twin_id,), env
+
+
+def _rel_rows(p: Plan, index: GraphIndex, after: RowKey | None) -> Iterator[tuple[RowKey, Env]]:
+    alias = p.start.alias
+    cond = _and(p.conjuncts, index)
+    keys: Any = p.rel_keys if p.rel_keys is not None else index.relationship_keys()
+    begin = 0
+    if after is not None:
+        begin = bisect_right(keys, (after[0], after[1]) if len(after) == 2 else after)
+    for i in range(begin, len(keys)):
+        key = keys[i]
+        rel = index.relationship(*key)
+        if rel is None:
+            continue
+        env: Env = {alias: rel}
+        if cond is None or cond(env) is True:
+            yield key, env
+
+
+# ---------------------------------------------------------------- patterns
+
+
+def _steps(
+    index: GraphIndex, twin_id: str, direction: ast.Direction, names: tuple[str, ...]
+) -> list[tuple[Relationship, str]]:
+    """``(relationship, other twin id)`` for each relationship leaving ``twin_id`` that way."""
+    out: list[tuple[Relationship, str]] = []
+    wanted: tuple[str | None, ...] = names or (None,)
+    if direction in (ast.Direction.OUT, ast.Direction.ANY):
+        for name in wanted:
+            out.extend((r, r["$targetId"]) for r in index.outgoing(twin_id, name))
+    if direction in (ast.Direction.IN, ast.Direction.ANY):
+        for name in wanted:
+            for r in index.incoming(twin_id, name):
+                if direction is ast.Direction.ANY and r["$sourceId"] == r["$targetId"]:
+                    continue  # a self-loop was already found as outgoing
+                out.append((r, r["$sourceId"]))
+    return out
+
+
+def _trail_ends(
+    index: GraphIndex,
+    *,
+    start: str,
+    direction: ast.Direction,
+    names: tuple[str, ...],
+    lo: int,
+    hi: int,
+) -> set[str]:
+    """Twins reachable from ``start`` in ``lo..hi`` hops without reusing a relationship."""
+    ends: set[str] = set()
+    used: set[RelKey] = set()
+
+    def walk(node: str, depth: int) -> None:
+        if depth >= lo:
+            ends.add(node)
+        if depth == hi:
+            return
+        for rel, other in _steps(index, node, direction, names):
+            key = (rel["$sourceId"], rel["$relationshipId"])
+            if key in used:
+                continue
+            used.add(key)
+            walk(other, depth + 1)
+            used.discard(key)
+
+    walk(start, 0)
+    return ends
+
+
+_REVERSE = {
+    ast.Direction.OUT: ast.Direction.IN,
+    ast.Direction.IN: ast.Direction.OUT,
+    ast.Direction.ANY: ast.Direction.ANY,
+}
+
+
+@dataclass(slots=True)
+class _Partial:
+    env: Env
+    rels: dict[int, RelKey]
+
+
+def _pattern_rows(p: Plan, index: GraphIndex) -> dict[RowKey, Env]:
+    """Every row of a JOIN/MATCH query, keyed (and so deduplicated) by row key."""
+    query = p.query
+    start = p.start.alias
+    pending = [
+        (aliases_of(t), compile_cond(t, index))
+        for i, t in enumerate(p.conjuncts)
+        if i not in p.start.covered
+    ]
+    bound: set[str] = set()
+
+    def ready(now: set[str]) -> list[Cond]:
+        """Conditions that become checkable once ``now`` is bound (and were not before)."""
+        got = [c for deps, c in pending if deps <= now and not deps <= bound]
+        return got
+
+    start_conds = ready({start})
+    # constant conditions (no alias) are checked with the start twin too
+    start_conds += [c for deps, c in pending if not deps]
+    bound.add(start)
+    start_ids = p.start.ids if p.start.ids is not None else index.twin_ids()
+    rows: list[_Partial] = []
+    for twin_id in sorted(start_ids):
+        twin = index.twin(twin_id)
+        if twin is None:
+            continue
+        env: Env = {start: twin}
+        if all(c(env) is True for c in start_conds):
+            rows.append(_Partial(env, {}))
+
+    remaining = list(enumerate(query.edges))
+    while remaining and rows:
+        pos = next(
+            (i for i, (_, e) in enumerate(remaining) if e.left in bound or e.right in bound), -1
+        )
+        if pos < 0:  # pragma: no cover - the parser only builds connected patterns
+            break
+        edge_no, edge = remaining.pop(pos)
+        if edge.left in bound:
+            here, there, direction = edge.left, edge.right, edge.direction
+        else:
+            here, there, direction = edge.right, edge.left, _REVERSE[edge.direction]
+        newly = {there} | ({edge.rel_alias} if edge.rel_alias else set())
+        conds = ready(bound | newly)
+        bound |= newly
+        expanded: list[_Partial] = []
+        for row in rows:
+            here_id = row.env[here]["$dtId"]
+            known = row.env.get(there)
+            if edge.single_hop:
+                for rel, other_id in _steps(index, here_id, direction, edge.names):
+                    if known is not None and known["$dtId"] != other_id:
+                        continue
+                    other = known if known is not None else index.twin(other_id)
+                    if other is None:
+                        continue
+                    env = {**row.env, there: other}
+                    if edge.rel_alias:
+                        env[edge.rel_alias] = rel
+                    if all(c(env) is True for c in conds):
+                        rels = {**row.rels, edge_no: (rel["$sourceId"], rel["$relationshipId"])}
+                        expanded.append(_Partial(env, rels))
+            else:
+                ends = _trail_ends(
+                    index,
+                    start=here_id,
+                    direction=direction,
+                    names=edge.names,
+                    lo=edge.min_hops,
+                    hi=edge.max_hops,
+                )
+                for other_id in sorted(ends):
+                    if known is not None and known["$dtId"] != other_id:
+                        continue
+                    other = known if known is not None else index.twin(other_id)
+                    if other is None:
+                        continue
+                    env = {**row.env, there: other}
+                    if all(c(env) is True for c in conds):
+                        expanded.append(_Partial(env, row.rels))
+        rows = expanded
+
+    result: dict[RowKey, Env] = {}
+    for row in rows:
+        key: list[str] = [row.env[a]["$dtId"] for a in query.twin_aliases]
+        for edge_no in sorted(row.rels):
+            key.extend(row.rels[edge_no])
+        result[tuple(key)] = row.env
+    return result
+
+
+# ---------------------------------------------------------------- driver
+
+
+def execute(
+    query: ast.Query,
+    index: GraphIndex,
+    *,
+    page_size: int,
+    cursor: Cursor | None = None,
+    use_indexes: bool = True,
+) -> QueryPage:
+    """One page of ``query``'s results, starting after ``cursor``."""
+    p = plan(index, query, use_indexes=use_indexes)
+    sel = query.select
+    is_twins = query.source.kind is ast.CollectionKind.TWINS
+
+    if sel.count:
+        if query.edges:
+            n = len(_pattern_rows(p, index))
+        elif is_twins:
+            covered_all = len(p.start.covered) == len(p.conjuncts)
+            if p.start.ids is not None and covered_all:
+                n = len(p.start.ids)
+            elif not p.conjuncts:
+                n = index.twin_count
+            else:
+                n = sum(1 for _ in _twin_rows(p, index, None, None))
+        else:
+            n = sum(1 for _ in _rel_rows(p, index, None))
+        return QueryPage([{"COUNT": n}], None)
+
+    returned = cursor.returned if cursor is not None else 0
+    after = cursor.after if cursor is not None and cursor.after else None
+    limit = page_size
+    if sel.top is not None:
+        limit = min(limit, sel.top - returned)
+    if limit <= 0:
+        return QueryPage([], None)
+
+    rows: list[tuple[RowKey, Env]] = []
+    if query.edges:
+        all_rows = _pattern_rows(p, index)
+        keys = sorted(k for k in all_rows if after is None or k > after)
+        rows = [(k, all_rows[k]) for k in keys[: limit + 1]]
+    else:
+        source: Iterator[tuple[RowKey, Env]]
+        if is_twins:
+            source = _twin_rows(p, index, after[0] if after else None, limit + 1)
+        else:
+            source = _rel_rows(p, index, after)
+        for row in source:
+            rows.append(row)
+            if len(rows) > limit:
+                break
+
+    more = len(rows) > limit
+    page = rows[:limit]
+    items = [_project(query, env) for _, env in page]
+    token = None
+    if more and (sel.top is None or returned + len(page) < sel.top):
+        token = encode(Cursor(query.text, page[-1][0], returned + len(page)))
+    return QueryPage(items, token)

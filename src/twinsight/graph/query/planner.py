@@ -1,0 +1,198 @@
+"""Chooses where a query starts: the cheapest exact candidate set for one collection.
+
+For a twin collection the planner looks at the top-level AND terms that read only that
+collection and can be answered from an index *exactly*:
+
+* ``T.$dtId = 'x'`` / ``T.$dtId IN [...]`` -> those ids (after checking they exist);
+* ``IS_OF_MODEL(T, 'dtmi', [exact])`` -> the by-model index (plus subtypes);
+* ``T.p = <scalar>`` / ``T.p IN [...]`` / ``T.p <op> <number|string>`` -> the property's
+  equality index (built on first use once the graph is big enough to make it pay).
+
+All usable sets are intersected smallest-first and the terms they answer are marked
+*covered*, so the executor does not re-check them; everything else is a residual filter.
+With no usable term the plan is a scan over the sorted id list. For FROM RELATIONSHIPS,
+``$sourceId``/``$targetId`` equality uses the adjacency maps (the filter is still rechecked).
+Graph patterns (JOIN/MATCH) start from the twin alias pinned by ``$dtId`` when there is
+one, else from the FROM collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from twinsight.graph.index import GraphIndex, RelKey, ValueKey, value_key
+from twinsight.graph.query import ast
+from twinsight.graph.query.evaluate import aliases_of, compare
+from twinsight.graph.query.parser import anchor_ids, conjuncts
+
+MIN_TWINS_FOR_NEW_INDEX = 1000
+"""Below this many twins a scan is cheap, so a query never builds a new property index."""
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
+
+
+@dataclass
+class AccessPath:
+    """How to enumerate one collection's candidates.
+
+    ``ids is None`` means scan everything; otherwise ``ids`` is an exact candidate set for
+    the conjuncts listed in ``covered`` (indices into ``Plan.conjuncts``).
+    """
+
+    alias: str
+    ids: set[str] | None
+    covered: set[int] = field(default_factory=set)
+    steps: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """The planner's decision for a whole query."""
+
+    query: ast.Query
+    conjuncts: list[ast.Expr]
+    start: AccessPath
+    rel_keys: list[RelKey] | None = None
+    """For FROM RELATIONSHIPS: candidate keys from adjacency, or ``None`` to scan."""
+
+    def explain(self) -> str:
+        """A one-line human description (used by tests and the benchmark)."""
+        how = "scan" if self.start.ids is None and self.rel_keys is None else "index"
+        steps = "; ".join(self.start.steps) or "no usable index"
+        return f"start={self.start.alias or '<default>'} via {how}: {steps}"
+
+
+def _literal_value(node: ast.Operand) -> tuple[bool, Any]:
+    if isinstance(node, ast.Literal):
+        return True, node.value
+    return False, None
+
+
+def _property_term(term: ast.Expr, alias: str) -> tuple[tuple[str, ...], str, list[Any]] | None:
+    """``(path, op, values)`` when ``term`` compares one property of ``alias`` to constants."""
+    if isinstance(term, ast.Compare) and term.op != "!=":
+        for a, b, op in ((term.left, term.right, term.op), (term.right, term.left, _FLIP[term.op])):
+            ok, value = _literal_value(b)
+            if ok and isinstance(a, ast.Path) and a.alias == alias and a.parts:
+                return a.parts, op, [value]
+        return None
+    if (
+        isinstance(term, ast.InList)
+        and not term.negated
+        and isinstance(term.operand, ast.Path)
+        and term.operand.alias == alias
+        and term.operand.parts
+    ):
+        return term.operand.parts, "=", [v.value for v in term.values]
+    return None
+
+
+def _from_property_index(
+    index: GraphIndex, path: tuple[str, ...], op: str, values: list[Any]
+) -> set[str] | None:
+    if path not in index.indexed_paths() and index.twin_count < MIN_TWINS_FOR_NEW_INDEX:
+        return None
+    if op == "=":
+        keys: list[ValueKey] = []
+        for v in values:
+            k = value_key(v)
+            if k is None:
+                return None  # object/array equality is not indexed
+            keys.append(k)
+        prop = index.property_index(path)
+        out: set[str] = set()
+        for k in keys:
+            members = prop.get(k)
+            if members:
+                out |= set(members)
+        return out
+    bound = values[0]
+    if value_key(bound) is None or bound is None or isinstance(bound, bool):
+        return None
+    prop = index.property_index(path)
+    out = set()
+    for (tag, v), members in list(prop.items()):
+        if tag in "ns" and compare(op, v, bound) is True:
+            out |= set(members)
+    return out
+
+
+def plan_twins(
+    index: GraphIndex, alias: str, terms: list[ast.Expr], *, use_indexes: bool = True
+) -> AccessPath:
+    """The cheapest exact candidate set for twin collection ``alias`` (or a scan)."""
+    access = AccessPath(alias, None)
+    if not use_indexes:
+        access.steps.append("indexes disabled")
+        return access
+    found: list[tuple[set[str], int, str]] = []
+    for i, term in enumerate(terms):
+        if aliases_of(term) != {alias}:
+            continue
+        anchored = anchor_ids(term)
+        if anchored is not None and anchored[0] == alias:
+            ids = {x for x in anchored[1] if index.has_twin(x)}
+            found.append((ids, i, f"$dtId ({len(ids)})"))
+            continue
+        if isinstance(term, ast.IsOfModel):
+            ids = index.twins_of_model(term.model, term.exact)
+            found.append((ids, i, f"model {term.model} ({len(ids)})"))
+            continue
+        prop = _property_term(term, alias)
+        if prop is not None:
+            path, op, values = prop
+            if path == ("$dtId",):
+                continue
+            got = _from_property_index(index, path, op, values)
+            if got is not None:
+                found.append((got, i, f"property {'.'.join(path)} {op} ({len(got)})"))
+    if not found:
+        access.steps.append("scan")
+        return access
+    found.sort(key=lambda f: len(f[0]))
+    result = found[0][0]
+    for other, _, _ in found[1:]:
+        if not result:
+            break
+        result = result & other
+    access.ids = result
+    access.covered = {i for _, i, _ in found}
+    access.steps = [step for _, _, step in found]
+    return access
+
+
+def _rel_candidates(index: GraphIndex, alias: str, terms: list[ast.Expr]) -> list[RelKey] | None:
+    for term in terms:
+        prop = _property_term(term, alias)
+        if prop is None or prop[1] != "=" or prop[0] not in (("$sourceId",), ("$targetId",)):
+            continue
+        keys: set[RelKey] = set()
+        for twin_id in prop[2]:
+            if not isinstance(twin_id, str):
+                continue
+            rels = index.outgoing(twin_id) if prop[0] == ("$sourceId",) else index.incoming(twin_id)
+            keys.update((r["$sourceId"], r["$relationshipId"]) for r in rels)
+        return sorted(keys)
+    return None
+
+
+def plan(index: GraphIndex, query: ast.Query, *, use_indexes: bool = True) -> Plan:
+    """Decide where ``query`` starts reading."""
+    terms = conjuncts(query.where)
+    if query.source.kind is ast.CollectionKind.RELATIONSHIPS:
+        alias = query.source.alias
+        keys = _rel_candidates(index, alias, terms) if use_indexes else None
+        access = AccessPath(alias, None, steps=["adjacency" if keys is not None else "scan"])
+        return Plan(query, terms, access, keys)
+    if not query.edges:
+        return Plan(
+            query, terms, plan_twins(index, query.source.alias, terms, use_indexes=use_indexes)
+        )
+    start = query.source.alias if query.joins else query.twin_aliases[0]
+    for term in terms:
+        anchored = anchor_ids(term)
+        if anchored is not None and anchored[0] in query.twin_aliases:
+            start = anchored[0]
+            break
+    return Plan(query, terms, plan_twins(index, start, terms, use_indexes=use_indexes))
