@@ -565,9 +565,11 @@ class Walk:
             plain = not isinstance(value, dict) and not (
                 isinstance(value, list) and any(isinstance(i, dict) for i in value)
             )
-            if not plain and (
-                prop.kind in ("iri", "unit") or (prop.kind == "langstring" and lang.version == 2)
-                and not (isinstance(value, dict) and "@value" not in value)
+            if (not plain and prop.kind in ("iri", "unit")) or (
+                prop.kind == "langstring"
+                and lang.version == 2
+                and isinstance(value, dict)
+                and "@value" in value
             ):
                 self.error(
                     node.doc, where, "InvalidValue", f"{term!r} must be a plain JSON value",
@@ -576,6 +578,8 @@ class Walk:
                 return
             if prop.kind == "langstring":
                 self.langstring(node, term, literals, lang, where)
+                return
+            if not literals and not prop.required:
                 return
             if len(literals) != 1:
                 self.error(
@@ -862,7 +866,10 @@ def _literals(value: Any) -> list[tuple[Any, str | None]] | None:
             if "@value" not in item or not set(item) <= {"@value", "@type", "@language"}:
                 return None
             kind_type = item.get("@type")
-            if kind_type is not None and kind_type != _XSD.get(type(item["@value"])):
+            expected = _XSD.get(type(item["@value"]), "")
+            if kind_type is not None and kind_type not in (
+                expected, expected.replace("xsd:", "http://www.w3.org/2001/XMLSchema#")
+            ):
                 return None
             language = item.get("@language")
             if language is not None and not isinstance(language, str):
