@@ -191,6 +191,8 @@ class Query:
     rel_aliases: tuple[str, ...]
     uses_match: bool = False
     joins: int = 0
+    where_pos: int = 0
+    """Offset of the WHERE condition's first token (for errors about the whole condition)."""
     display: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     """Alias key -> the spelling the query declared it with (aliases are case-insensitive)."""
 

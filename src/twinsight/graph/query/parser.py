@@ -229,6 +229,7 @@ class _Parser:
         if self.tok.kind is not Kind.END and where_tok is None:
             raise self.error(f"Expected WHERE or end of query but found {self.describe(self.tok)}")
         self.i = where_start
+        where_pos = self.tok.pos
         where = self.parse_or() if where_tok is not None else None
         if self.tok.kind is not Kind.END:
             raise self.error(f"Unexpected {self.describe(self.tok)}")
@@ -245,6 +246,7 @@ class _Parser:
             rel_aliases=rels,
             uses_match=uses_match,
             joins=joins,
+            where_pos=where_pos,
             display={k: v[1] for k, v in self.aliases.items()},
         )
         _validate(query)
@@ -332,6 +334,8 @@ class _Parser:
             kind = ast.CollectionKind.TWINS
         elif kind_word == "RELATIONSHIPS":
             kind = ast.CollectionKind.RELATIONSHIPS
+        elif self.at_sym("("):
+            raise self.error("Subqueries are not supported in FROM")
         else:
             raise self.error(
                 f"Expected DIGITALTWINS or RELATIONSHIPS but found {self.describe(tok)}"
@@ -344,8 +348,6 @@ class _Parser:
         ):
             alias = self.declare(self.name("a collection name"), collection)
             named = True
-        elif self.at_sym("("):
-            raise self.error("Subqueries are not supported in FROM")
         else:
             alias = ""
             self.aliases[""] = (collection, "", tok.pos)
@@ -468,7 +470,7 @@ class _Parser:
             right = self.parse_node()
             edges.append(ast.Edge(left, right, names, direction, lo, hi, rel_alias, edge_pos))
             left = right
-        if not edges and not self.at_kw("WHERE") and self.tok.kind is not Kind.END:
+        if not edges and not self.at_kw("WHERE", "JOIN", "MATCH") and self.tok.kind is not Kind.END:
             raise self.error(f"Expected '-[' or '<-[' in MATCH but found {self.describe(self.tok)}")
         return edges
 
@@ -477,10 +479,8 @@ class _Parser:
         names: list[str] = []
         if self.tok.kind in (Kind.WORD, Kind.ESCAPED):
             var_tok = self.name("a relationship variable")
-            if self.at_sym(":"):
-                rel_alias = self.declare(var_tok, "rel")
-            elif self.at_sym("|", "*", "]") and not self.at_sym("]"):
-                names.append(str(var_tok.value))  # ADT also accepts [a|b] without ':'
+            if self.at_sym("|"):
+                names.append(str(var_tok.value))  # lenient: [a|b] without the ':'
             else:
                 rel_alias = self.declare(var_tok, "rel")
         if self.accept_sym(":") or (names and self.at_sym("|")):
@@ -778,7 +778,7 @@ def _validate(query: ast.Query) -> None:
             for c in conjuncts(query.where)
         )
         if not anchored:
-            pos = query.where.pos if query.where is not None else len(query.text)
+            pos = query.where_pos if query.where is not None else len(query.text)
             raise QueryError(
                 "A MATCH query must pin at least one twin with "
                 "WHERE <twin>.$dtId = '<id>' (or IN [...])",
