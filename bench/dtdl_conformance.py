@@ -17,10 +17,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from twinsight.models.diagnostics import Document, DtdlParseError  # noqa: E402
-from twinsight.models.dtdl import parse  # noqa: E402
+from twinsight.models.diagnostics import Document, DtdlParseError
+from twinsight.models.dtdl import parse
 
-DATA = Path(os.environ.get("TWINSIGHT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
+DATA = Path(
+    os.environ.get("TWINSIGHT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data")
+)
 
 
 def cases(quick: bool = False) -> list[tuple[str, str, str, int, dict[str, Any]]]:
@@ -45,7 +47,11 @@ def run_case(case: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
         errors = [str(e) for e in err.errors]
         want = case.get("expect", {}).get("unresolvedIdentifiers")
         if want is not None:
-            return sorted(want) == sorted(err.unresolved) and not case["valid"], errors, list(err.unresolved)
+            return (
+                sorted(want) == sorted(err.unresolved) and not case["valid"],
+                errors,
+                list(err.unresolved),
+            )
         return not case["valid"], errors, list(err.unresolved)
     return bool(case["valid"]) and "expect" not in case, [], []
 
@@ -71,7 +77,7 @@ def main() -> None:
         else:
             failures.append((name, index, case, errors, unresolved))
     elapsed = time.perf_counter() - start
-    for name, index, case, errors, unresolved in failures[: args.failures]:
+    for name, index, case, errors, _unresolved in failures[: args.failures]:
         print(f"FAIL {name}[{index}] valid={case['valid']} {json.dumps(case)[:600]}")
         for e in errors[:4]:
             print("    ", e[:300])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from twinsight.models.dtdl.types import (
     ArraySchema,
@@ -54,16 +54,16 @@ class Builder:
         if isinstance(value, Builtin):
             return PrimitiveSchema(value.term)
         if isinstance(value, Ref):
-            node = self.by_id.get(value.target)
-            if node is not None:
-                return self.schema(node)
+            target = self.by_id.get(value.target)
+            if target is not None:
+                return self.schema(target)
             known = self.known.get(value.target)
             if isinstance(known, PrimitiveSchema | EnumSchema | ObjectSchema | MapSchema):
                 return known
             if isinstance(known, ArraySchema):
                 return known
             return PrimitiveSchema("string")
-        node: Node = value
+        node = cast(Node, value)
         cached = self.elements.get(node.id)
         if isinstance(cached, PrimitiveSchema | EnumSchema | ObjectSchema | MapSchema):
             return cached
@@ -176,8 +176,11 @@ class Builder:
         elif node.cls == "Component":
             schema = node.one("schema")
             target_id = (
-                schema.id if isinstance(schema, Node) else schema.target
-                if isinstance(schema, Ref) else ""
+                schema.id
+                if isinstance(schema, Node)
+                else schema.target
+                if isinstance(schema, Ref)
+                else ""
             )
             common.pop("semantic_types")
             built = Component(node.id, name, target_id, **common)
@@ -226,9 +229,9 @@ class Builder:
                     contents.setdefault(name, content)
         for item in node.values.get("contents", []):
             if isinstance(item, Node):
-                content = self.content(item, node.id)
-                if content is not None:
-                    contents[content.name] = content
+                own = self.content(item, node.id)
+                if own is not None:
+                    contents[own.name] = own
         schemas = tuple(
             self.schema(item) for item in node.values.get("schemas", []) if isinstance(item, Node)
         )

@@ -6,8 +6,12 @@ import re
 
 _SEGMENT = r"[A-Za-z_](?:[A-Za-z0-9_]*[A-Za-z0-9])?"
 _V2 = re.compile(rf"dtmi:{_SEGMENT}(?::{_SEGMENT})*;[1-9][0-9]{{0,8}}\Z")
-_V3 = re.compile(rf"dtmi:{_SEGMENT}(?::{_SEGMENT})*(?:;[1-9][0-9]{{0,8}}(?:\.[1-9][0-9]{{0,5}})?)?\Z")
-_ANY = re.compile(rf"dtmi:{_SEGMENT}(?::{_SEGMENT})*(?:;[1-9][0-9]{{0,8}}(?:\.[1-9][0-9]{{0,5}})?)?\Z")
+_V3 = re.compile(
+    rf"dtmi:{_SEGMENT}(?::{_SEGMENT})*(?:;[1-9][0-9]{{0,8}}(?:\.[1-9][0-9]{{0,5}})?)?\Z"
+)
+_ANY = re.compile(
+    rf"dtmi:{_SEGMENT}(?::{_SEGMENT})*(?:;[1-9][0-9]{{0,8}}(?:\.[1-9][0-9]{{0,5}})?)?\Z"
+)
 
 MAX_LENGTH = 4096
 USER_MAX_LENGTH = 2048

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from twinsight.models.dtdl import units
+
 NAME_PATTERN = r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?"
 
 
@@ -153,9 +155,7 @@ def _classes(version: int) -> dict[str, ClassDef]:
                     max_count=300 if v2 else None,
                     unique=("name",),
                 ),
-                "extends": Prop(
-                    "object", ("Interface",), plural=True, max_count=2 if v2 else None
-                ),
+                "extends": Prop("object", ("Interface",), plural=True, max_count=2 if v2 else None),
                 "schemas": Prop("object", ("ComplexSchema",), plural=True, needs_id=True),
             },
         ),
@@ -229,7 +229,9 @@ def _classes(version: int) -> dict[str, ClassDef]:
                 "writable": Prop("boolean"),
             },
         ),
-        "Telemetry": ClassDef(("Content",), {"schema": Prop("object", schema_range, required=True)}),
+        "Telemetry": ClassDef(
+            ("Content",), {"schema": Prop("object", schema_range, required=True)}
+        ),
         "Command": ClassDef(
             ("Content",),
             {
@@ -277,8 +279,6 @@ def _classes(version: int) -> dict[str, ClassDef]:
 
 
 def _language(version: int) -> Language:
-    from twinsight.models.dtdl import units
-
     v2 = version == 2
     return Language(
         version=version,

@@ -76,7 +76,7 @@ def parse(
         raise DtdlParseError(walk.errors) from None
     known_elements: dict[str, Element] = {}
     if known is not None:
-        known_elements = {**known._elements}  # noqa: SLF001 - same package
+        known_elements = {**known._elements}
 
     def known_class(dtmi: str) -> str | None:
         element = known_elements.get(dtmi)
@@ -87,9 +87,9 @@ def parse(
         raise DtdlParseError(_ordered(walk.errors), tuple(resolution.unresolved))
     builder = Builder(resolution.by_id, known_elements)
     interfaces = dict(known.interfaces) if known is not None else {}
-    deps = dict(known._deps) if known is not None else {}  # noqa: SLF001
-    sources = dict(known._sources) if known is not None else {}  # noqa: SLF001
-    versions = dict(known._versions) if known is not None else {}  # noqa: SLF001
+    deps = dict(known._deps) if known is not None else {}
+    sources = dict(known._sources) if known is not None else {}
+    versions = dict(known._versions) if known is not None else {}
     for node in walk.nodes:
         if node.cls == "Interface" and resolution.by_id.get(node.id) is node:
             interfaces[node.id] = builder.interface(node)

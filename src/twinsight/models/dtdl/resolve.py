@@ -31,9 +31,12 @@ def resolve(walk: Walk, known_class: KnownClass) -> Resolution:
         previous = res.by_id.get(node.id)
         if previous is not None or (node.explicit and known_class(node.id) is not None):
             walk.error(
-                node.doc, node.pointer + "/@id", "DuplicateId",
+                node.doc,
+                node.pointer + "/@id",
+                "DuplicateId",
                 f"@id {node.id!r} is defined more than once",
-                "Give each element its own @id.", node.id,
+                "Give each element its own @id.",
+                node.id,
             )
             continue
         res.by_id[node.id] = node
@@ -65,9 +68,12 @@ def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
             target_lang = LANGUAGES[target.version] if target is not None else lang
             if expected and not any(target_lang.is_a(cls, e) for e in expected):
                 walk.error(
-                    node.doc, ref.pointer, "WrongReferenceType",
+                    node.doc,
+                    ref.pointer,
+                    "WrongReferenceType",
                     f"{ref.target!r} is a {cls}, but {term!r} needs a {expected[0]}",
-                    f"Refer to a {expected[0]}.", node.near_id(),
+                    f"Refer to a {expected[0]}.",
+                    node.near_id(),
                 )
         target_value = node.one("target")
         if isinstance(target_value, str) and node.cls == "Relationship":
@@ -75,15 +81,22 @@ def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
             cls = target.cls if target is not None else known_class(target_value)
             if cls is not None and cls != "Interface":
                 walk.error(
-                    node.doc, node.pointer + "/target", "WrongReferenceType",
+                    node.doc,
+                    node.pointer + "/target",
+                    "WrongReferenceType",
                     f"target {target_value!r} is a {cls}, not an Interface",
-                    "Target an Interface.", node.near_id(),
+                    "Target an Interface.",
+                    node.near_id(),
                 )
     res.unresolved = list(missing)
     for dtmi in missing:
         walk.error(
-            "", "", "UnresolvedReference", f"{dtmi!r} is referenced but not defined",
-            "Include the document that defines it.", dtmi,
+            "",
+            "",
+            "UnresolvedReference",
+            f"{dtmi!r} is referenced but not defined",
+            "Include the document that defines it.",
+            dtmi,
         )
 
 
@@ -118,22 +131,33 @@ def _extends(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
             frontier.extend((b, level + 1) for b in bases(base))
         if cyclic:
             walk.error(
-                node.doc, node.pointer + "/extends", "ExtendsCycle",
+                node.doc,
+                node.pointer + "/extends",
+                "ExtendsCycle",
                 f"{node.id!r} extends itself (directly or through its bases)",
-                "Remove the cycle.", node.id,
+                "Remove the cycle.",
+                node.id,
             )
             continue
         if depth > lang.extends_depth_max:
             walk.error(
-                node.doc, node.pointer + "/extends", "ExtendsTooDeep",
+                node.doc,
+                node.pointer + "/extends",
+                "ExtendsTooDeep",
                 f"the extends hierarchy is {depth} levels deep; at most "
-                f"{lang.extends_depth_max} are allowed", "Flatten the hierarchy.", node.id,
+                f"{lang.extends_depth_max} are allowed",
+                "Flatten the hierarchy.",
+                node.id,
             )
         if lang.extends_total_max is not None and len(seen) > lang.extends_total_max:
             walk.error(
-                node.doc, node.pointer + "/extends", "ExtendsTooMany",
+                node.doc,
+                node.pointer + "/extends",
+                "ExtendsTooMany",
                 f"the extends hierarchy has {len(seen)} interfaces; at most "
-                f"{lang.extends_total_max} are allowed", "Simplify the hierarchy.", node.id,
+                f"{lang.extends_total_max} are allowed",
+                "Simplify the hierarchy.",
+                node.id,
             )
         # contents names unique across the hierarchy
         names: dict[str, Node] = {}
@@ -149,23 +173,32 @@ def _extends(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
                     if owner is node and other.parent is node:
                         continue  # reported by the walker's uniqueness check
                     walk.error(
-                        node.doc, node.pointer, "DuplicateName",
+                        node.doc,
+                        node.pointer,
+                        "DuplicateName",
                         f"content name {name!r} is declared more than once in the hierarchy "
-                        f"of {node.id!r}", "Rename one of them.", node.id,
+                        f"of {node.id!r}",
+                        "Rename one of them.",
+                        node.id,
                     )
                 names.setdefault(name, content)
     for node in walk.nodes:
         if node.cls != "Component" or res.by_id.get(node.id) is not node:
             continue
         schema = node.one("schema")
-        target = schema if isinstance(schema, Node) else (
-            res.by_id.get(schema.target) if isinstance(schema, Ref) else None
+        target = (
+            schema
+            if isinstance(schema, Node)
+            else (res.by_id.get(schema.target) if isinstance(schema, Ref) else None)
         )
         if target is not None and _has_component(target, res, set()):
             walk.error(
-                node.doc, node.pointer + "/schema", "NestedComponent",
+                node.doc,
+                node.pointer + "/schema",
+                "NestedComponent",
                 "the schema of a Component may not itself contain Components",
-                "Flatten the component hierarchy.", node.near_id(),
+                "Flatten the component hierarchy.",
+                node.near_id(),
             )
 
 
@@ -177,8 +210,10 @@ def _has_component(interface: Node, res: Resolution, seen: set[str]) -> bool:
         if isinstance(content, Node) and content.cls == "Component":
             return True
     for value in interface.values.get("extends", []):
-        base = value if isinstance(value, Node) else (
-            res.by_id.get(value.target) if isinstance(value, Ref) else None
+        base = (
+            value
+            if isinstance(value, Node)
+            else (res.by_id.get(value.target) if isinstance(value, Ref) else None)
         )
         if base is not None and _has_component(base, res, seen):
             return True
@@ -202,7 +237,7 @@ def _schemas(walk: Walk, res: Resolution) -> None:
 
     def depth(node: Node, path: tuple[str, ...]) -> int:
         if node.id in path:
-            raise _Cycle(node)
+            raise _CycleError(node)
         if node.id in depth_memo:
             return depth_memo[node.id]
         best = 0
@@ -216,34 +251,46 @@ def _schemas(walk: Walk, res: Resolution) -> None:
         if res.by_id.get(node.id) is not node:
             continue
         lang = LANGUAGES[node.version]
-        if node.cls in _COMPLEX and (node.parent is None or node.parent.cls not in _COMPLEX + (
-            "Field", "MapValue")):
+        if node.cls in _COMPLEX and (
+            node.parent is None or node.parent.cls not in (*_COMPLEX, "Field", "MapValue")
+        ):
             try:
                 found = depth(node, ())
-            except _Cycle:
+            except _CycleError:
                 walk.error(
-                    node.doc, node.pointer, "SchemaCycle",
-                    f"schema {node.id!r} contains itself", "Remove the self reference.",
+                    node.doc,
+                    node.pointer,
+                    "SchemaCycle",
+                    f"schema {node.id!r} contains itself",
+                    "Remove the self reference.",
                     node.near_id(),
                 )
                 continue
             if found > lang.schema_depth_max:
                 walk.error(
-                    node.doc, node.pointer, "SchemaTooDeep",
+                    node.doc,
+                    node.pointer,
+                    "SchemaTooDeep",
                     f"complex schemas are nested {found} levels deep; at most "
-                    f"{lang.schema_depth_max} are allowed", "Flatten the schema.",
+                    f"{lang.schema_depth_max} are allowed",
+                    "Flatten the schema.",
                     node.near_id(),
                 )
         if lang.property_excludes_array and node.cls == "Property":
             schema = node.one("schema")
-            target = schema if isinstance(schema, Node) else (
-                res.by_id.get(schema.target) if isinstance(schema, Ref) else None
+            target = (
+                schema
+                if isinstance(schema, Node)
+                else (res.by_id.get(schema.target) if isinstance(schema, Ref) else None)
             )
             if target is not None and target.cls == "Array":
                 walk.error(
-                    node.doc, node.pointer + "/schema", "PropertyArray",
+                    node.doc,
+                    node.pointer + "/schema",
+                    "PropertyArray",
                     "in DTDL v2 a Property's schema may not be an Array",
-                    "Use an Object or Map, or move to DTDL v3.", node.near_id(),
+                    "Use an Object or Map, or move to DTDL v3.",
+                    node.near_id(),
                 )
         if node.cls == "Enum":
             value_schema = node.one("valueSchema")
@@ -257,13 +304,16 @@ def _schemas(walk: Walk, res: Resolution) -> None:
                 )
                 if value is not None and want is not None and not ok:
                     walk.error(
-                        item.doc, item.pointer + "/enumValue", "EnumValueType",
+                        item.doc,
+                        item.pointer + "/enumValue",
+                        "EnumValueType",
                         f"enumValue {value!r} is not a {want}",
-                        f"Use {want} values, matching valueSchema.", item.near_id(),
+                        f"Use {want} values, matching valueSchema.",
+                        item.near_id(),
                     )
 
 
-class _Cycle(Exception):
+class _CycleError(Exception):
     def __init__(self, node: Node) -> None:
         super().__init__(node.id)
         self.node = node

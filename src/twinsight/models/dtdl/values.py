@@ -291,6 +291,4 @@ def validate_value(schema: Schema, value: Any, pointer: str = "") -> list[str]:
         for index, item in enumerate(value):
             problems.extend(validate_value(schema.element_schema, item, f"{pointer}/{index}"))
         return problems
-    if isinstance(schema, PrimitiveSchema):
-        return validate_value(PrimitiveSchema(schema.name), value, pointer)
-    return [f"{_where(pointer)}: unsupported schema {schema!r}"]
+    return validate_value(PrimitiveSchema(schema.name), value, pointer)

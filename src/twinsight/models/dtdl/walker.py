@@ -108,7 +108,7 @@ class Walk:
     nodes: list[Node] = field(default_factory=list)
     top: list[Node] = field(default_factory=list)
 
-    def error(
+    def error(  # noqa: PLR0917 - internal helper, mirrors the table
         self,
         doc: str,
         pointer: str,
@@ -180,40 +180,57 @@ class Walk:
             where = f"{pointer}/{index}" if isinstance(value, list) else pointer
             if not isinstance(item, str):
                 self.error(
-                    doc, where, "InvalidContext", f"a context must be a string, not {_kind(item)}",
-                    "Use context identifiers such as \"dtmi:dtdl:context;3\".", element,
+                    doc,
+                    where,
+                    "InvalidContext",
+                    f"a context must be a string, not {_kind(item)}",
+                    'Use context identifiers such as "dtmi:dtdl:context;3".',
+                    element,
                 )
                 ok = False
                 continue
             if item in DTDL_CONTEXTS:
                 if index != 0:
                     self.error(
-                        doc, where, "ContextOrder",
+                        doc,
+                        where,
+                        "ContextOrder",
                         "the DTDL context must come first in the @context list",
-                        "Move it to the front.", element,
+                        "Move it to the front.",
+                        element,
                     )
                     ok = False
                 if version is not None and version != DTDL_CONTEXTS[item] and outer is not None:
                     self.error(
-                        doc, where, "ContextVersionChange",
+                        doc,
+                        where,
+                        "ContextVersionChange",
                         "a nested element may not change the DTDL version",
-                        "Remove the inner DTDL context.", element,
+                        "Remove the inner DTDL context.",
+                        element,
                     )
                     ok = False
                 version = DTDL_CONTEXTS[item]
                 continue
             if index == 0 and outer is None:
                 self.error(
-                    doc, where, "MissingDtdlContext",
+                    doc,
+                    where,
+                    "MissingDtdlContext",
                     f"the first context of a top-level element must be the DTDL context, "
                     f"not {item!r}",
-                    'Start @context with "dtmi:dtdl:context;3" (or ;2).', element,
+                    'Start @context with "dtmi:dtdl:context;3" (or ;2).',
+                    element,
                 )
                 return None
             if item.startswith("dtmi:dtdl:context;"):
                 self.error(
-                    doc, where, "UnsupportedDtdlVersion", f"{item!r} is not a supported DTDL version",
-                    "Use dtmi:dtdl:context;2 or dtmi:dtdl:context;3.", element,
+                    doc,
+                    where,
+                    "UnsupportedDtdlVersion",
+                    f"{item!r} is not a supported DTDL version",
+                    "Use dtmi:dtdl:context;2 or dtmi:dtdl:context;3.",
+                    element,
                 )
                 ok = False
                 continue
@@ -228,22 +245,33 @@ class Walk:
                     undefined = True
                     continue
                 self.error(
-                    doc, where, "UndefinedExtension",
+                    doc,
+                    where,
+                    "UndefinedExtension",
                     f"the context {item!r} is not a known DTDL extension",
-                    "Remove it, or parse with undefined extensions allowed.", element,
+                    "Remove it, or parse with undefined extensions allowed.",
+                    element,
                 )
                 ok = False
                 continue
             self.error(
-                doc, where, "InvalidContext", f"{item!r} is not a valid context specifier",
-                "Use a DTDL context or a known extension context.", element,
+                doc,
+                where,
+                "InvalidContext",
+                f"{item!r} is not a valid context specifier",
+                "Use a DTDL context or a known extension context.",
+                element,
             )
             ok = False
         if version is None:
             if outer is None:
                 self.error(
-                    doc, pointer, "MissingDtdlContext", "no DTDL context given",
-                    'Add "dtmi:dtdl:context;3".', element,
+                    doc,
+                    pointer,
+                    "MissingDtdlContext",
+                    "no DTDL context given",
+                    'Add "dtmi:dtdl:context;3".',
+                    element,
                 )
             return None
         if not ok:
@@ -252,7 +280,7 @@ class Walk:
 
     # -- elements --------------------------------------------------------------------------
 
-    def element(
+    def element(  # noqa: PLR0917 - internal helper, mirrors the table
         self,
         obj: dict[str, Any],
         scope: Scope,
@@ -275,16 +303,17 @@ class Walk:
             scope = inner
         lang = scope.lang
         # @type
-        material, cotypes, semantic, undefined_cotype = self.types(
-            obj, scope, doc, pointer, hint
-        )
+        material, cotypes, semantic, undefined_cotype = self.types(obj, scope, doc, pointer, hint)
         if material is None:
             if "@type" in obj:
                 if not self._type_error_reported:
                     self.error(
-                        doc, pointer + "/@type", "MissingType",
+                        doc,
+                        pointer + "/@type",
+                        "MissingType",
                         f"@type names no DTDL class (expected {' or '.join(expected)})",
-                        f'Set "@type" to {expected[0]!r}.', hint,
+                        f'Set "@type" to {expected[0]!r}.',
+                        hint,
                     )
                 self._type_error_reported = False
                 return None
@@ -292,21 +321,32 @@ class Walk:
                 material = via.infer
             else:
                 self.error(
-                    doc, pointer, "MissingType", f"the element has no @type (expected "
-                    f"{' or '.join(expected)})", f'Add "@type": {expected[0]!r}.', hint,
+                    doc,
+                    pointer,
+                    "MissingType",
+                    f"the element has no @type (expected {' or '.join(expected)})",
+                    f'Add "@type": {expected[0]!r}.',
+                    hint,
                 )
                 return None
         if not any(lang.is_a(material, e) for e in expected):
             self.error(
-                doc, pointer + "/@type", "WrongType",
+                doc,
+                pointer + "/@type",
+                "WrongType",
                 f"a {material} is not allowed here (expected {' or '.join(expected)})",
-                f"Use a {expected[0]} here.", hint,
+                f"Use a {expected[0]} here.",
+                hint,
             )
             return None
         if lang.classes[material].abstract:
             self.error(
-                doc, pointer + "/@type", "AbstractType", f"{material} is abstract",
-                "Use one of its concrete subclasses.", hint,
+                doc,
+                pointer + "/@type",
+                "AbstractType",
+                f"{material} is abstract",
+                "Use one of its concrete subclasses.",
+                hint,
             )
             return None
         # @id
@@ -315,33 +355,52 @@ class Walk:
             raw = obj["@id"]
             if not isinstance(raw, str):
                 self.error(
-                    doc, pointer + "/@id", "InvalidId", f"@id must be a string, not {_kind(raw)}",
-                    "Give a single DTMI string.", hint,
+                    doc,
+                    pointer + "/@id",
+                    "InvalidId",
+                    f"@id must be a string, not {_kind(raw)}",
+                    "Give a single DTMI string.",
+                    hint,
                 )
                 return None
             problem = dtmis.check(raw, scope.version, interface=material == "Interface")
             if problem:
                 self.error(
-                    doc, pointer + "/@id", "InvalidId", f"@id {raw!r} is {problem}",
-                    "Use a DTMI such as dtmi:com:example:Thing;1.", hint,
+                    doc,
+                    pointer + "/@id",
+                    "InvalidId",
+                    f"@id {raw!r} is {problem}",
+                    "Use a DTMI such as dtmi:com:example:Thing;1.",
+                    hint,
                 )
                 return None
             node_id, explicit = raw, True
         else:
             if via is not None and via.needs_id:
                 self.error(
-                    doc, pointer, "MissingId",
+                    doc,
+                    pointer,
+                    "MissingId",
                     f"a {material} declared under this property must have an @id",
-                    "Add an @id so it can be referenced.", hint,
+                    "Add an @id so it can be referenced.",
+                    hint,
                 )
                 return None
             if parent is None or material == "Interface":
                 self.error(
-                    doc, pointer, "MissingId", "an Interface must have an @id",
-                    'Add "@id": "dtmi:com:example:MyInterface;1".', hint,
+                    doc,
+                    pointer,
+                    "MissingId",
+                    "an Interface must have an @id",
+                    'Add "@id": "dtmi:com:example:MyInterface;1".',
+                    hint,
                 )
                 return None
-            name = name_value if via is not None and via.plural and isinstance(name_value, str) else None
+            name = (
+                name_value
+                if via is not None and via.plural and isinstance(name_value, str)
+                else None
+            )
             node_id, explicit = dtmis.child_id(parent.id, prop_name, name), False
         node = Node(node_id, explicit, material, scope.version, doc, pointer, parent)
         node.cotypes = cotypes
@@ -373,8 +432,12 @@ class Walk:
         for item in items:
             if not isinstance(item, str):
                 self.error(
-                    doc, where, "InvalidType", f"@type values must be strings, not {_kind(item)}",
-                    "", hint,
+                    doc,
+                    where,
+                    "InvalidType",
+                    f"@type values must be strings, not {_kind(item)}",
+                    "",
+                    hint,
                 )
                 bad = True
                 continue
@@ -382,9 +445,12 @@ class Walk:
             if cls is not None:
                 if material is not None and material != cls:
                     self.error(
-                        doc, where, "MultipleTypes",
+                        doc,
+                        where,
+                        "MultipleTypes",
                         f"@type names two DTDL classes ({material}, {cls})",
-                        "Keep only one.", hint,
+                        "Keep only one.",
+                        hint,
                     )
                     bad = True
                 material = cls
@@ -400,8 +466,12 @@ class Walk:
             kind = _undefined_kind(item, lang)
             if kind == "invalidDtmi" or (scope.version == 3 and kind == "notDtmiNorTerm"):
                 self.error(
-                    doc, where, "InvalidCotype", f"@type value {item!r} is not a valid term or DTMI",
-                    "Remove it.", hint,
+                    doc,
+                    where,
+                    "InvalidCotype",
+                    f"@type value {item!r} is not a valid term or DTMI",
+                    "Remove it.",
+                    hint,
                 )
                 bad = True
                 continue
@@ -409,8 +479,12 @@ class Walk:
                 undefined = True
                 continue
             self.error(
-                doc, where, "UndefinedType", f"@type value {item!r} is not defined",
-                "Remove it, or import the extension context that defines it.", hint,
+                doc,
+                where,
+                "UndefinedType",
+                f"@type value {item!r} is not defined",
+                "Remove it, or import the extension context that defines it.",
+                hint,
             )
             bad = True
         if bad:
@@ -445,24 +519,37 @@ class Walk:
                     continue
                 if not any(lang.is_a(node.cls, a) for a in adj.applies_to):
                     self.error(
-                        node.doc, node.pointer + "/@type", "CotypeNotApplicable",
-                        f"{cotype} cannot be applied to a {node.cls}", "Remove it.", hint,
+                        node.doc,
+                        node.pointer + "/@type",
+                        "CotypeNotApplicable",
+                        f"{cotype} cannot be applied to a {node.cls}",
+                        "Remove it.",
+                        hint,
                     )
                 extra.update(adj.props)
         if node.semantic:
-            allowed = ("Property", "Telemetry", "Relationship") if lang.version == 2 else (
-                "Property", "Telemetry", "Relationship", "SchemaField"
+            allowed = (
+                ("Property", "Telemetry", "Relationship")
+                if lang.version == 2
+                else ("Property", "Telemetry", "Relationship", "SchemaField")
             )
             if not any(lang.is_a(node.cls, a) for a in allowed):
                 self.error(
-                    node.doc, node.pointer + "/@type", "CotypeNotApplicable",
+                    node.doc,
+                    node.pointer + "/@type",
+                    "CotypeNotApplicable",
                     f"semantic type {node.semantic[0]} cannot be applied to a {node.cls}",
-                    "Remove it.", hint,
+                    "Remove it.",
+                    hint,
                 )
             if len(node.semantic) > 1:
                 self.error(
-                    node.doc, node.pointer + "/@type", "MultipleSemanticTypes",
-                    "an element may have at most one semantic type", "Keep one.", hint,
+                    node.doc,
+                    node.pointer + "/@type",
+                    "MultipleSemanticTypes",
+                    "an element may have at most one semantic type",
+                    "Keep one.",
+                    hint,
                 )
             extra["unit"] = _UNIT_PROP
         seen: dict[str, str] = {}
@@ -473,8 +560,12 @@ class Walk:
                     continue
                 if lang.restrict_keywords or key not in ("@language",):
                     self.error(
-                        node.doc, where, "InvalidKeyword",
-                        f"the JSON-LD keyword {key!r} is not allowed in DTDL", "Remove it.", hint,
+                        node.doc,
+                        where,
+                        "InvalidKeyword",
+                        f"the JSON-LD keyword {key!r} is not allowed in DTDL",
+                        "Remove it.",
+                        hint,
                     )
                 continue
             term = key
@@ -487,38 +578,55 @@ class Walk:
                 continue
             if term in seen:
                 self.error(
-                    node.doc, where, "DuplicateProperty",
+                    node.doc,
+                    where,
+                    "DuplicateProperty",
                     f"{term!r} is given twice (as {seen[term]!r} and {key!r})",
-                    "Keep one.", hint,
+                    "Keep one.",
+                    hint,
                 )
                 continue
             seen[term] = key
             if prop.forbidden:
                 self.error(
-                    node.doc, where, "ForbiddenProperty", f"{term!r} may not be set in a model",
-                    "Remove it.", hint,
+                    node.doc,
+                    where,
+                    "ForbiddenProperty",
+                    f"{term!r} may not be set in a model",
+                    "Remove it.",
+                    hint,
                 )
                 continue
             self.value(node, term, prop, value, scope, where, depth)
         for term, prop in {**props, **extra}.items():
             if prop.required and term not in seen:
                 self.error(
-                    node.doc, node.pointer, "MissingRequiredProperty",
+                    node.doc,
+                    node.pointer,
+                    "MissingRequiredProperty",
                     f"a {node.cls} must have {term!r}",
-                    f"Add {term!r}.", hint,
+                    f"Add {term!r}.",
+                    hint,
                 )
         if node.semantic and lang.version == 2 and node.cls in ("Property", "Telemetry"):
             if "unit" not in seen:
                 self.error(
-                    node.doc, node.pointer, "MissingRequiredProperty",
-                    f"semantic type {node.semantic[0]} requires a 'unit'", "Add a unit.", hint,
+                    node.doc,
+                    node.pointer,
+                    "MissingRequiredProperty",
+                    f"semantic type {node.semantic[0]} requires a 'unit'",
+                    "Add a unit.",
+                    hint,
                 )
             schema = node.one("schema")
             if not (isinstance(schema, Builtin) and schema.term in NUMERIC):
                 self.error(
-                    node.doc, node.pointer + "/schema", "SemanticTypeSchema",
+                    node.doc,
+                    node.pointer + "/schema",
+                    "SemanticTypeSchema",
                     f"semantic type {node.semantic[0]} requires a numeric schema",
-                    "Use double, float, integer or long.", hint,
+                    "Use double, float, integer or long.",
+                    hint,
                 )
 
     def undefined_property(
@@ -531,12 +639,15 @@ class Walk:
         if allowed:
             return
         self.error(
-            node.doc, where, "UndefinedProperty",
+            node.doc,
+            where,
+            "UndefinedProperty",
             f"{key!r} is not a property of {node.cls}",
-            "Remove it, or check the spelling.", node.near_id(),
+            "Remove it, or check the spelling.",
+            node.near_id(),
         )
 
-    def value(
+    def value(  # noqa: PLR0917 - internal helper, mirrors the table
         self,
         node: Node,
         term: str,
@@ -558,8 +669,12 @@ class Walk:
                 literals = _literals(value)
             if literals is None:
                 self.error(
-                    node.doc, where, "InvalidValue", f"{term!r} has a malformed JSON-LD value",
-                    "Give a plain JSON value.", hint,
+                    node.doc,
+                    where,
+                    "InvalidValue",
+                    f"{term!r} has a malformed JSON-LD value",
+                    "Give a plain JSON value.",
+                    hint,
                 )
                 return
             plain = not isinstance(value, dict) and not (
@@ -572,8 +687,12 @@ class Walk:
                 and "@value" in value
             ):
                 self.error(
-                    node.doc, where, "InvalidValue", f"{term!r} must be a plain JSON value",
-                    "Remove the JSON-LD value object.", hint,
+                    node.doc,
+                    where,
+                    "InvalidValue",
+                    f"{term!r} must be a plain JSON value",
+                    "Remove the JSON-LD value object.",
+                    hint,
                 )
                 return
             if prop.kind == "langstring":
@@ -583,8 +702,12 @@ class Walk:
                 return
             if len(literals) != 1:
                 self.error(
-                    node.doc, where, "NotSingular", f"{term!r} must be a single value",
-                    "Give exactly one value.", hint,
+                    node.doc,
+                    where,
+                    "NotSingular",
+                    f"{term!r} must be a single value",
+                    "Give exactly one value.",
+                    hint,
                 )
                 return
             literal = literals[0][0]
@@ -594,21 +717,32 @@ class Walk:
         if prop.kind == "object":
             if not prop.plural and len(items) > 1:
                 self.error(
-                    node.doc, where, "TooManyValues", f"{term!r} takes one value",
-                    "Give exactly one.", hint,
+                    node.doc,
+                    where,
+                    "TooManyValues",
+                    f"{term!r} takes one value",
+                    "Give exactly one.",
+                    hint,
                 )
                 return
             if prop.required and not items:
                 self.error(
-                    node.doc, where, "MissingRequiredProperty", f"{term!r} must not be empty",
-                    "Give a value.", hint,
+                    node.doc,
+                    where,
+                    "MissingRequiredProperty",
+                    f"{term!r} must not be empty",
+                    "Give a value.",
+                    hint,
                 )
                 return
             if prop.max_count is not None and len(items) > prop.max_count:
                 self.error(
-                    node.doc, where, "TooManyValues",
+                    node.doc,
+                    where,
+                    "TooManyValues",
                     f"{term!r} has {len(items)} values; at most {prop.max_count} are allowed",
-                    "Remove some.", hint,
+                    "Remove some.",
+                    hint,
                 )
             out: list[Any] = []
             for index, item in enumerate(items):
@@ -621,7 +755,7 @@ class Walk:
                 self.check_unique(node, term, prop, out, where)
             return
 
-    def object_value(
+    def object_value(  # noqa: PLR0917 - internal helper, mirrors the table
         self,
         node: Node,
         term: str,
@@ -636,9 +770,12 @@ class Walk:
         if isinstance(item, dict):
             if prop.values is not None:
                 self.error(
-                    node.doc, where, "InvalidValue",
+                    node.doc,
+                    where,
+                    "InvalidValue",
                     f"{term!r} must be one of {', '.join(prop.values)}",
-                    f"Use {prop.values[0]!r}.", hint,
+                    f"Use {prop.values[0]!r}.",
+                    hint,
                 )
                 return None
             return self.element(
@@ -646,9 +783,12 @@ class Walk:
             )
         if not isinstance(item, str):
             self.error(
-                node.doc, where, "InvalidValue",
+                node.doc,
+                where,
+                "InvalidValue",
                 f"{term!r} must be an element or a DTMI, not {_kind(item)}",
-                "Give an object or a DTMI string.", hint,
+                "Give an object or a DTMI string.",
+                hint,
             )
             return None
         builtin = _builtin_term(item, lang)
@@ -656,38 +796,55 @@ class Walk:
             if builtin in prop.values:
                 return Builtin(builtin)
             self.error(
-                node.doc, where, "InvalidValue",
+                node.doc,
+                where,
+                "InvalidValue",
                 f"{term!r} must be one of {', '.join(prop.values)}, not {item!r}",
-                f"Use {prop.values[0]!r}.", hint,
+                f"Use {prop.values[0]!r}.",
+                hint,
             )
             return None
         if builtin is not None and builtin in lang.primitives:
             if lang.property_excludes_array and node.cls == "Property" and builtin in GEOSPATIAL:
                 self.error(
-                    node.doc, where, "PropertyArray",
+                    node.doc,
+                    where,
+                    "PropertyArray",
                     f"in DTDL v2 a Property's schema may not be {builtin!r} (an array shape)",
-                    "Use DTDL v3, or a Telemetry.", hint,
+                    "Use DTDL v3, or a Telemetry.",
+                    hint,
                 )
                 return None
             if any(r in ("Schema", "PrimitiveSchema") for r in prop.range):
                 return Builtin(builtin)
             self.error(
-                node.doc, where, "WrongType", f"{item!r} is a schema, not a {prop.range[0]}",
-                f"Refer to a {prop.range[0]}.", hint,
+                node.doc,
+                where,
+                "WrongType",
+                f"{item!r} is a schema, not a {prop.range[0]}",
+                f"Refer to a {prop.range[0]}.",
+                hint,
             )
             return None
         if dtmis.is_dtmi(item) and not item.startswith("dtmi:dtdl:"):
             if dtmis.check(item, scope.version) is not None and scope.version == 2:
                 self.error(
-                    node.doc, where, "InvalidReference", f"{item!r} is not a valid DTMI for DTDL v2",
-                    "Use a DTMI with a one-part version.", hint,
+                    node.doc,
+                    where,
+                    "InvalidReference",
+                    f"{item!r} is not a valid DTMI for DTDL v2",
+                    "Use a DTMI with a one-part version.",
+                    hint,
                 )
                 return None
             return Ref(item, where)
         self.error(
-            node.doc, where, "InvalidValue",
+            node.doc,
+            where,
+            "InvalidValue",
             f"{item!r} is neither a known term nor a DTMI",
-            "Use a built-in schema name or the DTMI of an element.", hint,
+            "Use a built-in schema name or the DTMI of an element.",
+            hint,
         )
         return None
 
@@ -702,8 +859,8 @@ class Walk:
         hint = node.near_id()
         limit = lang.display_name_max if term == "displayName" else lang.description_max
         out: dict[str, str] = {}
-        for text, tag in literals:
-            tag = tag or "en"
+        for text, given_tag in literals:
+            tag = given_tag or "en"
             problem = None
             if not isinstance(text, str):
                 problem = f"{term!r} values must be strings, not {_kind(text)}"
@@ -719,7 +876,7 @@ class Walk:
             out[tag] = text
         node.values[term] = [out]
 
-    def literal(
+    def literal(  # noqa: PLR0917 - internal helper, mirrors the table
         self, node: Node, term: str, prop: Prop, value: Any, lang: Language, where: str
     ) -> bool:
         hint = node.near_id()
@@ -792,9 +949,12 @@ class Walk:
                 marker = (type(value), value)
                 if marker in seen:
                     self.error(
-                        node.doc, item.pointer, "DuplicateName",
+                        node.doc,
+                        item.pointer,
+                        "DuplicateName",
                         f"{key} {value!r} is used more than once in {term!r}",
-                        "Make each one unique.", node.near_id(),
+                        "Make each one unique.",
+                        node.near_id(),
                     )
                 seen.add(marker)
 
@@ -868,7 +1028,8 @@ def _literals(value: Any) -> list[tuple[Any, str | None]] | None:
             kind_type = item.get("@type")
             expected = _XSD.get(type(item["@value"]), "")
             if kind_type is not None and kind_type not in (
-                expected, expected.replace("xsd:", "http://www.w3.org/2001/XMLSchema#")
+                expected,
+                expected.replace("xsd:", "http://www.w3.org/2001/XMLSchema#"),
             ):
                 return None
             language = item.get("@language")
