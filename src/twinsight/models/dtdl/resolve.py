@@ -54,7 +54,7 @@ def _refs(node: Node) -> Iterator[tuple[str, Ref]]:
 
 
 def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
-    missing: dict[str, None] = {}
+    missing: dict[str, tuple[Node, Ref]] = {}
     for node in walk.nodes:
         lang = LANGUAGES[node.version]
         props = lang.all_props(node.cls)
@@ -62,7 +62,7 @@ def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
             target = res.by_id.get(ref.target)
             cls = target.cls if target is not None else known_class(ref.target)
             if cls is None:
-                missing.setdefault(ref.target)
+                missing.setdefault(ref.target, (node, ref))
                 continue
             expected = props[term].range if term in props else ()
             target_lang = LANGUAGES[target.version] if target is not None else lang
@@ -89,14 +89,14 @@ def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
                     node.near_id(),
                 )
     res.unresolved = list(missing)
-    for dtmi in missing:
+    for dtmi, (owner, ref) in missing.items():
         walk.error(
-            "",
-            "",
+            owner.doc,
+            ref.pointer,
             "UnresolvedReference",
             f"{dtmi!r} is referenced but not defined",
             "Include the document that defines it.",
-            dtmi,
+            owner.near_id(),
         )
 
 

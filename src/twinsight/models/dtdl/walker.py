@@ -108,7 +108,7 @@ class Walk:
     nodes: list[Node] = field(default_factory=list)
     top: list[Node] = field(default_factory=list)
 
-    def error(  # noqa: PLR0917 - internal helper, mirrors the table
+    def error(
         self,
         doc: str,
         pointer: str,
@@ -280,7 +280,7 @@ class Walk:
 
     # -- elements --------------------------------------------------------------------------
 
-    def element(  # noqa: PLR0917 - internal helper, mirrors the table
+    def element(
         self,
         obj: dict[str, Any],
         scope: Scope,
@@ -647,7 +647,7 @@ class Walk:
             node.near_id(),
         )
 
-    def value(  # noqa: PLR0917 - internal helper, mirrors the table
+    def value(
         self,
         node: Node,
         term: str,
@@ -755,7 +755,7 @@ class Walk:
                 self.check_unique(node, term, prop, out, where)
             return
 
-    def object_value(  # noqa: PLR0917 - internal helper, mirrors the table
+    def object_value(
         self,
         node: Node,
         term: str,
@@ -876,7 +876,7 @@ class Walk:
             out[tag] = text
         node.values[term] = [out]
 
-    def literal(  # noqa: PLR0917 - internal helper, mirrors the table
+    def literal(
         self, node: Node, term: str, prop: Prop, value: Any, lang: Language, where: str
     ) -> bool:
         hint = node.near_id()
