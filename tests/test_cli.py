@@ -28,8 +28,17 @@ BROKEN = {
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["models"], ["models", "validate"], ["models", "import"], ["models", "list"],
-     ["models", "delete"], ["models", "decommission"], ["serve"], ["demo"]],
+    [
+        [],
+        ["models"],
+        ["models", "validate"],
+        ["models", "import"],
+        ["models", "list"],
+        ["models", "delete"],
+        ["models", "decommission"],
+        ["serve"],
+        ["demo"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
@@ -88,12 +97,16 @@ def test_import_list_decommission_delete(tmp_path: Path) -> None:
     refused = runner.invoke(app, ["models", "delete", "dtmi:twinsight:factory:Machine;1", *data])
     assert refused.exit_code == 1
     assert "ModelReferencesNotDeleted" in refused.output
-    assert runner.invoke(
-        app, ["models", "decommission", "dtmi:twinsight:factory:Motor;1", *data]
-    ).exit_code == 0
-    assert runner.invoke(
-        app, ["models", "delete", "dtmi:twinsight:factory:Site;1", *data]
-    ).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["models", "decommission", "dtmi:twinsight:factory:Motor;1", *data]
+        ).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(app, ["models", "delete", "dtmi:twinsight:factory:Site;1", *data]).exit_code
+        == 0
+    )
     rows = json.loads(runner.invoke(app, ["models", "list", "--json", *data]).stdout)
     assert len(rows) == 7
     assert [r["decommissioned"] for r in rows if r["id"].endswith("Motor;1")] == [True]

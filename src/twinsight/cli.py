@@ -133,7 +133,7 @@ def models_list(
     from twinsight.hub import Hub
 
     with Hub(data_dir) as hub:
-        infos = hub.models.list()
+        infos = hub.models.list_models()
     if as_json:
         rows = [
             {
@@ -212,7 +212,9 @@ def serve(
     """Start the HTTP server (Azure Digital Twins compatible API, OpenAPI at /docs)."""
     from twinsight.server import run_server
 
-    run_server(host=host, port=port, data_dir=data_dir, model_paths=models or [], log_level=log_level)
+    run_server(
+        host=host, port=port, data_dir=data_dir, model_paths=models or [], log_level=log_level
+    )
 
 
 @app.command("demo")
@@ -236,5 +238,7 @@ def demo(
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app()

@@ -13,8 +13,10 @@ from pathlib import Path
 from types import TracebackType
 
 from twinsight.core.clock import Clock, WallClock
+from twinsight.core.events import EventBus
+from twinsight.graph.service import TwinGraph
 from twinsight.models.repository import ModelRepository
-from twinsight.store.sqlite import Database, SqliteModelStore
+from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
 
 DATABASE_FILE = "twinsight.db"
 
@@ -33,7 +35,9 @@ class Hub:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         db_path = self.data_dir / DATABASE_FILE if self.data_dir is not None else ":memory:"
         self.db = Database(db_path, durable=durable)
+        self.bus = EventBus()
         self.models = ModelRepository(SqliteModelStore(self.db), self.clock)
+        self.twins = TwinGraph(self.models, SqliteTwinStore(self.db), self.bus, self.clock)
 
     def close(self) -> None:
         """Flush and release everything the hub holds."""

@@ -41,8 +41,9 @@ def test_sdk_create_get_list_decommission_delete(client: DigitalTwinsClient) -> 
     assert motor.display_name == {"en": "Electric motor"}
     assert motor.model["extends"] == MACHINE
     assert motor.decommissioned is False
-    listed = list(client.list_models(results_per_page=3))
-    assert len(listed) == 8
+    # (azure-digitaltwins-core 1.3.0 cannot pass results_per_page to list_models: it forwards
+    # an argument its own transport rejects; paging is tested over plain HTTP below.)
+    assert len(list(client.list_models())) == 8
     deps = {m.id for m in client.list_models(dependencies_for=[MOTOR])}
     assert deps == {MOTOR, MACHINE, "dtmi:twinsight:factory:Bearing;1"}
     client.decommission_model(MOTOR)
@@ -64,9 +65,7 @@ def test_sdk_sees_adt_error_codes(client: DigitalTwinsClient) -> None:
     assert referenced.value.error.code == "ModelReferencesNotDeleted"
 
 
-def test_invalid_upload_lists_every_error_and_adds_nothing(
-    base_url: str, hub: Hub
-) -> None:
+def test_invalid_upload_lists_every_error_and_adds_nothing(base_url: str, hub: Hub) -> None:
     bad = {
         "@context": "dtmi:dtdl:context;3",
         "@id": "dtmi:x:Bad;1",
@@ -119,6 +118,21 @@ def test_bad_patch_and_unknown_model(base_url: str, client: DigitalTwinsClient) 
     assert r.headers["x-ms-error-code"] == "ModelNotFound"
     r = httpx.get(f"{base_url}/models?continuationToken=garbage!")
     assert r.status_code == 400
+
+
+def test_list_pages_follow_next_link(base_url: str, client: DigitalTwinsClient) -> None:
+    client.create_models(factory_models())
+    seen: list[str] = []
+    url: str | None = f"{base_url}/models?api-version=2023-10-31"
+    pages = 0
+    while url:
+        page = httpx.get(url, headers={"max-items-per-page": "3"}).json()
+        assert len(page["value"]) <= 3
+        seen += [m["id"] for m in page["value"]]
+        url = page["nextLink"]
+        pages += 1
+    assert pages == 3
+    assert sorted(seen) == sorted(m["@id"] for m in factory_models())
 
 
 def test_openapi_is_served(base_url: str) -> None:

@@ -39,12 +39,12 @@ def test_add_get_and_list(hub: Hub, clock: ManualClock) -> None:
     assert motor.upload_time == clock.now()
     assert motor.definition["extends"] == MACHINE
     assert not motor.decommissioned
-    assert [m.id for m in hub.models.list()] == [m.id for m in added]
+    assert [m.id for m in hub.models.list_models()] == [m.id for m in added]
 
 
 def test_list_with_dependencies_is_transitive(hub: Hub) -> None:
     hub.models.add(factory_documents())
-    ids = {m.id for m in hub.models.list([MOTOR])}
+    ids = {m.id for m in hub.models.list_models([MOTOR])}
     assert ids == {MOTOR, MACHINE, BEARING}
 
 
@@ -57,12 +57,14 @@ def test_existing_model_is_refused(hub: Hub) -> None:
 
 
 def test_batch_with_one_invalid_model_adds_none(hub: Hub) -> None:
-    good = interface("dtmi:x:Good;1", contents=[{"@type": "Property", "name": "a", "schema": "double"}])
+    good = interface(
+        "dtmi:x:Good;1", contents=[{"@type": "Property", "name": "a", "schema": "double"}]
+    )
     bad = interface("dtmi:x:Bad;1", contents=[{"@type": "Property", "name": "b", "schema": "nope"}])
     with pytest.raises(DtdlParseError) as info:
         hub.models.add([Document("upload", [good, bad])])
     assert len(hub.models) == 0
-    assert any(e.element and "Bad" in e.element or "/1" in e.pointer for e in info.value.errors)
+    assert any((e.element and "Bad" in e.element) or "/1" in e.pointer for e in info.value.errors)
 
 
 def test_unresolved_reference_is_refused_with_its_dtmi(hub: Hub) -> None:
@@ -123,7 +125,9 @@ def test_models_survive_a_restart(tmp_path: Path, clock: ManualClock) -> None:
 
 
 def test_stored_definition_is_not_shared_with_the_caller(hub: Hub) -> None:
-    doc = interface("dtmi:x:Own;1", contents=[{"@type": "Property", "name": "a", "schema": "double"}])
+    doc = interface(
+        "dtmi:x:Own;1", contents=[{"@type": "Property", "name": "a", "schema": "double"}]
+    )
     before = copy.deepcopy(doc)
     hub.models.add([Document("upload", doc)])
     doc["contents"].clear()
@@ -131,7 +135,7 @@ def test_stored_definition_is_not_shared_with_the_caller(hub: Hub) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("folder", "count"), [("realestatecore", 768), ("smartcities", 63)])
+@pytest.mark.parametrize(("folder", "count"), [("realestatecore", 767), ("smartcities", 63)])
 def test_whole_ontologies_import_unchanged(
     tmp_path: Path, clock: ManualClock, folder: str, count: int
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import twinsight
-from twinsight.api import models_routes
+from twinsight.api import models_routes, query_routes, twins_routes
 from twinsight.api.errors import install_error_handlers
 from twinsight.api.responses import JsonResponse
 from twinsight.hub import Hub
@@ -23,9 +23,15 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     install_error_handlers(app)
     app.include_router(models_routes.router(hub))
+    app.include_router(twins_routes.router(hub))
+    app.include_router(query_routes.router(hub))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:
-        return {"status": "ok", "models": len(hub.models)}
+        return {
+            "status": "ok",
+            "models": len(hub.models),
+            "twins": hub.twins.index.twin_count,
+        }
 
     return app

@@ -10,9 +10,9 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from twinsight.api.responses import JsonResponse
 from starlette.exceptions import HTTPException
 
+from twinsight.api.responses import JsonResponse
 from twinsight.core.errors import TwinsightError
 
 log = logging.getLogger(__name__)

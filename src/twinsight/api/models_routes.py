@@ -60,7 +60,7 @@ def router(hub: Hub) -> APIRouter:
         continuation: Annotated[str | None, Query(alias="continuationToken")] = None,
         max_items: Annotated[int | None, Header(alias="max-items-per-page")] = None,
     ) -> JsonResponse:
-        models = hub.models.list(dependencies_for or ())
+        models = hub.models.list_models(dependencies_for or ())
         items = [model_data(m, include_definition=include_definition) for m in models]
         return JsonResponse(page_of(items, request, continuation, max_items))
 

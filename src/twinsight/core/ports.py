@@ -52,3 +52,26 @@ class ModelStore(Protocol):
     def close(self) -> None:
         """Release files and connections."""
         ...
+
+
+class TwinStore(Protocol):
+    """Durable home of twins and relationships.
+
+    Each method is one transaction: when it returns, the change is in the log and survives
+    the process being killed. The graph service keeps the live copy in memory and calls these
+    before acknowledging a write.
+    """
+
+    def load(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every stored twin document and every relationship document."""
+        ...
+
+    def put_twin(self, twin: dict[str, Any]) -> None: ...
+
+    def delete_twin(self, twin_id: str) -> None: ...
+
+    def put_relationship(self, relationship: dict[str, Any]) -> None: ...
+
+    def delete_relationship(self, source_id: str, relationship_id: str) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,1 +1,2 @@
-"""The twin graph: twins, relationships and components, their in-memory index and the query language."""
+"""The twin graph: twins, relationships and components, their in-memory index and the
+query language."""

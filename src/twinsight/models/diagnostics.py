@@ -76,8 +76,8 @@ class DtdlParseError(TwinsightError):
     errors: Sequence[DtdlError]
     unresolved: Sequence[str] = field(default_factory=tuple)
 
-    code = "DTDLParserError"  # type: ignore[assignment]
-    status = 400  # type: ignore[assignment]
+    code = "DTDLParserError"
+    status = 400
 
     def __post_init__(self) -> None:
         count = len(self.errors)

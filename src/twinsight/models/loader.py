@@ -9,8 +9,10 @@ many DTDL tools (and the published ontologies) write one.
 >>> docs[0].content, errors
 ({'@id': 'dtmi:x:A;1'}, [])
 >>> docs, errors = documents_from_bytes(b'{"@id": ', "b.json")
->>> print(errors[0])
-b.json: the file is not valid JSON: Expecting value at line 1, column 9 [InvalidJson] Fix: correct the JSON syntax at that position.
+>>> errors[0].message
+'the file is not valid JSON: Expecting value at line 1, column 9'
+>>> errors[0].rule, errors[0].fix
+('InvalidJson', 'correct the JSON syntax at that position.')
 """
 
 from __future__ import annotations

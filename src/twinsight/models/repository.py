@@ -116,7 +116,7 @@ class ModelRepository:
             raise NotFound(f"there is no model {model_id}", code="ModelNotFound")
         return self._info(record)
 
-    def list(self, dependencies_for: Sequence[str] = ()) -> list[ModelInfo]:
+    def list_models(self, dependencies_for: Sequence[str] = ()) -> list[ModelInfo]:
         """Every model in upload order, or only the given models and everything they
         depend on (transitively), as Azure's ``dependenciesFor`` does."""
         if not dependencies_for:

@@ -2,5 +2,6 @@
 
 from twinsight.store.sqlite.database import Database
 from twinsight.store.sqlite.models import SqliteModelStore
+from twinsight.store.sqlite.twins import SqliteTwinStore
 
-__all__ = ["Database", "SqliteModelStore"]
+__all__ = ["Database", "SqliteModelStore", "SqliteTwinStore"]
