@@ -239,9 +239,12 @@ def _pattern_rows(p: Plan, index: GraphIndex) -> dict[RowKey, Env]:
             here_id = row.env[here]["$dtId"]
             known = row.env.get(there)
             if edge.single_hop:
+                used = set(row.rels.values())
                 for rel, other_id in _steps(index, here_id, direction, edge.names):
                     if known is not None and known["$dtId"] != other_id:
                         continue
+                    if (rel["$sourceId"], rel["$relationshipId"]) in used:
+                        continue  # a pattern uses each relationship at most once
                     other = known if known is not None else index.twin(other_id)
                     if other is None:
                         continue

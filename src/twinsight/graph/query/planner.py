@@ -185,10 +185,9 @@ def plan(index: GraphIndex, query: ast.Query, *, use_indexes: bool = True) -> Pl
         keys = _rel_candidates(index, alias, terms) if use_indexes else None
         access = AccessPath(alias, None, steps=["adjacency" if keys is not None else "scan"])
         return Plan(query, terms, access, keys)
-    if not query.edges:
-        return Plan(
-            query, terms, plan_twins(index, query.source.alias, terms, use_indexes=use_indexes)
-        )
+    if not query.edges:  # FROM DIGITALTWINS [T], or MATCH with a single node
+        alias = query.twin_aliases[0]
+        return Plan(query, terms, plan_twins(index, alias, terms, use_indexes=use_indexes))
     start = query.source.alias if query.joins else query.twin_aliases[0]
     for term in terms:
         anchored = anchor_ids(term)
