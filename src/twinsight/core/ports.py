@@ -75,3 +75,40 @@ class TwinStore(Protocol):
     def delete_relationship(self, source_id: str, relationship_id: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    """One API token as the token store keeps it: never the token, only its SHA-256 hash.
+
+    A leaked database therefore cannot be replayed against the server; the plaintext is shown
+    once, when the token is created.
+    """
+
+    name: str
+    token_hash: str
+    scopes: frozenset[str]
+    created: datetime
+    revoked: bool = False
+
+
+class TokenStore(Protocol):
+    """Durable home of API bearer tokens (hashes, names and scopes)."""
+
+    def insert_token(self, token: StoredToken) -> None:
+        """Store a new token; raises :class:`~twinsight.core.errors.Conflict` with code
+        ``TokenAlreadyExists`` when its name is taken."""
+        ...
+
+    def revoke_token(self, name: str) -> None:
+        """Mark a token revoked; raises :class:`~twinsight.core.errors.NotFound` with code
+        ``TokenNotFound`` when there is no token of that name."""
+        ...
+
+    def list_tokens(self) -> list[StoredToken]:
+        """Every token, oldest first, revoked ones included."""
+        ...
+
+    def find_by_hash(self, token_hash: str) -> StoredToken | None:
+        """The token whose hash is ``token_hash``, or ``None``."""
+        ...
