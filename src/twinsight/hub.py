@@ -16,7 +16,9 @@ from twinsight.core.clock import Clock, WallClock
 from twinsight.core.events import EventBus
 from twinsight.graph.service import TwinGraph
 from twinsight.models.repository import ModelRepository
+from twinsight.security import TokenService
 from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
+from twinsight.store.sqlite.tokens import SqliteTokenStore
 
 DATABASE_FILE = "twinsight.db"
 
@@ -38,9 +40,12 @@ class Hub:
         self.bus = EventBus()
         self.models = ModelRepository(SqliteModelStore(self.db), self.clock)
         self.twins = TwinGraph(self.models, SqliteTwinStore(self.db), self.bus, self.clock)
+        self._token_store = SqliteTokenStore(self.db)
+        self.tokens = TokenService(self._token_store, self.clock)
 
     def close(self) -> None:
         """Flush and release everything the hub holds."""
+        self._token_store.close()
         self.db.close()
 
     def __enter__(self) -> Hub:

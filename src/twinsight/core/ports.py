@@ -112,3 +112,12 @@ class TokenStore(Protocol):
     def find_by_hash(self, token_hash: str) -> StoredToken | None:
         """The token whose hash is ``token_hash``, or ``None``."""
         ...
+
+    def generation(self) -> int:
+        """A number that changes whenever tokens may have been changed by someone else (for
+        example the command line in another process), so callers can cache safely."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections."""
+        ...
