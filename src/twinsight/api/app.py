@@ -6,13 +6,18 @@ from fastapi import FastAPI
 
 import twinsight
 from twinsight.api import models_routes, query_routes, twins_routes
+from twinsight.api.auth import BearerAuth
 from twinsight.api.errors import install_error_handlers
 from twinsight.api.responses import JsonResponse
 from twinsight.hub import Hub
 
 
-def create_app(hub: Hub) -> FastAPI:
-    """An app serving ``hub``; the caller owns the hub's lifecycle."""
+def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
+    """An app serving ``hub``; the caller owns the hub's lifecycle.
+
+    With ``require_auth`` every route but ``/health`` needs a bearer token with the right
+    scope (see :mod:`twinsight.api.auth`); the server turns it on for non-loopback hosts.
+    """
     app = FastAPI(
         title="Twinsight",
         version=twinsight.__version__,
@@ -21,6 +26,8 @@ def create_app(hub: Hub) -> FastAPI:
         default_response_class=JsonResponse,
     )
     app.state.hub = hub
+    if require_auth:
+        app.add_middleware(BearerAuth, tokens=hub.tokens)
     install_error_handlers(app)
     app.include_router(models_routes.router(hub))
     app.include_router(twins_routes.router(hub))
