@@ -27,6 +27,11 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Validate, import and manage DTDL models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+tokens_app = typer.Typer(
+    help="Create, list and revoke API bearer tokens (needed when serving beyond loopback).",
+    no_args_is_help=True,
+)
+app.add_typer(tokens_app, name="tokens")
 
 out = Console()
 err = Console(stderr=True)
@@ -208,13 +213,108 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    require_auth: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-auth/--no-require-auth",
+            help="Require bearer tokens. Default: off on loopback, always on elsewhere.",
+            show_default=False,
+        ),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
 ) -> None:
     """Start the HTTP server (Azure Digital Twins compatible API, OpenAPI at /docs)."""
     from twinsight.server import run_server
 
     run_server(
-        host=host, port=port, data_dir=data_dir, model_paths=models or [], log_level=log_level
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        model_paths=models or [],
+        log_level=log_level,
+        require_auth=require_auth,
+        access_log=access_log,
     )
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="A unique name for the token (who or what uses it).")],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            "--scope",
+            "-s",
+            help="read, write (implies read) or admin (implies write and read); repeatable.",
+        ),
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Create a token and print it once: only its hash is stored, it cannot be shown again."""
+    from twinsight.hub import Hub
+
+    with Hub(data_dir) as hub:
+        try:
+            token = hub.tokens.create(name, scope)
+        except TwinsightError as exc:
+            err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
+            raise typer.Exit(1) from exc
+    sys.stdout.write(token + "\n")
+    err.print(
+        f"created token {name!r} ({', '.join(sorted(set(scope)))}); it is shown only once, "
+        "keep it somewhere safe",
+        highlight=False,
+    )
+
+
+@tokens_app.command("list")
+def tokens_list(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """List tokens (names, scopes, creation time, revoked or not; never the tokens)."""
+    from twinsight.hub import Hub
+
+    with Hub(data_dir) as hub:
+        infos = hub.tokens.list()
+    if as_json:
+        rows = [
+            {
+                "name": t.name,
+                "scopes": sorted(t.scopes),
+                "created": t.created.isoformat(),
+                "revoked": t.revoked,
+            }
+            for t in infos
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    for t in infos:
+        flag = " (revoked)" if t.revoked else ""
+        out.print(
+            f"{t.name}  {','.join(sorted(t.scopes))}  {t.created.isoformat()}{flag}",
+            highlight=False,
+        )
+    out.print(f"{len(infos)} token(s)")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Revoke a token: a running server refuses it from its next request on."""
+    from twinsight.hub import Hub
+
+    with Hub(data_dir) as hub:
+        try:
+            hub.tokens.revoke(name)
+        except TwinsightError as exc:
+            err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
+            raise typer.Exit(1) from exc
+    out.print(f"revoked {name}", highlight=False)
 
 
 @app.command("demo")
@@ -226,6 +326,7 @@ def demo(
 ) -> None:
     """Start the demo world: the smart-factory models loaded into a running server."""
     from twinsight.scenarios import factory
+    from twinsight.scenarios.factory import world
     from twinsight.server import run_server
 
     run_server(
@@ -234,6 +335,7 @@ def demo(
         data_dir=data_dir,
         model_paths=[factory.MODELS_DIR],
         log_level="info",
+        seed=lambda hub: world.build(hub.twins),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -57,21 +57,50 @@ def run_server(
     data_dir: Path,
     model_paths: Sequence[Path],
     log_level: str = "info",
+    require_auth: bool | None = None,
+    access_log: bool = True,
+    seed: Callable[[Hub], int] | None = None,
 ) -> None:
-    """Serve until interrupted; the hub is closed on the way out."""
-    if not is_loopback(host):
+    """Serve until interrupted; the hub is closed on the way out.
+
+    Bearer tokens are required whenever the server is reachable from other machines: on a
+    non-loopback host ``require_auth`` defaults to on and cannot be turned off, and the
+    server refuses to start before a token exists (nobody could use it, and an operator
+    who forgot would otherwise find out from a client's 401). On loopback it is opt-in.
+    """
+    loopback = is_loopback(host)
+    if require_auth is None:
+        require_auth = not loopback
+    if not loopback and not require_auth:
         raise SystemExit(
-            f"refusing to listen on {host}: only loopback addresses are served until bearer-"
-            "token authentication is configured for this server"
+            f"refusing to listen on {host} without authentication: a non-loopback address is "
+            "reachable from other machines, so bearer tokens are always required there "
+            "(drop --no-require-auth, or listen on 127.0.0.1)"
         )
     with Hub(data_dir) as hub:
+        if require_auth and hub.tokens.active_count() == 0:
+            raise SystemExit(
+                f"refusing to start on {host}: authentication is required but {data_dir} holds "
+                "no active token yet; create one first with\n"
+                f"  twinsight tokens create NAME --scope admin --data-dir {data_dir}"
+            )
         added = import_missing_models(hub, model_paths)
+        if seed is not None:
+            log.info("demo world: %d twin(s) created", seed(hub))
         log.info(
-            "data in %s: %d model(s) (%d imported now); serving on http://%s:%d (API docs /docs)",
+            "data in %s: %d model(s) (%d imported now); serving on http://%s:%d "
+            "(API docs /docs; bearer tokens %s)",
             data_dir,
             len(hub.models),
             added,
             host,
             port,
+            "required" if require_auth else "not required",
         )
-        uvicorn.run(create_app(hub), host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            create_app(hub, require_auth=require_auth),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+        )
