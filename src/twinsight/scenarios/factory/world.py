@@ -1,0 +1,97 @@
+"""The factory's twin graph: one site, two production lines, each a chain of machines.
+
+Built only through the public twin graph service, exactly as a user's script would, and
+idempotent: twins that already exist are left as they are, so restarting the demo keeps
+whatever state the twins reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twinsight.core.errors import NotFound
+from twinsight.graph.service import TwinGraph
+
+NS = "dtmi:twinsight:factory"
+
+
+@dataclass(frozen=True, slots=True)
+class MachineSpec:
+    """One machine on a line: its id suffix, model and initial property values."""
+
+    suffix: str
+    model: str
+    values: dict[str, Any]
+
+
+LINE_LAYOUT = (
+    MachineSpec("conveyor", "Conveyor", {"beltSpeed": 0.8, "state": "running"}),
+    MachineSpec(
+        "motor", "Motor", {"ratedPower": 15.0, "speedSetpoint": 1480.0, "state": "running"}
+    ),
+    MachineSpec("pump", "Pump", {"maxPressure": 600.0, "state": "running"}),
+    MachineSpec("tank", "Tank", {"capacity": 12.0, "alarmLimits": {"low": 0.5, "high": 3.5}}),
+)
+COMPONENTS = {"Motor": {"bearing": {"$metadata": {}, "wear": 0.05}}}
+LINES = ("line-1", "line-2")
+
+
+def _ensure_twin(graph: TwinGraph, twin_id: str, model: str, values: dict[str, Any]) -> bool:
+    try:
+        graph.get_twin(twin_id)
+        return False
+    except NotFound:
+        body = {"$metadata": {"$model": f"{NS}:{model};1"}, **values, **COMPONENTS.get(model, {})}
+        graph.upsert_twin(twin_id, body)
+        return True
+
+
+def _ensure_relationship(graph: TwinGraph, source: str, rel_id: str, body: dict[str, Any]) -> None:
+    try:
+        graph.get_relationship(source, rel_id)
+    except NotFound:
+        graph.upsert_relationship(source, rel_id, body)
+
+
+def build(graph: TwinGraph) -> int:
+    """Create the factory's twins and relationships that are missing; return how many twins
+    were created."""
+    created = int(_ensure_twin(graph, "site", "Site", {"name": "Demo plant"}))
+    for line in LINES:
+        created += _ensure_twin(
+            graph,
+            line,
+            "ProductionLine",
+            {"name": line.replace("-", " ").title(), "state": "running", "targetRate": 120.0},
+        )
+        _ensure_relationship(
+            graph, "site", f"contains-{line}", {"$targetId": line, "$relationshipName": "contains"}
+        )
+        previous: str | None = None
+        for position, spec in enumerate(LINE_LAYOUT, start=1):
+            twin_id = f"{line}-{spec.suffix}"
+            created += _ensure_twin(
+                graph, twin_id, spec.model, {"serialNumber": twin_id.upper(), **spec.values}
+            )
+            _ensure_relationship(
+                graph,
+                line,
+                f"has-{spec.suffix}",
+                {"$targetId": twin_id, "$relationshipName": "hasMachine", "position": position},
+            )
+            if previous is not None:
+                _ensure_relationship(
+                    graph,
+                    previous,
+                    f"feeds-{twin_id}",
+                    {"$targetId": twin_id, "$relationshipName": "feeds"},
+                )
+            previous = twin_id
+        _ensure_relationship(
+            graph,
+            f"{line}-pump",
+            "driven-by",
+            {"$targetId": f"{line}-motor", "$relationshipName": "drivenBy"},
+        )
+    return created
