@@ -26,10 +26,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(hub: Hub) -> Iterator[str]:
-    """Serve ``hub`` on a free loopback port in a background thread; yield the base URL."""
+def running_server(hub: Hub, *, require_auth: bool = False) -> Iterator[str]:
+    """Serve ``hub`` on a free loopback port in a background thread; yield the base URL.
+
+    ``require_auth`` serves it as a non-loopback server would: bearer tokens required.
+    """
     port = free_port()
-    config = uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(hub, require_auth=require_auth),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
