@@ -79,6 +79,43 @@ def resolve_path(doc: Mapping[str, Any], path: PropPath) -> Any:
 MISSING = _MISSING
 
 
+def _add_member(mapping: dict[Any, Any], key: Any, member: str | RelKey) -> None:
+    """Add to a bare-member-or-set slot (writer only)."""
+    current = mapping.get(key)
+    if current is None:
+        mapping[key] = member
+    elif isinstance(current, set):
+        current.add(member)
+    elif current != member:
+        mapping[key] = {current, member}
+
+
+def _remove_member(mapping: dict[Any, Any], key: Any, member: str | RelKey) -> None:
+    """Remove from a bare-member-or-set slot, shrinking it back to a bare member."""
+    current = mapping.get(key)
+    if current is None:
+        return
+    if isinstance(current, set):
+        rest = current - {member}
+        if not rest:
+            del mapping[key]
+        elif len(rest) == 1:
+            mapping[key] = next(iter(rest))
+        else:
+            current.discard(member)
+    elif current == member:
+        del mapping[key]
+
+
+def _members(value: Any) -> tuple[Any, ...]:
+    """A snapshot of a bare-member-or-set slot (reader side; one atomic copy)."""
+    if value is None:
+        return ()
+    if isinstance(value, set):
+        return tuple(value)
+    return (value,)
+
+
 def _exact_only(model_id: str) -> frozenset[str]:
     return frozenset((model_id,))
 
@@ -96,8 +133,10 @@ class GraphIndex:
         self._descendants = descendants
         self._twins: dict[str, Twin] = {}
         self._rels: dict[RelKey, Relationship] = {}
-        self._out: dict[str, dict[str, set[str]]] = {}
-        self._in: dict[str, set[RelKey]] = {}
+        # adjacency values are a bare member when there is one (most twins have one parent),
+        # a set otherwise: a set costs ~200 bytes, which is a third of the index per twin
+        self._out: dict[str, dict[str, str | set[str]]] = {}
+        self._in: dict[str, RelKey | set[RelKey]] = {}
         self._by_model: dict[str, set[str]] = {}
         self._prop_index: dict[PropPath, dict[ValueKey, set[str]]] = {}
         self._sorted_ids: tuple[str, ...] | None = None
@@ -157,8 +196,8 @@ class GraphIndex:
             else:
                 self._sorted_rel_keys = None
             self._rels[key] = rel
-            self._out.setdefault(key[0], {}).setdefault(rel["$relationshipName"], set()).add(key[1])
-            self._in.setdefault(rel["$targetId"], set()).add(key)
+            _add_member(self._out.setdefault(key[0], {}), rel["$relationshipName"], key[1])
+            _add_member(self._in, rel["$targetId"], key)
 
     def remove_relationship(self, source_id: str, rel_id: str) -> Relationship | None:
         """Remove a relationship and return it (``None`` if absent)."""
@@ -173,10 +212,10 @@ class GraphIndex:
         source, rel_id = rel["$sourceId"], rel["$relationshipId"]
         by_name = self._out.get(source)
         if by_name is not None:
-            self._discard(by_name, rel["$relationshipName"], rel_id)
+            _remove_member(by_name, rel["$relationshipName"], rel_id)
             if not by_name:
                 del self._out[source]
-        self._discard(self._in, rel["$targetId"], (source, rel_id))
+        _remove_member(self._in, rel["$targetId"], (source, rel_id))
 
     @staticmethod
     def _discard(mapping: dict[Any, set[Any]], key: Any, member: Any) -> None:
@@ -246,16 +285,16 @@ class GraphIndex:
         if not by_name:
             return []
         if name is None:
-            ids = [rid for members in tuple(by_name.values()) for rid in tuple(members)]
+            ids = [rid for members in tuple(by_name.values()) for rid in _members(members)]
         else:
-            ids = list(tuple(by_name.get(name, ())))
+            ids = list(_members(by_name.get(name)))
         rels = self._rels
         found = (rels.get((twin_id, rid)) for rid in ids)
         return [r for r in found if r is not None]
 
     def incoming(self, twin_id: str, name: str | None = None) -> list[Relationship]:
         """Relationships whose target is ``twin_id`` (optionally only those named ``name``)."""
-        keys = tuple(self._in.get(twin_id, ()))
+        keys = _members(self._in.get(twin_id))
         rels = self._rels
         found = (rels.get(k) for k in keys)
         return [
