@@ -55,8 +55,8 @@ def descendants(model: str) -> frozenset[str]:
 def _twin(twin_id: str, model: str, seq: int, **props: Any) -> dict[str, Any]:
     stamp = f"2026-11-22T04:{seq % 60:02d}:{seq % 59:02d}.{seq % 9973:07d}Z"
     meta: dict[str, Any] = {"$model": model, "$lastUpdateTime": stamp}
-    for key in props:
-        if not isinstance(props[key], dict):
+    for key, value in props.items():
+        if not isinstance(value, dict):
             meta[key] = {"lastUpdateTime": stamp}
     return {"$dtId": twin_id, "$etag": f'W/"{seq:08x}-bench"', "$metadata": meta, **props}
 
