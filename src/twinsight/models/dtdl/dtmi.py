@@ -24,6 +24,15 @@ def is_dtmi(text: str) -> bool:
     return len(text) <= MAX_LENGTH and _ANY.match(text) is not None
 
 
+def has_version(text: str) -> bool:
+    """Whether the DTMI ends with a version (``;1``, or ``;1.2`` in DTDL v3).
+
+    >>> has_version("dtmi:iotcentral:context;2"), has_version("dtmi:iotcentral:context")
+    (True, False)
+    """
+    return ";" in text
+
+
 def is_system(text: str) -> bool:
     """Whether the DTMI has a segment starting with an underscore (reserved for generated ids)."""
     path = text[5:].split(";", 1)[0]

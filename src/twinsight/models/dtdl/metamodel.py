@@ -42,6 +42,9 @@ class Prop:
     maximum: int | None = None
     forbidden: bool = False
     """The property exists but must not be used in a model (``languageMajorVersion``)."""
+    other_versions: tuple[int, ...] = ()
+    """Other DTDL versions whose elements may be values (a nested ``@context`` switching to
+    ``dtmi:dtdl:context;2`` inside a v3 ``schema``, say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,11 @@ class Language:
     property_excludes_array: bool
     semantic_types: dict[str, str]
     units: dict[str, tuple[str, ...]]
+    unit_required_for: tuple[str, ...]
+    """Classes on which a semantic type makes ``unit`` required (v2 Property and Telemetry)."""
+    value_object_keys: dict[str, frozenset[str]] | None
+    """Keys a JSON-LD value object may have, by literal kind (``"langstring"`` or
+    ``"literal"``); ``None``: any keyword except those in ``VALUE_OBJECT_FORBIDDEN`` (v2)."""
 
     def all_props(self, cls: str) -> dict[str, Prop]:
         """Properties of ``cls`` including those inherited from its bases."""
@@ -135,6 +143,8 @@ def _classes(version: int) -> dict[str, ClassDef]:
     v2 = version == 2
     text = Prop("langstring")
     schema_range = ("Schema",)
+    older: tuple[int, ...] = () if v2 else (2,)
+    """Versions (besides this one) whose elements these properties also accept (v3 -> v2)."""
     classes: dict[str, ClassDef] = {
         "Entity": ClassDef(
             props={
@@ -154,8 +164,15 @@ def _classes(version: int) -> dict[str, ClassDef]:
                     plural=True,
                     max_count=300 if v2 else None,
                     unique=("name",),
+                    other_versions=older,
                 ),
-                "extends": Prop("object", ("Interface",), plural=True, max_count=2 if v2 else None),
+                "extends": Prop(
+                    "object",
+                    ("Interface",),
+                    plural=True,
+                    max_count=2 if v2 else None,
+                    other_versions=older,
+                ),
                 "schemas": Prop("object", ("ComplexSchema",), plural=True, needs_id=True),
             },
         ),
@@ -165,19 +182,26 @@ def _classes(version: int) -> dict[str, ClassDef]:
             abstract=True,
         ),
         "SchemaField": ClassDef(
-            ("NamedEntity",), {"schema": Prop("object", schema_range, required=True)}, True
+            ("NamedEntity",),
+            {"schema": Prop("object", schema_range, required=True, other_versions=older)},
+            True,
         ),
         "Schema": ClassDef(("Entity",), abstract=True),
         "PrimitiveSchema": ClassDef(("Schema",), abstract=True),
         "ComplexSchema": ClassDef(("Schema",), abstract=True),
         "Array": ClassDef(
-            ("ComplexSchema",), {"elementSchema": Prop("object", schema_range, required=True)}
+            ("ComplexSchema",),
+            {"elementSchema": Prop("object", schema_range, required=True, other_versions=older)},
         ),
         "Enum": ClassDef(
             ("ComplexSchema",),
             {
                 "valueSchema": Prop(
-                    "object", ("PrimitiveSchema",), required=True, values=("integer", "string")
+                    "object",
+                    ("PrimitiveSchema",),
+                    required=True,
+                    values=("integer", "string"),
+                    other_versions=older,
                 ),
                 "enumValues": Prop(
                     "object",
@@ -200,7 +224,15 @@ def _classes(version: int) -> dict[str, ClassDef]:
         ),
         "MapKey": ClassDef(
             ("NamedEntity",),
-            {"schema": Prop("object", ("String",), required=True, values=("string",))},
+            {
+                "schema": Prop(
+                    "object",
+                    ("String",),
+                    required=True,
+                    values=("string",),
+                    other_versions=older,
+                )
+            },
         ),
         "MapValue": ClassDef(("SchemaField",)),
         "Object": ClassDef(
@@ -220,17 +252,19 @@ def _classes(version: int) -> dict[str, ClassDef]:
         "Field": ClassDef(("SchemaField",)),
         "Content": ClassDef(("NamedEntity",), abstract=True),
         "Component": ClassDef(
-            ("Content",), {"schema": Prop("object", ("Interface",), required=True)}
+            ("Content",),
+            {"schema": Prop("object", ("Interface",), required=True, other_versions=older)},
         ),
         "Property": ClassDef(
             ("Content",),
             {
-                "schema": Prop("object", schema_range, required=True),
+                "schema": Prop("object", schema_range, required=True, other_versions=older),
                 "writable": Prop("boolean"),
             },
         ),
         "Telemetry": ClassDef(
-            ("Content",), {"schema": Prop("object", schema_range, required=True)}
+            ("Content",),
+            {"schema": Prop("object", schema_range, required=True, other_versions=older)},
         ),
         "Command": ClassDef(
             ("Content",),
@@ -264,6 +298,7 @@ def _classes(version: int) -> dict[str, ClassDef]:
                     plural=True,
                     max_count=300 if v2 else None,
                     unique=("name",),
+                    other_versions=older,
                 ),
                 "writable": Prop("boolean"),
             },
@@ -299,8 +334,35 @@ def _language(version: int) -> Language:
         property_excludes_array=v2,
         semantic_types=units.SEMANTIC_TYPES_V2 if v2 else units.SEMANTIC_TYPES_QT1,
         units=units.UNITS_V2 if v2 else units.UNITS_QT1,
+        unit_required_for=("Property", "Telemetry") if v2 else (),
+        value_object_keys=None
+        if v2
+        else {
+            "langstring": frozenset({"@value", "@language"}),
+            "literal": frozenset({"@value", "@type"}),
+        },
     )
 
+
+VALUE_OBJECT_FORBIDDEN = frozenset({"@id", "@context", "@graph"})
+"""Keywords that turn a JSON-LD value object into a node: never allowed in a value object."""
+
+XSD_TYPES = {bool: "boolean", int: "integer", str: "string", float: "double"}
+"""XML Schema datatype a typed value object must name, by the JSON type of its ``@value``."""
+XSD_PREFIXES = ("xsd:", "http://www.w3.org/2001/XMLSchema#")
+
+LANGUAGE_TAG = (
+    # BCP 47 well-formed tags: language (2-3 letters, optional extlang; or 4 letters),
+    # script, region, variants, extensions and private use; or a private-use-only tag.
+    r"(?:(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4})"
+    r"(?:-[A-Za-z]{4})?"
+    r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*"
+    r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?"
+    r"|[Xx](?:-[A-Za-z0-9]{1,8})+)"
+)
+"""Keys of a language map and values of ``@language``."""
 
 LANGUAGES: dict[int, Language] = {2: _language(2), 3: _language(3)}
 

@@ -64,6 +64,18 @@ def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
             if cls is None:
                 missing.setdefault(ref.target, (node, ref))
                 continue
+            if not _referenceable(target, cls, node):
+                walk.error(
+                    node.doc,
+                    ref.pointer,
+                    "NotReferenceable",
+                    f"{ref.target!r} is a {cls} defined inside another Interface; only "
+                    "Interfaces, top-level elements and elements of the same Interface can "
+                    "be referenced",
+                    f"Define the {cls} in this Interface (e.g. under 'schemas'), or inline it.",
+                    node.near_id(),
+                )
+                continue
             expected = props[term].range if term in props else ()
             target_lang = LANGUAGES[target.version] if target is not None else lang
             if expected and not any(target_lang.is_a(cls, e) for e in expected):
@@ -98,6 +110,28 @@ def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
             "Include the document that defines it.",
             owner.near_id(),
         )
+
+
+def _partition(node: Node) -> Node:
+    """The partition root of ``node``: its nearest Interface or top-level ancestor-or-self."""
+    current = node
+    while current.parent is not None and current.cls != "Interface":
+        current = current.parent
+    return current
+
+
+def _referenceable(target: Node | None, cls: str, by: Node) -> bool:
+    """Whether an element may be referenced from ``by`` (spec: partitions).
+
+    Interfaces and top-level elements can be referenced from anywhere; any other element
+    only from within its own partition. An already-known element that is not an Interface
+    lies in another (earlier parsed) partition.
+    """
+    if cls == "Interface":
+        return True
+    if target is None:
+        return False
+    return target.parent is None or _partition(target) is _partition(by)
 
 
 def _extends(walk: Walk, res: Resolution, known_class: KnownClass) -> None:

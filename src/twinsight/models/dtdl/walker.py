@@ -18,15 +18,19 @@ from twinsight.models.dtdl.metamodel import (
     DTDL_CONTEXTS,
     EXTENSION_CONTEXTS,
     GEOSPATIAL,
+    LANGUAGE_TAG,
     LANGUAGES,
     NUMERIC,
     PRIMITIVE_CLASS,
     QUANTITATIVE_TYPES,
+    VALUE_OBJECT_FORBIDDEN,
+    XSD_PREFIXES,
+    XSD_TYPES,
     Language,
     Prop,
 )
 
-_LANG_TAG = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*\Z")
+_LANG_TAG = re.compile(LANGUAGE_TAG + r"\Z")
 _CLASS_DTMI = re.compile(r"dtmi:dtdl:class:([A-Za-z]+);([23])\Z")
 _PROP_DTMI = re.compile(r"dtmi:dtdl:property:([A-Za-z]+);([23])\Z")
 _INSTANCE_DTMI = re.compile(
@@ -34,7 +38,7 @@ _INSTANCE_DTMI = re.compile(
 )
 _COMMAND_TYPE_DTMI = re.compile(r"dtmi:dtdl:instance:CommandType:([A-Za-z]+);([23])\Z")
 _UNIT_PROP = Prop("unit")
-_XSD = {bool: "xsd:boolean", int: "xsd:integer", str: "xsd:string", float: "xsd:double"}
+_UNIT_REQUIRED = Prop("unit", required=True)
 _SEMANTIC_DTMI = re.compile(r"dtmi:standard:class:([A-Za-z]+);2\Z")
 _UNIT_DTMI = re.compile(r"dtmi:standard:unit:([A-Za-z]+);2\Z")
 MAX_NESTING = 64
@@ -200,16 +204,10 @@ class Walk:
                         element,
                     )
                     ok = False
-                if version is not None and version != DTDL_CONTEXTS[item] and outer is not None:
-                    self.error(
-                        doc,
-                        where,
-                        "ContextVersionChange",
-                        "a nested element may not change the DTDL version",
-                        "Remove the inner DTDL context.",
-                        element,
-                    )
-                    ok = False
+                if version != DTDL_CONTEXTS[item]:
+                    # A nested element may switch language version; the outer version's
+                    # extensions do not carry over into the other language.
+                    extensions.clear()
                 version = DTDL_CONTEXTS[item]
                 continue
             if index == 0 and outer is None:
@@ -241,6 +239,17 @@ class Walk:
                 extensions.add(item)
                 continue
             if dtmis.is_dtmi(item) and not item.startswith("dtmi:dtdl:"):
+                if not dtmis.has_version(item):
+                    self.error(
+                        doc,
+                        where,
+                        "InvalidContext",
+                        f"the context {item!r} has no version",
+                        f'Give the version, e.g. "{item};1".',
+                        element,
+                    )
+                    ok = False
+                    continue
                 if self.allow_undefined:
                     undefined = True
                     continue
@@ -299,6 +308,20 @@ class Walk:
         if "@context" in obj and parent is not None:
             inner = self.context(obj["@context"], scope, doc, pointer + "/@context", hint)
             if inner is None:
+                return None
+            if inner.version != scope.version and (
+                via is None or inner.version not in via.other_versions
+            ):
+                self.error(
+                    doc,
+                    pointer + "/@context",
+                    "ContextVersionChange",
+                    f"{prop_name!r} of a DTDL v{scope.version} element cannot hold a "
+                    f"DTDL v{inner.version} element",
+                    "Remove the inner DTDL context, or write the element in "
+                    f"DTDL v{scope.version}.",
+                    hint,
+                )
                 return None
             scope = inner
         lang = scope.lang
@@ -551,7 +574,8 @@ class Walk:
                     "Keep one.",
                     hint,
                 )
-            extra["unit"] = _UNIT_PROP
+            required = any(lang.is_a(node.cls, c) for c in lang.unit_required_for)
+            extra["unit"] = _UNIT_REQUIRED if required else _UNIT_PROP
         seen: dict[str, str] = {}
         for key, value in obj.items():
             where = f"{node.pointer}/{_escape(key)}"
@@ -600,24 +624,20 @@ class Walk:
             self.value(node, term, prop, value, scope, where, depth)
         for term, prop in {**props, **extra}.items():
             if prop.required and term not in seen:
+                because = (
+                    f" (it has semantic type {node.semantic[0]})"
+                    if term == "unit" and node.semantic
+                    else ""
+                )
                 self.error(
                     node.doc,
                     node.pointer,
                     "MissingRequiredProperty",
-                    f"a {node.cls} must have {term!r}",
+                    f"a {node.cls} must have {term!r}{because}",
                     f"Add {term!r}.",
                     hint,
                 )
         if node.semantic and lang.version == 2 and node.cls in ("Property", "Telemetry"):
-            if "unit" not in seen:
-                self.error(
-                    node.doc,
-                    node.pointer,
-                    "MissingRequiredProperty",
-                    f"semantic type {node.semantic[0]} requires a 'unit'",
-                    "Add a unit.",
-                    hint,
-                )
             schema = node.one("schema")
             if not (isinstance(schema, Builtin) and schema.term in NUMERIC):
                 self.error(
@@ -661,31 +681,40 @@ class Walk:
         hint = node.near_id()
         items = value if isinstance(value, list) else [value]
         if prop.kind != "object":
-            if prop.kind == "langstring" and isinstance(value, dict) and "@value" not in value:
+            if prop.kind == "langstring" and isinstance(value, dict):
+                # An object given directly is a language map (the context declares
+                # "@container": "@language"), never a value object; its keys are tags.
+                if "@value" in value:
+                    self.error(
+                        node.doc,
+                        where,
+                        "InvalidValue",
+                        f"{term!r} is a language map, so an object here cannot be a "
+                        "JSON-LD value object",
+                        'Write {"en": "text"}, or wrap the value object in an array: '
+                        '[{"@value": "text", "@language": "en"}].',
+                        hint,
+                    )
+                    return
                 literals: list[tuple[Any, str | None]] | None = [
                     (text, tag) for tag, text in value.items()
                 ]
             else:
-                literals = _literals(value)
+                literals = _literals(value, lang, prop.kind == "langstring")
             if literals is None:
                 self.error(
                     node.doc,
                     where,
                     "InvalidValue",
                     f"{term!r} has a malformed JSON-LD value",
-                    "Give a plain JSON value.",
+                    _value_object_fix(lang, prop.kind == "langstring"),
                     hint,
                 )
                 return
             plain = not isinstance(value, dict) and not (
                 isinstance(value, list) and any(isinstance(i, dict) for i in value)
             )
-            if (not plain and prop.kind in ("iri", "unit")) or (
-                prop.kind == "langstring"
-                and lang.version == 2
-                and isinstance(value, dict)
-                and "@value" in value
-            ):
+            if not plain and prop.kind in ("iri", "unit"):
                 self.error(
                     node.doc,
                     where,
@@ -698,7 +727,16 @@ class Walk:
             if prop.kind == "langstring":
                 self.langstring(node, term, literals, lang, where)
                 return
-            if not literals and not prop.required:
+            if not literals:
+                if prop.required:
+                    self.error(
+                        node.doc,
+                        where,
+                        "MissingRequiredProperty",
+                        f"{term!r} must not be empty",
+                        "Give a value.",
+                        hint,
+                    )
                 return
             if len(literals) != 1:
                 self.error(
@@ -1015,27 +1053,59 @@ def _undefined_kind(item: str, lang: Language) -> str:
     return "undefinedTerm"
 
 
-def _literals(value: Any) -> list[tuple[Any, str | None]] | None:
-    """A JSON-LD literal value (plain, value object, or array of them) as (value, language)."""
+def _literals(value: Any, lang: Language, langstring: bool) -> list[tuple[Any, str | None]] | None:
+    """A JSON-LD literal value (plain, value object, or array of them) as (value, language).
+
+    ``None`` if it is malformed: a value object must have ``@value``, only keywords, none of
+    ``VALUE_OBJECT_FORBIDDEN``, only the keys the language allows, and a typed one must name
+    the XML Schema type of its value (as a string or a one-item array).
+    """
     items = value if isinstance(value, list) else [value]
+    kind = "langstring" if langstring else "literal"
+    allowed = lang.value_object_keys[kind] if lang.value_object_keys is not None else None
     out: list[tuple[Any, str | None]] = []
     for item in items:
         if isinstance(item, list):
             return None
-        if isinstance(item, dict):
-            if "@value" not in item or not set(item) <= {"@value", "@type", "@language"}:
-                return None
-            kind_type = item.get("@type")
-            expected = _XSD.get(type(item["@value"]), "")
-            if kind_type is not None and kind_type not in (
-                expected,
-                expected.replace("xsd:", "http://www.w3.org/2001/XMLSchema#"),
-            ):
-                return None
-            language = item.get("@language")
-            if language is not None and not isinstance(language, str):
-                return None
-            out.append((item["@value"], language))
-        else:
+        if not isinstance(item, dict):
             out.append((item, None))
+            continue
+        if "@value" not in item or not all(key.startswith("@") for key in item):
+            return None
+        if not VALUE_OBJECT_FORBIDDEN.isdisjoint(item):
+            return None
+        if allowed is not None and not allowed.issuperset(item):
+            return None
+        if not langstring and "@type" in item and not _xsd_type_ok(item["@type"], item["@value"]):
+            return None
+        language = item.get("@language") if langstring else None
+        if language is not None and not isinstance(language, str):
+            return None
+        out.append((item["@value"], language))
     return out
+
+
+def _xsd_type_ok(given: Any, value: Any) -> bool:
+    if isinstance(given, list):
+        if len(given) != 1:
+            return False
+        given = given[0]
+    expected = XSD_TYPES.get(type(value))
+    return (
+        isinstance(given, str)
+        and expected is not None
+        and any(given == prefix + expected for prefix in XSD_PREFIXES)
+    )
+
+
+def _value_object_fix(lang: Language, langstring: bool) -> str:
+    if lang.value_object_keys is None:
+        keys = "@value plus optional keywords other than " + ", ".join(
+            sorted(VALUE_OBJECT_FORBIDDEN)
+        )
+    else:
+        keys = " and ".join(
+            sorted(lang.value_object_keys["langstring" if langstring else "literal"])
+        )
+    typed = "" if langstring else "; @type must name the value's xsd type"
+    return f"Give a plain JSON value, or a value object with only {keys}{typed}."
