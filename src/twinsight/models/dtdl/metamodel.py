@@ -80,6 +80,14 @@ class Language:
     property_excludes_array: bool
     semantic_types: dict[str, str]
     units: dict[str, tuple[str, ...]]
+    undefined_cotypes: frozenset[str]
+    """Kinds of undefined co-type (see ``walker._undefined_kind``) accepted even without an
+    undefined extension context in scope (v2: terms and non-DTMI IRIs, not DTMIs)."""
+    dtdl_adjunct_props: frozenset[str]
+    """Properties added by a co-type that are still DTDL properties, so that they can also be
+    written as ``dtmi:dtdl:property:<name>;<version>`` (v2 ``unit``)."""
+    contexts_before_dtdl: tuple[str, ...]
+    """Contexts allowed to precede the DTDL context in an ``@context`` list."""
     unit_required_for: tuple[str, ...]
     """Classes on which a semantic type makes ``unit`` required (v2 Property and Telemetry)."""
     value_object_keys: dict[str, frozenset[str]] | None
@@ -334,6 +342,9 @@ def _language(version: int) -> Language:
         property_excludes_array=v2,
         semantic_types=units.SEMANTIC_TYPES_V2 if v2 else units.SEMANTIC_TYPES_QT1,
         units=units.UNITS_V2 if v2 else units.UNITS_QT1,
+        undefined_cotypes=frozenset({"undefinedTerm", "notDtmiNorTerm"} if v2 else ()),
+        dtdl_adjunct_props=frozenset({"unit"} if v2 else ()),
+        contexts_before_dtdl=("dtmi:iotcentral:context;2",) if v2 else (),
         unit_required_for=("Property", "Telemetry") if v2 else (),
         value_object_keys=None
         if v2
@@ -343,6 +354,9 @@ def _language(version: int) -> Language:
         },
     )
 
+
+ELEMENT_FORBIDDEN_KEYWORDS = frozenset({"@graph"})
+"""JSON-LD keywords no element may carry; v3 (``restrict_keywords``) also rejects the rest."""
 
 VALUE_OBJECT_FORBIDDEN = frozenset({"@id", "@context", "@graph"})
 """Keywords that turn a JSON-LD value object into a node: never allowed in a value object."""

@@ -16,6 +16,7 @@ from twinsight.models.dtdl import dtmi as dtmis
 from twinsight.models.dtdl.metamodel import (
     ADJUNCTS,
     DTDL_CONTEXTS,
+    ELEMENT_FORBIDDEN_KEYWORDS,
     EXTENSION_CONTEXTS,
     GEOSPATIAL,
     LANGUAGE_TAG,
@@ -179,6 +180,19 @@ class Walk:
         version = outer.version if outer else None
         extensions = set(outer.extensions) if outer else set()
         undefined = outer.undefined if outer else False
+        dtdl_at = [
+            i for i, item in enumerate(items) if isinstance(item, str) and item in DTDL_CONTEXTS
+        ]
+        if dtdl_at:
+            # JSON-LD: a later context overrides an earlier one, so the last DTDL context
+            # decides the version (repeating it is allowed, though not recommended).
+            last = DTDL_CONTEXTS[items[dtdl_at[-1]]]
+            if last != version:
+                # A nested element may switch language version; the outer version's
+                # extensions do not carry over into the other language.
+                extensions.clear()
+            version = last
+        first_dtdl = dtdl_at[0] if dtdl_at else None
         ok = True
         for index, item in enumerate(items):
             where = f"{pointer}/{index}" if isinstance(value, list) else pointer
@@ -194,23 +208,8 @@ class Walk:
                 ok = False
                 continue
             if item in DTDL_CONTEXTS:
-                if index != 0:
-                    self.error(
-                        doc,
-                        where,
-                        "ContextOrder",
-                        "the DTDL context must come first in the @context list",
-                        "Move it to the front.",
-                        element,
-                    )
-                    ok = False
-                if version != DTDL_CONTEXTS[item]:
-                    # A nested element may switch language version; the outer version's
-                    # extensions do not carry over into the other language.
-                    extensions.clear()
-                version = DTDL_CONTEXTS[item]
                 continue
-            if index == 0 and outer is None:
+            if index == 0 and outer is None and first_dtdl is None:
                 self.error(
                     doc,
                     where,
@@ -221,6 +220,22 @@ class Walk:
                     element,
                 )
                 return None
+            if (
+                first_dtdl is not None
+                and index < first_dtdl
+                and version is not None
+                and item not in LANGUAGES[version].contexts_before_dtdl
+            ):
+                self.error(
+                    doc,
+                    where,
+                    "ContextOrder",
+                    f"the DTDL context must come before {item!r} in the @context list",
+                    "Move the DTDL context to the front.",
+                    element,
+                )
+                ok = False
+                continue
             if item.startswith("dtmi:dtdl:context;"):
                 self.error(
                     doc,
@@ -481,7 +496,9 @@ class Walk:
             adjunct = self.adjunct(item, scope)
             if adjunct == "semantic":
                 match = _SEMANTIC_DTMI.match(item)
-                semantic.append(match.group(1) if match else item)
+                name = match.group(1) if match else item
+                if name not in semantic:  # a term and its DTMI name the same type
+                    semantic.append(name)
                 continue
             if adjunct == "cotype":
                 cotypes.append(item)
@@ -498,7 +515,7 @@ class Walk:
                 )
                 bad = True
                 continue
-            if scope.version == 2 or scope.undefined:
+            if scope.undefined or kind in lang.undefined_cotypes:
                 undefined = True
                 continue
             self.error(
@@ -582,7 +599,7 @@ class Walk:
             if key.startswith("@"):
                 if key in ("@context", "@id", "@type"):
                     continue
-                if lang.restrict_keywords or key not in ("@language",):
+                if lang.restrict_keywords or key in ELEMENT_FORBIDDEN_KEYWORDS:
                     self.error(
                         node.doc,
                         where,
@@ -597,7 +614,9 @@ class Walk:
             if match and int(match.group(2)) == lang.version:
                 term = match.group(1)
             prop = props.get(term) or extra.get(term)
-            if prop is None or (term != key and term not in props):
+            if prop is None or (
+                term != key and term not in props and term not in lang.dtdl_adjunct_props
+            ):
                 self.undefined_property(node, key, value, scope, where)
                 continue
             if term in seen:
