@@ -3,12 +3,13 @@ removals, and readers can query while a writer mutates (threads, no sleeps)."""
 
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any
 
 import pytest
 
-from twinsight.graph.index import MISSING, GraphIndex, resolve_path, value_key
+from twinsight.graph.index import MISSING, GraphIndex, SortedKeys, resolve_path, value_key
 from twinsight.graph.query import run_query
 
 ROOM, MEETING, FLOOR = "dtmi:x:Room;1", "dtmi:x:MeetingRoom;1", "dtmi:x:Floor;1"
@@ -198,3 +199,38 @@ def test_readers_run_while_a_writer_mutates() -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_sorted_keys_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SortedKeys, "BLOCK", 4)
+    keys: SortedKeys[str] = SortedKeys()
+    keys.add("x")  # ignored until built
+    assert not keys.built and list(keys.iter_from()) == []
+    keys.build([])
+    rnd = random.Random(3)
+    expected: set[str] = set()
+    for _ in range(500):
+        k = f"k{rnd.randrange(200):03d}"
+        if rnd.random() < 0.6:
+            keys.add(k)
+            expected.add(k)
+        else:
+            keys.discard(k)
+            expected.discard(k)
+        assert list(keys.iter_from()) == sorted(expected)
+    ordered = sorted(expected)
+    for probe in ["", "k050", "k0505", "k199", "z", ordered[3]]:
+        assert list(keys.iter_from(probe)) == [k for k in ordered if k > probe]
+    blocks, _ = keys._state  # type: ignore[misc]
+    assert all(0 < len(b) <= 8 for b in blocks)
+
+
+def test_sorted_ids_follow_writes_after_first_read(g: GraphIndex) -> None:
+    assert list(g.iter_twin_ids("f1")) == ["r1", "r2"]
+    g.put_twin(twin("a0"))
+    g.put_twin(twin("r15"))
+    g.remove_twin("r1")
+    assert g.twin_ids() == ("a0", "f1", "r15", "r2")
+    g.put_relationship(rel("a0", "z", "contains", "f1"))
+    assert list(g.iter_relationship_keys(("f1", "c2"))) == [("r1", "a1")]
+    assert g.relationship_keys()[0] == ("a0", "z")

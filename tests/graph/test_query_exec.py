@@ -643,3 +643,16 @@ conditions = st.recursive(
 def test_random_conditions_index_equals_scan(big: GraphIndex, first: str, second: str) -> None:
     text = f"SELECT T.$dtId FROM DIGITALTWINS T WHERE {first} AND {second}"
     assert collect(big, text, use_indexes=True) == collect(big, text, use_indexes=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threshold", [1, 10**9])
+def test_walk_and_materialize_strategies_agree(
+    big: GraphIndex, threshold: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walking sorted ids (dense candidates, with its fallback) and intersecting sets agree."""
+    from twinsight.graph.query import executor
+
+    monkeypatch.setattr(executor, "MATERIALIZE_BELOW", threshold)
+    for text in PLANNED:
+        assert collect(big, text, use_indexes=True) == collect(big, text, use_indexes=False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from twinsight.graph.index import MISSING, GraphIndex, Relationship, RelKey, res
 from twinsight.graph.query import ast
 from twinsight.graph.query.evaluate import Cond, aliases_of, compile_cond
 from twinsight.graph.query.paging import Cursor, encode
-from twinsight.graph.query.planner import Plan, plan
+from twinsight.graph.query.planner import AccessPath, Plan, plan
 
 Doc = Mapping[str, Any]
 Env = dict[str, Doc]
@@ -75,6 +75,28 @@ def _project(query: ast.Query, env: Env) -> dict[str, Any]:
 # ---------------------------------------------------------------- single collections
 
 
+MATERIALIZE_BELOW = 2048
+"""Candidate sets smaller than this are intersected and sorted; larger ones are walked."""
+
+
+def _walk(index: GraphIndex, sets: list[Set[str]], after: str | None, budget: int) -> Iterator[str]:
+    """Candidates in id order by walking the sorted ids and probing the candidate sets.
+
+    Cheap when candidates are dense (a page needs ``page / density`` probes); once the walk
+    has cost as much as materializing the smallest set would, it switches to that.
+    """
+    first, rest = sets[0], sets[1:]
+    last = after
+    for steps, twin_id in enumerate(index.iter_twin_ids(after)):
+        if steps > budget:
+            access = AccessPath("", sets)
+            yield from sorted(x for x in access.materialize() if last is None or x > last)
+            return
+        last = twin_id
+        if twin_id in first and all(twin_id in s for s in rest):
+            yield twin_id
+
+
 def _twin_rows(
     p: Plan, index: GraphIndex, after: str | None, limit: int | None
 ) -> Iterator[tuple[RowKey, Env]]:
@@ -82,13 +104,14 @@ def _twin_rows(
     alias = p.start.alias
     residual = [t for i, t in enumerate(p.conjuncts) if i not in p.start.covered]
     cond = _and(residual, index)
-    ids = p.start.ids
-    if ids is None:
-        ordered: Any = index.twin_ids()
-        begin = bisect_right(ordered, after) if after is not None else 0
-        candidates: Any = (ordered[i] for i in range(begin, len(ordered)))
+    sets = p.start.sets
+    candidates: Iterable[str]
+    if sets is None:
+        candidates = index.iter_twin_ids(after)
+    elif p.start.smallest >= MATERIALIZE_BELOW:
+        candidates = _walk(index, sorted(sets, key=len), after, p.start.smallest)
     else:
-        pool = list(ids) if after is None else [x for x in ids if x > after]
+        pool = [x for x in p.start.materialize() if after is None or x > after]
         if cond is None and limit is not None:
             picked = heapq.nsmallest(limit, pool)
             docs = [index.twin(x) for x in picked]
@@ -111,12 +134,14 @@ def _twin_rows(
 def _rel_rows(p: Plan, index: GraphIndex, after: RowKey | None) -> Iterator[tuple[RowKey, Env]]:
     alias = p.start.alias
     cond = _and(p.conjuncts, index)
-    keys: Any = p.rel_keys if p.rel_keys is not None else index.relationship_keys()
-    begin = 0
-    if after is not None:
-        begin = bisect_right(keys, (after[0], after[1]) if len(after) == 2 else after)
-    for i in range(begin, len(keys)):
-        key = keys[i]
+    start = (after[0], after[1]) if after is not None and len(after) == 2 else None
+    keys: Iterable[RelKey]
+    if p.rel_keys is not None:
+        begin = bisect_right(p.rel_keys, start) if start is not None else 0
+        keys = p.rel_keys[begin:]
+    else:
+        keys = index.iter_relationship_keys(start)
+    for key in keys:
         rel = index.relationship(*key)
         if rel is None:
             continue
@@ -209,9 +234,11 @@ def _pattern_rows(p: Plan, index: GraphIndex) -> dict[RowKey, Env]:
     # constant conditions (no alias) are checked with the start twin too
     start_conds += [c for deps, c in pending if not deps]
     bound.add(start)
-    start_ids = p.start.ids if p.start.ids is not None else index.twin_ids()
+    start_ids: Iterable[str] = (
+        sorted(p.start.materialize()) if p.start.sets is not None else index.iter_twin_ids()
+    )
     rows: list[_Partial] = []
-    for twin_id in sorted(start_ids):
+    for twin_id in start_ids:
         twin = index.twin(twin_id)
         if twin is None:
             continue
@@ -304,8 +331,8 @@ def execute(
             n = len(_pattern_rows(p, index))
         elif is_twins:
             covered_all = len(p.start.covered) == len(p.conjuncts)
-            if p.start.ids is not None and covered_all:
-                n = len(p.start.ids)
+            if p.start.sets is not None and covered_all:
+                n = len(p.start.materialize())
             elif not p.conjuncts:
                 n = index.twin_count
             else:

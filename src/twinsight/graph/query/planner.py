@@ -18,6 +18,7 @@ one, else from the FROM collection.
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,14 +37,32 @@ _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 class AccessPath:
     """How to enumerate one collection's candidates.
 
-    ``ids is None`` means scan everything; otherwise ``ids`` is an exact candidate set for
-    the conjuncts listed in ``covered`` (indices into ``Plan.conjuncts``).
+    ``sets is None`` means scan everything; otherwise every candidate is in *all* of
+    ``sets``, and their intersection is exact for the conjuncts listed in ``covered``
+    (indices into ``Plan.conjuncts``). The sets may be the index's live sets: only C-level
+    operations (``in``, ``len``, ``&``) touch them, which the GIL makes atomic.
     """
 
     alias: str
-    ids: set[str] | None
+    sets: list[Set[str]] | None
     covered: set[int] = field(default_factory=set)
     steps: list[str] = field(default_factory=list)
+
+    @property
+    def smallest(self) -> int:
+        """Size of the smallest candidate set (an upper bound of the intersection)."""
+        return min(len(s) for s in self.sets) if self.sets else 0
+
+    def materialize(self) -> set[str]:
+        """The intersection of the candidate sets, as a new set (smallest first)."""
+        assert self.sets is not None
+        ordered = sorted(self.sets, key=len)
+        result = set(ordered[0]) if len(ordered) == 1 else ordered[0] & ordered[1]
+        for other in ordered[2:]:
+            if not result:
+                break
+            result &= other
+        return set(result)
 
 
 @dataclass
@@ -58,7 +77,7 @@ class Plan:
 
     def explain(self) -> str:
         """A one-line human description (used by tests and the benchmark)."""
-        how = "scan" if self.start.ids is None and self.rel_keys is None else "index"
+        how = "scan" if self.start.sets is None and self.rel_keys is None else "index"
         steps = "; ".join(self.start.steps) or "no usable index"
         return f"start={self.start.alias or '<default>'} via {how}: {steps}"
 
@@ -88,9 +107,17 @@ def _property_term(term: ast.Expr, alias: str) -> tuple[tuple[str, ...], str, li
     return None
 
 
+def _union(sets: Sequence[Set[str]]) -> Set[str]:
+    if not sets:
+        return frozenset()
+    if len(sets) == 1:
+        return sets[0]
+    return set().union(*sets)
+
+
 def _from_property_index(
     index: GraphIndex, path: tuple[str, ...], op: str, values: list[Any]
-) -> set[str] | None:
+) -> Set[str] | None:
     if path not in index.indexed_paths() and index.twin_count < MIN_TWINS_FOR_NEW_INDEX:
         return None
     if op == "=":
@@ -101,21 +128,18 @@ def _from_property_index(
                 return None  # object/array equality is not indexed
             keys.append(k)
         prop = index.property_index(path)
-        out: set[str] = set()
-        for k in keys:
-            members = prop.get(k)
-            if members:
-                out |= set(members)
-        return out
+        found = (prop.get(k) for k in keys)
+        return _union([members for members in found if members])
     bound = values[0]
     if value_key(bound) is None or bound is None or isinstance(bound, bool):
         return None
     prop = index.property_index(path)
-    out = set()
-    for (tag, v), members in list(prop.items()):
-        if tag in "ns" and compare(op, v, bound) is True:
-            out |= set(members)
-    return out
+    matching = [
+        members
+        for (tag, v), members in list(prop.items())
+        if tag in "ns" and compare(op, v, bound) is True
+    ]
+    return _union(matching)
 
 
 def plan_twins(
@@ -126,7 +150,7 @@ def plan_twins(
     if not use_indexes:
         access.steps.append("indexes disabled")
         return access
-    found: list[tuple[set[str], int, str]] = []
+    found: list[tuple[Set[str], int, str]] = []
     for i, term in enumerate(terms):
         if aliases_of(term) != {alias}:
             continue
@@ -136,8 +160,8 @@ def plan_twins(
             found.append((ids, i, f"$dtId ({len(ids)})"))
             continue
         if isinstance(term, ast.IsOfModel):
-            ids = index.twins_of_model(term.model, term.exact)
-            found.append((ids, i, f"model {term.model} ({len(ids)})"))
+            members = _union(index.model_sets(term.model, term.exact))
+            found.append((members, i, f"model {term.model} ({len(members)})"))
             continue
         prop = _property_term(term, alias)
         if prop is not None:
@@ -151,12 +175,7 @@ def plan_twins(
         access.steps.append("scan")
         return access
     found.sort(key=lambda f: len(f[0]))
-    result = found[0][0]
-    for other, _, _ in found[1:]:
-        if not result:
-            break
-        result = result & other
-    access.ids = result
+    access.sets = [members for members, _, _ in found]
     access.covered = {i for _, i, _ in found}
     access.steps = [step for _, _, step in found]
     return access
