@@ -9,6 +9,7 @@ ordered (``1 = '1'`` is false, ``1 < 'a'`` undefined, ``true = 1`` false).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -55,6 +56,51 @@ def compare(op: str, a: Any, b: Any) -> bool | None:
     if op == ">":
         return bool(a > b)
     return bool(a >= b)
+
+
+_ORDER: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
+_SAME_KIND: dict[str, Callable[[Any], bool]] = {
+    "n": lambda v: type(v) is int or type(v) is float,
+    "s": lambda v: type(v) is str,
+    "b": lambda v: type(v) is bool,
+    "z": lambda v: v is None,
+}
+
+
+def _compare_to_literal(op: str, operand: Value, literal: Any) -> Cond:
+    """``operand op literal`` specialised on the literal's type (the common, hot case)."""
+    same = _SAME_KIND.get(kind(literal))
+    if same is None or (type(literal) not in (int, float, str, bool) and literal is not None):
+        return lambda env: compare(op, operand(env), literal)
+    if op == "=":
+
+        def equal(env: Env) -> bool | None:
+            v = operand(env)
+            return None if v is MISSING else (same(v) and v == literal)
+
+        return equal
+    if op == "!=":
+
+        def unequal(env: Env) -> bool | None:
+            v = operand(env)
+            return None if v is MISSING else not (same(v) and v == literal)
+
+        return unequal
+    if literal is None:
+        return lambda env: None
+    order = _ORDER[op]
+
+    def ordered(env: Env) -> bool | None:
+        v = operand(env)
+        return bool(order(v, literal)) if v is not MISSING and same(v) else None
+
+    return ordered
 
 
 def _path(p: ast.Path) -> Value:
@@ -140,6 +186,10 @@ def compile_cond(expr: ast.Expr, index: GraphIndex) -> Cond:
     ``index`` supplies the model hierarchy for ``IS_OF_MODEL`` (resolved once, here).
     """
     if isinstance(expr, ast.Compare):
+        if isinstance(expr.right, ast.Literal):
+            return _compare_to_literal(expr.op, compile_operand(expr.left), expr.right.value)
+        if isinstance(expr.left, ast.Literal):
+            return _compare_to_literal(_FLIP[expr.op], compile_operand(expr.right), expr.left.value)
         left, right, op = compile_operand(expr.left), compile_operand(expr.right), expr.op
         return lambda env: compare(op, left(env), right(env))
     if isinstance(expr, ast.InList):

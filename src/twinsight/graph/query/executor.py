@@ -122,13 +122,16 @@ def _twin_rows(
                 return
         pool.sort()
         candidates = pool
+    probe: Env = {}  # one reused row for checking; a fresh one for each row returned
     for twin_id in candidates:
         twin = index.twin(twin_id)
         if twin is None:
             continue
-        env = {alias: twin}
-        if cond is None or cond(env) is True:
-            yield (twin_id,), env
+        if cond is not None:
+            probe[alias] = twin
+            if cond(probe) is not True:
+                continue
+        yield (twin_id,), {alias: twin}
 
 
 def _rel_rows(p: Plan, index: GraphIndex, after: RowKey | None) -> Iterator[tuple[RowKey, Env]]:
