@@ -158,3 +158,89 @@ def test_validate_complex() -> None:
     ]
     array = ArraySchema(None, PrimitiveSchema("boolean"))
     assert validate_value(array, [True, 1]) == ["/1: expected a boolean, got the number 1"]
+
+
+def test_nested_context_may_switch_to_v2_only_where_the_metamodel_allows() -> None:
+    v2_enum = {
+        "@context": "dtmi:dtdl:context;2",
+        "@type": "Enum",
+        "valueSchema": "integer",
+        "enumValues": [{"name": "one", "enumValue": 1}],
+    }
+    ok = iface("dtmi:ex:Mixed;1", {"@type": "Property", "name": "p", "schema": v2_enum})
+    models = parse([Document("a", ok)])
+    assert isinstance(models.interface("dtmi:ex:Mixed;1").properties["p"].schema, EnumSchema)
+    v2_field = {"@context": "dtmi:dtdl:context;2", "name": "f", "schema": "double"}
+    bad = iface(
+        "dtmi:ex:Mixed;2",
+        {"@type": "Property", "name": "p", "schema": {"@type": "Object", "fields": [v2_field]}},
+    )
+    (error,) = [e for e in errors_of(bad).errors if e.rule == "ContextVersionChange"]
+    assert error.pointer == "/contents/0/schema/fields/0/@context"
+    assert error.element == "dtmi:ex:Mixed;2" and error.fix
+
+
+def test_elements_inside_another_interface_are_not_referenceable() -> None:
+    owner = iface(
+        "dtmi:ex:Owner;1",
+        schemas=[{"@id": "dtmi:ex:Shape;1", "@type": "Object", "fields": []}],
+    )
+    user = iface("dtmi:ex:User;1", {"@type": "Property", "name": "p", "schema": "dtmi:ex:Shape;1"})
+    (error,) = errors_of(owner, user).errors
+    assert (error.rule, error.document, error.pointer) == (
+        "NotReferenceable",
+        "doc1",
+        "/contents/0/schema",
+    )
+    assert error.element == "dtmi:ex:User;1" and error.fix
+    # the same through an incremental parse against already-known models
+    known = parse([Document("owner", owner)])
+    with pytest.raises(DtdlParseError) as info:
+        parse([Document("user", user)], known=known)
+    assert [e.rule for e in info.value.errors] == ["NotReferenceable"]
+    # within the same Interface it is fine
+    same = iface(
+        "dtmi:ex:Self;1",
+        {"@type": "Property", "name": "p", "schema": "dtmi:ex:Shape;2"},
+        schemas=[{"@id": "dtmi:ex:Shape;2", "@type": "Object", "fields": []}],
+    )
+    parse([Document("same", same)])
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ({"en": "Room", "zh-Hant": "x"}, True),
+        ([{"@value": "Room", "@language": "de"}], True),
+        ({"@value": "Room", "@language": "en"}, False),  # an object is a language map
+        ({"English": "Room"}, False),
+        ([{"@value": "Room", "@language": "de", "@type": "rdf:langString"}], False),
+    ],
+)
+def test_localizable_string_forms(value: Any, ok: bool) -> None:
+    doc = iface("dtmi:ex:L;1", displayName=value)
+    if ok:
+        parse([Document("a", doc)])
+    else:
+        (error,) = errors_of(doc).errors
+        assert error.pointer == "/displayName" and error.fix
+
+
+@pytest.mark.parametrize(
+    ("writable", "ok"),
+    [
+        ({"@value": True, "@type": "xsd:boolean"}, True),
+        ({"@value": True, "@type": ["xsd:boolean"]}, True),
+        ({"@value": True, "@type": None}, False),
+        ({"@value": True, "@type": "xsd:string"}, False),
+        ({"@value": True, "@type": "xsd:boolean", "@language": "en"}, False),
+    ],
+)
+def test_typed_value_objects(writable: Any, ok: bool) -> None:
+    prop = {"@type": "Property", "name": "p", "schema": "string", "writable": writable}
+    doc = iface("dtmi:ex:V;1", prop)
+    if ok:
+        parse([Document("a", doc)])
+    else:
+        (error,) = errors_of(doc).errors
+        assert error.pointer == "/contents/0/writable" and error.fix

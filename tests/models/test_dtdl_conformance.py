@@ -1,5 +1,7 @@
 """The official DTDL v2/v3 conformance cases, one test per case file.
 
+Every error reported for a rejected case must name its document, rule, message and fix.
+
 Every case of every file must give the expected outcome, except the cases listed in
 ``KNOWN_FAILURES``: those are cases the parser does not yet get right (see
 docs/benchmarks.md for the reasons). Anything else that fails is a regression. A case
@@ -39,6 +41,9 @@ def _run(case: dict[str, Any]) -> tuple[bool, str]:
         parse(docs, allow_undefined_extensions=allow)
     except DtdlParseError as err:
         errors = "\n  ".join(str(e) for e in err.errors[:10])
+        vague = [e for e in err.errors if not (e.document and e.rule and e.message and e.fix)]
+        if vague:
+            return False, f"errors without document, rule, message or fix: {vague}"
         want = case.get("expect", {}).get("unresolvedIdentifiers")
         if want is not None:
             ok = sorted(want) == sorted(err.unresolved)

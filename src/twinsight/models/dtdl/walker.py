@@ -466,7 +466,14 @@ class Walk:
         bad = False
         if not items:
             bad = True
-            self.error(doc, where, "InvalidType", "@type must not be empty", "", hint)
+            self.error(
+                doc,
+                where,
+                "InvalidType",
+                "@type must not be empty",
+                'Name the element\'s DTDL class, e.g. "Property".',
+                hint,
+            )
         for item in items:
             if not isinstance(item, str):
                 self.error(
@@ -474,7 +481,7 @@ class Walk:
                     where,
                     "InvalidType",
                     f"@type values must be strings, not {_kind(item)}",
-                    "",
+                    "Use class names, co-type terms or DTMIs, each a JSON string.",
                     hint,
                 )
                 bad = True
@@ -918,17 +925,21 @@ class Walk:
         out: dict[str, str] = {}
         for text, given_tag in literals:
             tag = given_tag or "en"
-            problem = None
+            problem = fix = ""
             if not isinstance(text, str):
                 problem = f"{term!r} values must be strings, not {_kind(text)}"
+                fix = 'Write the text as a JSON string, e.g. {"en": "..."}.'
             elif not _LANG_TAG.match(tag):
                 problem = f"{tag!r} is not a language tag"
+                fix = 'Use a BCP 47 language tag such as "en", "de" or "zh-Hant".'
             elif tag in out:
                 problem = f"{term!r} has more than one value for language {tag!r}"
+                fix = "Give one text per language."
             elif len(text) > limit:
                 problem = f"{term!r} is longer than {limit} characters"
+                fix = "Shorten it."
             if problem:
-                self.error(node.doc, where, "InvalidValue", problem, "", hint)
+                self.error(node.doc, where, "InvalidValue", problem, fix, hint)
                 return
             out[tag] = text
         node.values[term] = [out]
@@ -938,11 +949,14 @@ class Walk:
     ) -> bool:
         hint = node.near_id()
 
+        kind = prop.kind
+
         def bad(message: str, fix: str = "") -> bool:
-            self.error(node.doc, where, "InvalidValue", message, fix, hint)
+            self.error(
+                node.doc, where, "InvalidValue", message, fix or _LITERAL_FIX.get(kind, ""), hint
+            )
             return False
 
-        kind = prop.kind
         if kind == "string":
             if not isinstance(value, str):
                 return bad(f"{term!r} must be a string, not {_kind(value)}")
@@ -1014,6 +1028,17 @@ class Walk:
                         node.near_id(),
                     )
                 seen.add(marker)
+
+
+_LITERAL_FIX = {
+    "string": "Give a JSON string.",
+    "boolean": "Use true or false.",
+    "integer": "Give a whole number within the allowed range.",
+    "literal": "Give an integer or a string, matching the Enum's valueSchema.",
+    "iri": "Give the DTMI of an Interface as a string.",
+    "unit": "Give a unit of the semantic type's unit type.",
+}
+"""Fix suggested for a literal value of each property kind that does not fit."""
 
 
 def _kind(value: Any) -> str:
@@ -1089,7 +1114,9 @@ def _literals(value: Any, lang: Language, langstring: bool) -> list[tuple[Any, s
         if not isinstance(item, dict):
             out.append((item, None))
             continue
-        if "@value" not in item or not all(key.startswith("@") for key in item):
+        if "@value" not in item or not all(
+            isinstance(key, str) and key.startswith("@") for key in item
+        ):
             return None
         if not VALUE_OBJECT_FORBIDDEN.isdisjoint(item):
             return None
