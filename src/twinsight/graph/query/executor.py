@@ -16,7 +16,8 @@ which is what makes the stateless keyset continuation in :mod:`paging` exact.
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_right
+import itertools
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
@@ -217,40 +218,32 @@ class _Partial:
     rels: dict[int, RelKey]
 
 
-def _pattern_rows(p: Plan, index: GraphIndex) -> dict[RowKey, Env]:
-    """Every row of a JOIN/MATCH query, keyed (and so deduplicated) by row key."""
-    query = p.query
-    start = p.start.alias
+@dataclass(slots=True)
+class _Step:
+    """One edge, oriented from the twin already bound (``here``) to the other (``there``)."""
+
+    edge_no: int
+    edge: ast.Edge
+    here: str
+    there: str
+    direction: ast.Direction
+    conds: list[Cond]
+
+
+def _compile_pattern(p: Plan, index: GraphIndex) -> tuple[list[Cond], list[_Step]]:
+    """Conditions on the start twin, then the edges in expansion order with the conditions
+    each one makes checkable (every condition runs as soon as what it reads is bound)."""
     pending = [
         (aliases_of(t), compile_cond(t, index))
         for i, t in enumerate(p.conjuncts)
         if i not in p.start.covered
     ]
-    bound: set[str] = set()
-
-    def ready(now: set[str]) -> list[Cond]:
-        """Conditions that become checkable once ``now`` is bound (and were not before)."""
-        got = [c for deps, c in pending if deps <= now and not deps <= bound]
-        return got
-
-    start_conds = ready({start})
-    # constant conditions (no alias) are checked with the start twin too
-    start_conds += [c for deps, c in pending if not deps]
-    bound.add(start)
-    start_ids: Iterable[str] = (
-        sorted(p.start.materialize()) if p.start.sets is not None else index.iter_twin_ids()
-    )
-    rows: list[_Partial] = []
-    for twin_id in start_ids:
-        twin = index.twin(twin_id)
-        if twin is None:
-            continue
-        env: Env = {start: twin}
-        if all(c(env) is True for c in start_conds):
-            rows.append(_Partial(env, {}))
-
-    remaining = list(enumerate(query.edges))
-    while remaining and rows:
+    start = p.start.alias
+    start_conds = [c for deps, c in pending if deps <= {start}]
+    bound = {start}
+    steps: list[_Step] = []
+    remaining = list(enumerate(p.query.edges))
+    while remaining:
         pos = next(
             (i for i, (_, e) in enumerate(remaining) if e.left in bound or e.right in bound), -1
         )
@@ -261,56 +254,112 @@ def _pattern_rows(p: Plan, index: GraphIndex) -> dict[RowKey, Env]:
             here, there, direction = edge.left, edge.right, edge.direction
         else:
             here, there, direction = edge.right, edge.left, _REVERSE[edge.direction]
-        newly = {there} | ({edge.rel_alias} if edge.rel_alias else set())
-        conds = ready(bound | newly)
-        bound |= newly
-        expanded: list[_Partial] = []
-        for row in rows:
-            here_id = row.env[here]["$dtId"]
-            known = row.env.get(there)
-            if edge.single_hop:
-                used = set(row.rels.values())
-                for rel, other_id in _steps(index, here_id, direction, edge.names):
-                    if known is not None and known["$dtId"] != other_id:
-                        continue
-                    if (rel["$sourceId"], rel["$relationshipId"]) in used:
-                        continue  # a pattern uses each relationship at most once
-                    other = known if known is not None else index.twin(other_id)
-                    if other is None:
-                        continue
-                    env = {**row.env, there: other}
-                    if edge.rel_alias:
-                        env[edge.rel_alias] = rel
-                    if all(c(env) is True for c in conds):
-                        rels = {**row.rels, edge_no: (rel["$sourceId"], rel["$relationshipId"])}
-                        expanded.append(_Partial(env, rels))
-            else:
-                ends = _trail_ends(
-                    index,
-                    start=here_id,
-                    direction=direction,
-                    names=edge.names,
-                    lo=edge.min_hops,
-                    hi=edge.max_hops,
-                )
-                for other_id in sorted(ends):
-                    if known is not None and known["$dtId"] != other_id:
-                        continue
-                    other = known if known is not None else index.twin(other_id)
-                    if other is None:
-                        continue
-                    env = {**row.env, there: other}
-                    if all(c(env) is True for c in conds):
-                        expanded.append(_Partial(env, row.rels))
-        rows = expanded
+        now = bound | {there} | ({edge.rel_alias} if edge.rel_alias else set())
+        conds = [c for deps, c in pending if deps <= now and not deps <= bound]
+        steps.append(_Step(edge_no, edge, here, there, direction, conds))
+        bound = now
+    return start_conds, steps
 
-    result: dict[RowKey, Env] = {}
+
+def _expand(index: GraphIndex, step: _Step, rows: list[_Partial]) -> list[_Partial]:
+    """Follow one edge from every partial row."""
+    edge, here, there, direction, conds = (
+        step.edge,
+        step.here,
+        step.there,
+        step.direction,
+        step.conds,
+    )
+    expanded: list[_Partial] = []
     for row in rows:
-        key: list[str] = [row.env[a]["$dtId"] for a in query.twin_aliases]
-        for edge_no in sorted(row.rels):
-            key.extend(row.rels[edge_no])
-        result[tuple(key)] = row.env
-    return result
+        here_id = row.env[here]["$dtId"]
+        known = row.env.get(there)
+        if edge.single_hop:
+            used = set(row.rels.values())
+            for rel, other_id in _steps(index, here_id, direction, edge.names):
+                if known is not None and known["$dtId"] != other_id:
+                    continue
+                rel_key = (rel["$sourceId"], rel["$relationshipId"])
+                if rel_key in used:
+                    continue  # a pattern uses each relationship at most once
+                other = known if known is not None else index.twin(other_id)
+                if other is None:
+                    continue
+                env = {**row.env, there: other}
+                if edge.rel_alias:
+                    env[edge.rel_alias] = rel
+                if all(c(env) is True for c in conds):
+                    expanded.append(_Partial(env, {**row.rels, step.edge_no: rel_key}))
+        else:
+            ends = _trail_ends(
+                index,
+                start=here_id,
+                direction=direction,
+                names=edge.names,
+                lo=edge.min_hops,
+                hi=edge.max_hops,
+            )
+            for other_id in sorted(ends):
+                if known is not None and known["$dtId"] != other_id:
+                    continue
+                other = known if known is not None else index.twin(other_id)
+                if other is None:
+                    continue
+                env = {**row.env, there: other}
+                if all(c(env) is True for c in conds):
+                    expanded.append(_Partial(env, row.rels))
+    return expanded
+
+
+def _pattern_rows(
+    p: Plan, index: GraphIndex, after: RowKey | None = None, limit: int | None = None
+) -> list[tuple[RowKey, Env]]:
+    """Rows of a JOIN/MATCH query after ``after``, sorted and deduplicated by row key.
+
+    When the start twin is the first component of the row key (the usual case: FROM alias
+    or the pinned twin comes first), start twins are expanded in id order from the cursor
+    and the walk stops as soon as more than ``limit`` rows are known, since every later
+    start twin only yields larger keys. Otherwise every row is produced and sorted.
+    """
+    query = p.query
+    start = p.start.alias
+    start_conds, steps = _compile_pattern(p, index)
+    in_order = query.twin_aliases[0] == start
+    resume = after[0] if in_order and after else None
+    start_ids: Iterable[str]
+    if p.start.sets is not None:
+        ordered = sorted(p.start.materialize())
+        start_ids = ordered[bisect_left(ordered, resume) :] if resume is not None else ordered
+    elif resume is not None:
+        start_ids = itertools.chain((resume,), index.iter_twin_ids(resume))
+    else:
+        start_ids = index.iter_twin_ids()
+    result: dict[RowKey, Env] = {}
+    for twin_id in start_ids:
+        if in_order and limit is not None and len(result) > limit:
+            break
+        twin = index.twin(twin_id)
+        if twin is None:
+            continue
+        env: Env = {start: twin}
+        if not all(c(env) is True for c in start_conds):
+            continue
+        rows = [_Partial(env, {})]
+        for step in steps:
+            rows = _expand(index, step, rows)
+            if not rows:
+                break
+        for row in rows:
+            key: list[str] = [row.env[a]["$dtId"] for a in query.twin_aliases]
+            for edge_no in sorted(row.rels):
+                key.extend(row.rels[edge_no])
+            row_key = tuple(key)
+            if after is None or row_key > after:
+                result[row_key] = row.env
+    keys = sorted(result)
+    if limit is not None:
+        keys = keys[: limit + 1]
+    return [(k, result[k]) for k in keys]
 
 
 # ---------------------------------------------------------------- driver
@@ -354,9 +403,7 @@ def execute(
 
     rows: list[tuple[RowKey, Env]] = []
     if query.edges:
-        all_rows = _pattern_rows(p, index)
-        keys = sorted(k for k in all_rows if after is None or k > after)
-        rows = [(k, all_rows[k]) for k in keys[: limit + 1]]
+        rows = _pattern_rows(p, index, after, limit)
     else:
         source: Iterator[tuple[RowKey, Env]]
         if is_twins:

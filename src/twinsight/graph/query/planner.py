@@ -57,12 +57,14 @@ class AccessPath:
         """The intersection of the candidate sets, as a new set (smallest first)."""
         assert self.sets is not None
         ordered = sorted(self.sets, key=len)
-        result = set(ordered[0]) if len(ordered) == 1 else ordered[0] & ordered[1]
+        if len(ordered) == 1:
+            return set(ordered[0])
+        result = set(ordered[0] & ordered[1])  # a new set either way; set() fixes the type
         for other in ordered[2:]:
             if not result:
                 break
             result &= other
-        return set(result)
+        return result
 
 
 @dataclass
