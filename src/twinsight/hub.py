@@ -9,18 +9,22 @@ start many hubs side by side.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from twinsight.core.clock import Clock, WallClock
 from twinsight.core.events import EventBus
 from twinsight.graph.service import TwinGraph
+from twinsight.history import History, Recorder, RetentionPolicy
 from twinsight.models.repository import ModelRepository
 from twinsight.security import TokenService
 from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
+from twinsight.store.sqlite.history import SqliteHistoryStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
 
 DATABASE_FILE = "twinsight.db"
+HISTORY_FILE = "history.db"
 
 
 class Hub:
@@ -32,6 +36,7 @@ class Hub:
         *,
         clock: Clock | None = None,
         durable: bool = False,
+        retention: Sequence[RetentionPolicy] = (),
     ) -> None:
         self.clock: Clock = clock or WallClock()
         self.data_dir = Path(data_dir) if data_dir is not None else None
@@ -42,9 +47,22 @@ class Hub:
         self.twins = TwinGraph(self.models, SqliteTwinStore(self.db), self.bus, self.clock)
         self._token_store = SqliteTokenStore(self.db)
         self.tokens = TokenService(self._token_store, self.clock)
+        # History has its own file so big batches never hold the twin database's lock, and a
+        # second connection so queries run while a batch commits (see store/sqlite/history).
+        if self.data_dir is not None:
+            history_path = self.data_dir / HISTORY_FILE
+            history_store = SqliteHistoryStore(
+                Database(history_path, durable=durable), Database(history_path)
+            )
+        else:
+            history_store = SqliteHistoryStore(Database(":memory:"))
+        self.history = History(history_store, self.clock, retention)
+        self.recorder = Recorder(history_store, self.bus, on_idle=self.history.apply_retention)
 
     def close(self) -> None:
         """Flush and release everything the hub holds."""
+        self.recorder.close()
+        self.history.store.close()
         self._token_store.close()
         self.db.close()
 

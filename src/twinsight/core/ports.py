@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,138 @@ class TokenStore(Protocol):
     def generation(self) -> int:
         """A number that changes whenever tokens may have been changed by someone else (for
         example the command line in another process), so callers can cache safely."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections."""
+        ...
+
+
+# ----------------------------------------------------------------------------- history
+
+HistoryValue = float | int | bool | str | dict[str, Any] | list[Any]
+"""A recorded value: numbers (and booleans, counted as 0/1 by aggregates), text, or a JSON
+object/array for object-typed properties."""
+
+HistoryKind = Literal["property", "telemetry"]
+
+AGGREGATE_FUNCTIONS = ("avg", "min", "max", "sum", "count", "first", "last")
+"""What :meth:`HistoryStore.aggregate` computes per bucket. ``avg``/``min``/``max``/``sum``
+use numeric values only (booleans as 0/1); ``count`` counts every point; ``first``/``last``
+are the values at the earliest/latest time in the bucket, of any type."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """One time series: a property or telemetry field of one twin.
+
+    ``name`` is a path: ``temperature``, or ``bearing.wear`` for a property of the
+    component ``bearing``, or ``gps.lat`` for a field nested in a telemetry payload.
+    """
+
+    twin_id: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.twin_id}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """One recorded value. ``time`` is the source time when the writer gave one, else the
+    arrival time: the history is ordered by when things happened, not when we heard."""
+
+    twin_id: str
+    name: str
+    kind: HistoryKind
+    time: datetime
+    value: HistoryValue
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """A series as listed: its key, its kind and how many points it holds."""
+
+    twin_id: str
+    name: str
+    kind: HistoryKind
+    count: int
+    first: datetime | None
+    last: datetime | None
+
+    @property
+    def key(self) -> SeriesKey:
+        return SeriesKey(self.twin_id, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """The aggregates of one time bucket: ``start`` plus one value per asked function."""
+
+    start: datetime
+    values: dict[str, HistoryValue | None]
+
+
+class HistoryStore(Protocol):
+    """Durable home of the time series (see :mod:`twinsight.history`).
+
+    Times are stored as integer microseconds since the epoch; a point is unique per
+    (series, time), so a duplicate (same twin, name and time) is recorded once: the first
+    write wins. Every backend is run through ``tests/history/test_store_parity.py``.
+    """
+
+    def append(self, points: Sequence[HistoryPoint]) -> int:
+        """Record ``points`` in one transaction: durable when this returns. Returns how many
+        were new (duplicates are skipped)."""
+        ...
+
+    def range(
+        self,
+        series: SeriesKey,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        limit: int,
+        descending: bool = False,
+    ) -> list[HistoryPoint]:
+        """Points with ``start <= time < end`` in time order (newest first if
+        ``descending``), at most ``limit``; an unknown series has none."""
+        ...
+
+    def latest(self, series: Sequence[SeriesKey]) -> list[HistoryPoint]:
+        """The point with the newest time of each series that has one (in the given order)."""
+        ...
+
+    def aggregate(
+        self,
+        series: SeriesKey,
+        start: datetime,
+        end: datetime,
+        bucket_seconds: float,
+        functions: Sequence[str],
+    ) -> list[Bucket]:
+        """Per bucket of ``bucket_seconds`` aligned to the epoch, the ``functions`` (from
+        :data:`AGGREGATE_FUNCTIONS`) of the points in ``[start, end)``; empty buckets are
+        left out."""
+        ...
+
+    def list_series(
+        self,
+        *,
+        twin_id: str | None = None,
+        prefix: str | None = None,
+        kind: HistoryKind | None = None,
+    ) -> list[SeriesInfo]:
+        """Known series, by twin then name, optionally of one twin, with names starting with
+        ``prefix``, of one kind."""
+        ...
+
+    def delete_before(self, cutoff: datetime, series: Sequence[SeriesKey] | None = None) -> int:
+        """Remove points older than ``cutoff`` (of ``series``, or of all); returns how many."""
+        ...
+
+    def count(self, series: SeriesKey | None = None) -> int:
+        """How many points are stored (in one series, or in all)."""
         ...
 
     def close(self) -> None:
