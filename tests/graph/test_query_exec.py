@@ -676,3 +676,15 @@ def test_pattern_paging_matches_one_big_page(big: GraphIndex, text: str) -> None
         if token is None:
             break
     assert pages == one_page
+
+
+def test_property_index_count_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import twinsight.graph.query.planner as planner
+
+    monkeypatch.setattr(planner, "MAX_PROPERTY_INDEXES", 1)
+    index = big_graph(1500, seed=2)
+    run_query("SELECT COUNT() FROM DIGITALTWINS T WHERE T.status = 'ok'", index)
+    text = "SELECT COUNT() FROM DIGITALTWINS T WHERE T.capacity = 3"
+    assert "via scan" in explain(text, index)
+    assert run_query(text, index).items == collect(index, text, use_indexes=False)
+    assert index.indexed_paths() == (("status",),)

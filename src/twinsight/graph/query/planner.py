@@ -30,6 +30,10 @@ from twinsight.graph.query.parser import anchor_ids, conjuncts
 MIN_TWINS_FOR_NEW_INDEX = 1000
 """Below this many twins a scan is cheap, so a query never builds a new property index."""
 
+MAX_PROPERTY_INDEXES = 32
+"""Queries build at most this many property indexes (each costs memory per twin); past the
+cap, conditions on other properties are evaluated by scanning."""
+
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 
 
@@ -120,7 +124,10 @@ def _union(sets: Sequence[Set[str]]) -> Set[str]:
 def _from_property_index(
     index: GraphIndex, path: tuple[str, ...], op: str, values: list[Any]
 ) -> Set[str] | None:
-    if path not in index.indexed_paths() and index.twin_count < MIN_TWINS_FOR_NEW_INDEX:
+    indexed = index.indexed_paths()
+    if path not in indexed and (
+        index.twin_count < MIN_TWINS_FOR_NEW_INDEX or len(indexed) >= MAX_PROPERTY_INDEXES
+    ):
         return None
     if op == "=":
         keys: list[ValueKey] = []
