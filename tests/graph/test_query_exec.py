@@ -679,7 +679,7 @@ def test_pattern_paging_matches_one_big_page(big: GraphIndex, text: str) -> None
 
 
 def test_property_index_count_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    import twinsight.graph.query.planner as planner
+    from twinsight.graph.query import planner
 
     monkeypatch.setattr(planner, "MAX_PROPERTY_INDEXES", 1)
     index = big_graph(1500, seed=2)
