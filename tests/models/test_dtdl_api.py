@@ -244,3 +244,20 @@ def test_typed_value_objects(writable: Any, ok: bool) -> None:
     else:
         (error,) = errors_of(doc).errors
         assert error.pointer == "/contents/0/writable" and error.fix
+
+
+def test_v3_interface_size_limit() -> None:
+    def props(n: int) -> list[dict[str, Any]]:
+        return [
+            {"@type": "Property", "name": f"p{i}", "schema": "string", "comment": "c" * 500}
+            for i in range(n)
+        ]
+
+    (error,) = errors_of(iface("dtmi:ex:Big;1", *props(2100))).errors
+    assert (error.rule, error.element) == ("InterfaceTooLarge", "dtmi:ex:Big;1")
+    assert error.fix
+    parse([Document("a", iface("dtmi:ex:Big;1", *props(1500)))])
+    # DTDL v2 has no such limit
+    parse(
+        [Document("b", {**iface("dtmi:ex:Big;1", *props(250)), "@context": "dtmi:dtdl:context;2"})]
+    )

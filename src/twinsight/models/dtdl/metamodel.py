@@ -75,6 +75,8 @@ class Language:
     extends_total_max: int | None
     extends_depth_max: int
     schema_depth_max: int
+    interface_max_bytes: int | None
+    """Most bytes of text of one top-level Interface (v3: 1 MiB)."""
     contents_total_max: int | None
     """Most elements under ``contents`` of one interface, all levels (v3)."""
     property_excludes_array: bool
@@ -338,6 +340,7 @@ def _language(version: int) -> Language:
         extends_total_max=None if v2 else 1024,
         extends_depth_max=10,
         schema_depth_max=5,
+        interface_max_bytes=None if v2 else 1_048_576,
         contents_total_max=None if v2 else 100_000,
         property_excludes_array=v2,
         semantic_types=units.SEMANTIC_TYPES_V2 if v2 else units.SEMANTIC_TYPES_QT1,

@@ -7,6 +7,7 @@ need the whole model set (references, ``extends``, depth limits) live in ``resol
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,6 +171,33 @@ class Walk:
         if node is not None:
             node.source = obj
             self.top.append(node)
+            self.check_size(node, obj, scope.lang)
+
+    def check_size(self, node: Node, obj: dict[str, Any], lang: Language) -> None:
+        """The text-size limit of an Interface, measured on its most compact JSON text.
+
+        Only the decoded value is available, so the compact serialization stands in for the
+        text: a lower bound, so nothing within the limit is rejected.
+        """
+        limit = lang.interface_max_bytes
+        if limit is None:
+            return
+        try:
+            text = json.dumps(obj, separators=(",", ":"))
+        except (TypeError, ValueError, RecursionError):
+            return  # not JSON-serializable junk: other checks report it
+        if len(text) <= limit:  # \uXXXX escapes: never shorter than the UTF-8 bytes
+            return
+        size = len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > limit:
+            self.error(
+                node.doc,
+                node.pointer,
+                "InterfaceTooLarge",
+                f"the Interface is at least {size} bytes of JSON; at most {limit} are allowed",
+                "Split it: move contents into base Interfaces (extends) or Components.",
+                node.id,
+            )
 
     # -- @context ----------------------------------------------------------------------
 
