@@ -32,6 +32,11 @@ tokens_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(tokens_app, name="tokens")
+history_app = typer.Typer(
+    help="List and export the recorded history of twin properties and telemetry.",
+    no_args_is_help=True,
+)
+app.add_typer(history_app, name="history")
 
 out = Console()
 err = Console(stderr=True)
@@ -337,6 +342,90 @@ def demo(
         log_level="info",
         seed=lambda hub: world.build(hub.twins),
     )
+
+
+@history_app.command("series")
+def history_series(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    twin: Annotated[str | None, typer.Option(help="Only series of this twin.")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Only names starting with this.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """List the recorded series in DATA_DIR with their point counts and time spans."""
+    from twinsight.hub import Hub
+
+    with Hub(data_dir) as hub:
+        infos = hub.history.series(twin, prefix)
+    if as_json:
+        rows = [
+            {
+                "series": str(i.key),
+                "kind": i.kind,
+                "count": i.count,
+                "first": i.first.isoformat() if i.first else None,
+                "last": i.last.isoformat() if i.last else None,
+            }
+            for i in infos
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    for i in infos:
+        span = f"{i.first:%Y-%m-%d %H:%M:%S} .. {i.last:%Y-%m-%d %H:%M:%S}" if i.first else "-"
+        out.print(f"{i.key}  [dim]{i.kind}[/dim]  {i.count} point(s)  {span}", highlight=False)
+    if not infos:
+        err.print("no recorded series")
+
+
+@history_app.command("export")
+def history_export(
+    series: Annotated[list[str], typer.Option("--series", "-s", help="TWIN/NAME; repeatable.")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="File to write.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    start: Annotated[str | None, typer.Option(help="ISO 8601 start (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO 8601 end (exclusive).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+) -> None:
+    """Export series to a CSV or Parquet file, streaming (memory stays flat), with progress."""
+    from collections.abc import Iterator
+
+    from rich.progress import Progress
+
+    from twinsight.core.ports import HistoryPoint
+    from twinsight.history import parse_series
+    from twinsight.history.export import csv_chunks, parquet_chunks
+    from twinsight.hub import Hub
+
+    if fmt not in ("csv", "parquet"):
+        err.print(f"[red]error[/red] --format must be csv or parquet, not {fmt!r}")
+        raise typer.Exit(2)
+    with Hub(data_dir) as hub:
+        try:
+            for s in series:  # check series and times before creating the file
+                hub.history.range(s, start, end, limit=1)
+            total = sum(hub.history.store.count(parse_series(s)) for s in series)
+            chunks = hub.history.iter_points(series, start, end)
+        except TwinsightError as exc:
+            err.print(f"[red]error[/red] {exc.message}")
+            raise typer.Exit(1) from exc
+        written = 0
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task(f"exporting to {output}", total=total or None)
+
+            def counted() -> Iterator[list[HistoryPoint]]:
+                nonlocal written
+                try:
+                    for chunk in chunks:
+                        written += len(chunk)
+                        progress.advance(task, len(chunk))
+                        yield chunk
+                except TwinsightError as exc:
+                    err.print(f"[red]error[/red] {exc.message}")
+                    raise typer.Exit(1) from exc
+
+            encode = csv_chunks if fmt == "csv" else parquet_chunks
+            with open(output, "wb") as f:
+                size = sum(f.write(block) for block in encode(counted()))
+    out.print(f"exported {written} point(s) to {output} ({size} bytes)")
 
 
 def main() -> None:
