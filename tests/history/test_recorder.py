@@ -1,0 +1,168 @@
+"""The recorder, fed by real events from the graph service (no hand-made events), with a
+manual clock, and flushed explicitly instead of waiting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from support import FACTORY_MODELS
+from twinsight.core.clock import ManualClock
+from twinsight.core.ports import HistoryPoint, SeriesKey
+from twinsight.hub import Hub
+from twinsight.models.loader import load_paths
+
+MOTOR = "dtmi:twinsight:factory:Motor;1"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def with_models(hub: Hub) -> Hub:
+    docs, errors = load_paths([FACTORY_MODELS])
+    assert errors == []
+    hub.models.add(docs)
+    return hub
+
+
+def motor(**values: Any) -> dict[str, Any]:
+    return {"$metadata": {"$model": MOTOR}, "bearing": {"$metadata": {}}, **values}
+
+
+def series(hub: Hub, name: str, twin: str = "m1") -> list[tuple[datetime, Any]]:
+    return [(p.time, p.value) for p in hub.history.range(f"{twin}/{name}", limit=1000)]
+
+
+def test_twin_writes_record_each_written_property_at_its_update_time(
+    hub: Hub, clock: ManualClock
+) -> None:
+    with_models(hub)
+    hub.twins.upsert_twin("m1", motor(ratedPower=5.0, serialNumber="A-1"))
+    clock.advance(60)
+    hub.twins.patch_twin("m1", [{"op": "replace", "path": "/ratedPower", "value": 6.0}])
+    clock.advance(60)
+    hub.twins.patch_twin("m1", [{"op": "add", "path": "/wear", "value": 0.25}], component="bearing")
+    hub.recorder.flush()
+    assert series(hub, "ratedPower") == [(T0, 5.0), (T0 + timedelta(seconds=60), 6.0)]
+    # serialNumber was not written by the patches: one point only
+    assert series(hub, "serialNumber") == [(T0, "A-1")]
+    assert series(hub, "bearing.wear") == [(T0 + timedelta(seconds=120), 0.25)]
+    kinds = {s.name: s.kind for s in hub.history.series("m1")}
+    assert kinds == {
+        "ratedPower": "property",
+        "serialNumber": "property",
+        "bearing.wear": "property",
+    }
+
+
+def test_source_time_orders_history_and_late_writes_do_not_become_latest(
+    hub: Hub, clock: ManualClock
+) -> None:
+    with_models(hub)
+    hub.twins.upsert_twin(
+        "m1",
+        {
+            **motor(ratedPower=5.0),
+            "$metadata": {"$model": MOTOR, "ratedPower": {"sourceTime": "2025-12-31T23:00:00Z"}},
+        },
+    )
+    clock.advance(10)
+    # a late, out-of-order write: it happened before the first one
+    hub.twins.patch_twin(
+        "m1",
+        [
+            {"op": "replace", "path": "/ratedPower", "value": 4.0},
+            {
+                "op": "add",
+                "path": "/$metadata/ratedPower/sourceTime",
+                "value": "2025-12-31T22:00:00Z",
+            },
+        ],
+    )
+    hub.recorder.flush()
+    assert series(hub, "ratedPower") == [
+        (datetime(2025, 12, 31, 22, tzinfo=UTC), 4.0),
+        (datetime(2025, 12, 31, 23, tzinfo=UTC), 5.0),
+    ]
+    [latest] = hub.history.latest(["m1/ratedPower"])
+    assert latest.value == 5.0
+
+
+def test_telemetry_fields_are_flattened_and_stamped_with_source_time(
+    hub: Hub, clock: ManualClock
+) -> None:
+    with_models(hub)
+    hub.twins.upsert_twin("m1", motor())
+    source = datetime(2025, 12, 31, 12, tzinfo=UTC)
+    hub.twins.publish_telemetry(
+        "m1",
+        {"speed": 1450, "gps": {"lat": 48.1, "lon": 11.5}, "ok": True, "tags": ["a", "b"]},
+        message_id="1",
+        source_time=source,
+    )
+    clock.advance(1)
+    hub.twins.publish_telemetry("m1", {"wear": 0.5}, message_id="2", component="bearing")
+    hub.recorder.flush()
+    assert series(hub, "speed") == [(source, 1450)]
+    assert series(hub, "gps.lat") == [(source, 48.1)]
+    assert series(hub, "ok") == [(source, True)]
+    assert series(hub, "tags") == [(source, ["a", "b"])]
+    assert series(hub, "bearing.wear") == [(T0 + timedelta(seconds=1), 0.5)]
+    assert {s.name: s.kind for s in hub.history.series("m1", prefix="gps")} == {
+        "gps.lat": "telemetry",
+        "gps.lon": "telemetry",
+    }
+
+
+def test_duplicate_telemetry_is_recorded_once(hub: Hub) -> None:
+    with_models(hub)
+    hub.twins.upsert_twin("m1", motor())
+    for _ in range(3):
+        hub.twins.publish_telemetry("m1", {"speed": 1.0}, message_id="same", source_time=T0)
+    hub.recorder.flush()
+    assert hub.history.store.count(SeriesKey("m1", "speed")) == 1
+
+
+def test_nothing_is_written_until_a_batch_is_flushed_then_everything_is(hub: Hub) -> None:
+    with_models(hub)
+    hub.twins.upsert_twin("m1", motor())
+    recorder = hub.recorder
+    recorder.close()  # stop the background writer so the queue is observable
+    recorder.record([HistoryPoint("m1", "x", "telemetry", T0, 1.0)])
+    assert recorder.pending == 1
+    assert hub.history.store.count() == 0
+    assert recorder.flush() == 1
+    assert (recorder.pending, hub.history.store.count()) == (0, 1)
+
+
+def test_a_full_batch_is_written_by_the_caller_under_back_pressure(hub: Hub) -> None:
+    from twinsight.history import Recorder
+
+    recorder = Recorder(hub.history.store, hub.bus, batch_size=10, max_pending=50)
+    recorder.close()  # background writer off: only back-pressure can write
+    recorder.record(
+        [HistoryPoint("t", "x", "telemetry", T0 + timedelta(seconds=i), 1.0) for i in range(49)]
+    )
+    assert hub.history.store.count() == 0
+    recorder.record([HistoryPoint("t", "x", "telemetry", T0 + timedelta(hours=1), 1.0)])
+    assert (recorder.pending, hub.history.store.count()) == (0, 50)
+
+
+def test_history_survives_a_restart_and_closing_the_hub_flushes(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    with with_models(Hub(tmp_path, clock=clock)) as hub:
+        hub.twins.upsert_twin("m1", motor(ratedPower=5.0))
+        hub.twins.publish_telemetry("m1", {"speed": 1.0}, message_id="1")
+        # no flush: close must write the queue
+    assert (tmp_path / "history.db").exists()
+    with Hub(tmp_path, clock=clock) as hub:
+        assert series(hub, "ratedPower") == [(T0, 5.0)]
+        assert series(hub, "speed") == [(T0, 1.0)]
+
+
+def test_deleting_a_twin_keeps_its_history(hub: Hub) -> None:
+    with_models(hub)
+    hub.twins.upsert_twin("m1", motor(ratedPower=5.0))
+    hub.twins.delete_twin("m1")
+    hub.recorder.flush()
+    assert series(hub, "ratedPower") == [(T0, 5.0)]
