@@ -7,7 +7,10 @@ these tables; no class of the language has code of its own ("describe, don't sub
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, cast
 
 from twinsight.models.dtdl import units
 
@@ -96,25 +99,36 @@ class Language:
     """Keys a JSON-LD value object may have, by literal kind (``"langstring"`` or
     ``"literal"``); ``None``: any keyword except those in ``VALUE_OBJECT_FORBIDDEN`` (v2)."""
 
-    def all_props(self, cls: str) -> dict[str, Prop]:
-        """Properties of ``cls`` including those inherited from its bases."""
-        out: dict[str, Prop] = {}
-        for base in self.lineage(cls):
-            for name, prop in self.classes[base].props.items():
-                out.setdefault(name, prop)
-        return out
+    _memo: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    """Answers of ``all_props`` and ``lineage``: the tables never change once built."""
 
-    def lineage(self, cls: str) -> list[str]:
+    def all_props(self, cls: str) -> Mapping[str, Prop]:
+        """Properties of ``cls`` including those inherited from its bases (read-only)."""
+        key = ("props", cls)
+        found = self._memo.get(key)
+        if found is None:
+            out: dict[str, Prop] = {}
+            for base in self.lineage(cls):
+                for name, prop in self.classes[base].props.items():
+                    out.setdefault(name, prop)
+            found = self._memo[key] = MappingProxyType(out)
+        return cast("Mapping[str, Prop]", found)
+
+    def lineage(self, cls: str) -> tuple[str, ...]:
         """``cls`` and all its superclasses, nearest first."""
-        seen: list[str] = []
-        todo = [cls]
-        while todo:
-            current = todo.pop(0)
-            if current in seen or current not in self.classes:
-                continue
-            seen.append(current)
-            todo.extend(self.classes[current].bases)
-        return seen
+        key = ("lineage", cls)
+        found = self._memo.get(key)
+        if found is None:
+            seen: list[str] = []
+            todo = [cls]
+            while todo:
+                current = todo.pop(0)
+                if current in seen or current not in self.classes:
+                    continue
+                seen.append(current)
+                todo.extend(self.classes[current].bases)
+            found = self._memo[key] = tuple(seen)
+        return cast("tuple[str, ...]", found)
 
     def is_a(self, cls: str, ancestor: str) -> bool:
         """Whether ``cls`` is ``ancestor`` or a subclass of it."""
