@@ -8,6 +8,7 @@ import twinsight
 from twinsight.api import history_routes, models_routes, query_routes, twins_routes
 from twinsight.api.auth import BearerAuth
 from twinsight.api.errors import install_error_handlers
+from twinsight.api.fastpath import FastTwinReads
 from twinsight.api.responses import JsonResponse
 from twinsight.hub import Hub
 
@@ -26,6 +27,8 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
         default_response_class=JsonResponse,
     )
     app.state.hub = hub
+    # Middleware added last runs first: authentication, then the fast twin read.
+    app.add_middleware(FastTwinReads, graph=hub.twins)
     if require_auth:
         app.add_middleware(BearerAuth, tokens=hub.tokens)
     install_error_handlers(app)
