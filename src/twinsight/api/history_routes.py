@@ -19,7 +19,9 @@ from twinsight.core.errors import BadRequest
 from twinsight.core.ports import Bucket, HistoryKind, HistoryPoint, SeriesInfo
 from twinsight.hub import Hub
 
-SeriesParam = Annotated[list[str], Query(description="TWIN/NAME, repeatable")]
+SeriesParam = Annotated[list[str] | None, Query(description="TWIN/NAME, repeatable")]
+# Parameters are taken as strings and checked here or in the service, so every bad value
+# gets a message naming it and a 400 (FastAPI's own validation errors currently map to 500).
 
 
 def _iso(point_time: Any) -> str | None:
@@ -46,19 +48,34 @@ def _bucket(b: Bucket) -> dict[str, Any]:
     return {"start": _iso(b.start), **b.values}
 
 
+def _required(series: list[str] | None) -> list[str]:
+    if not series:
+        raise BadRequest(
+            "name at least one series: series=TWIN/NAME (repeatable)", code="InvalidArgument"
+        )
+    return series
+
+
 def router(hub: Hub) -> APIRouter:
     r = APIRouter(prefix="/history", tags=["history"])
     history = hub.history
 
     @r.get("/series")
     def list_series(
-        twin: str | None = None, prefix: str | None = None, kind: HistoryKind | None = None
+        twin: str | None = None, prefix: str | None = None, kind: str | None = None
     ) -> JsonResponse:
-        return JsonResponse({"value": [_info(s) for s in history.series(twin, prefix, kind)]})
+        if kind not in (None, "property", "telemetry"):
+            raise BadRequest(
+                f"kind must be property or telemetry, not {kind!r}", code="InvalidArgument"
+            )
+        wanted: HistoryKind | None = "property" if kind == "property" else None
+        if kind == "telemetry":
+            wanted = "telemetry"
+        return JsonResponse({"value": [_info(s) for s in history.series(twin, prefix, wanted)]})
 
     @r.get("/latest")
-    def latest(series: SeriesParam) -> JsonResponse:
-        points = history.latest(series)
+    def latest(series: SeriesParam = None) -> JsonResponse:
+        points = history.latest(_required(series))
         return JsonResponse(
             {
                 "value": [
@@ -69,13 +86,17 @@ def router(hub: Hub) -> APIRouter:
 
     @r.get("/aggregate")
     def aggregate(
-        series: SeriesParam,
-        start: str,
+        series: SeriesParam = None,
+        start: str | None = None,
         end: str | None = None,
         bucket: str = "1m",
         fn: Annotated[list[str] | None, Query()] = None,
     ) -> JsonResponse:
-        result = history.aggregate(series, start, end, bucket=bucket, functions=fn or ["avg"])
+        if start is None:
+            raise BadRequest("an aggregate needs a start time (start=...)", code="InvalidArgument")
+        result = history.aggregate(
+            _required(series), start, end, bucket=bucket, functions=fn or ["avg"]
+        )
         return JsonResponse(
             {
                 "value": [
@@ -86,7 +107,7 @@ def router(hub: Hub) -> APIRouter:
 
     @r.get("/export")
     def export(
-        series: SeriesParam,
+        series: SeriesParam = None,
         start: str | None = None,
         end: str | None = None,
         format: str = "csv",
@@ -96,7 +117,7 @@ def router(hub: Hub) -> APIRouter:
                 f"format must be csv or parquet, not {format!r}", code="InvalidArgument"
             )
         fmt: Literal["csv", "parquet"] = "csv" if format == "csv" else "parquet"
-        chunks = history.export_chunks(series, start, end, format=fmt)
+        chunks = history.export_chunks(_required(series), start, end, format=fmt)
         media = "text/csv; charset=utf-8" if fmt == "csv" else "application/vnd.apache.parquet"
         return StreamingResponse(
             chunks,
@@ -110,13 +131,19 @@ def router(hub: Hub) -> APIRouter:
         name: str,
         start: str | None = None,
         end: str | None = None,
-        limit: int = 1000,
+        limit: str = "1000",
         order: str = "asc",
     ) -> JsonResponse:
+        try:
+            count = int(limit)
+        except ValueError:
+            raise BadRequest(
+                f"limit must be a whole number, not {limit!r}", code="InvalidArgument"
+            ) from None
         if order not in ("asc", "desc"):
             raise BadRequest(f"order must be asc or desc, not {order!r}", code="InvalidArgument")
         found = history.range(
-            (twin_id, name), start, end, limit=limit, order="desc" if order == "desc" else "asc"
+            (twin_id, name), start, end, limit=count, order="desc" if order == "desc" else "asc"
         )
         return JsonResponse({"series": f"{twin_id}/{name}", "value": [_point(p) for p in found]})
 

@@ -105,7 +105,7 @@ class Recorder:
         batch_size: int = 10_000,
         interval: float = 0.2,
         max_pending: int = 200_000,
-        on_idle: Callable[[], None] | None = None,
+        on_idle: Callable[[], object] | None = None,
         idle_every: float = 60.0,
     ) -> None:
         self._store = store
