@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(python3-venv)
+SYSTEM_PACKAGES=(python3-venv wrk)  # wrk: HTTP load generator for bench/graph.py
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
