@@ -335,6 +335,7 @@ def _pattern_rows(
     else:
         start_ids = index.iter_twin_ids()
     result: dict[RowKey, Env] = {}
+    aliases = query.twin_aliases
     for twin_id in start_ids:
         if in_order and limit is not None and len(result) > limit:
             break
@@ -350,9 +351,10 @@ def _pattern_rows(
             if not rows:
                 break
         for row in rows:
-            key: list[str] = [row.env[a]["$dtId"] for a in query.twin_aliases]
-            for edge_no in sorted(row.rels):
-                key.extend(row.rels[edge_no])
+            key: list[str] = [row.env[a]["$dtId"] for a in aliases]
+            if row.rels:
+                for edge_no in sorted(row.rels):
+                    key.extend(row.rels[edge_no])
             row_key = tuple(key)
             if after is None or row_key > after:
                 result[row_key] = row.env
