@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from twinsight.graph.index import GraphIndex
 from twinsight.graph.query import ast
-from twinsight.graph.query.errors import QueryError
+from twinsight.graph.query.errors import InvalidContinuationToken, QueryError
 from twinsight.graph.query.executor import QueryPage, execute
 from twinsight.graph.query.paging import decode
 from twinsight.graph.query.parser import parse
 from twinsight.graph.query.planner import plan
 
-__all__ = ["QueryError", "QueryPage", "explain", "parse_query", "run_query"]
+__all__ = [
+    "InvalidContinuationToken",
+    "QueryError",
+    "QueryPage",
+    "explain",
+    "parse_query",
+    "run_query",
+]
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 10_000
@@ -51,8 +58,11 @@ def run_query(
 ) -> QueryPage:
     """Run ``text`` against ``index`` and return one page of results.
 
-    Pass the previous page's ``continuation`` to get the next page; ``text`` may then be
-    ``None`` (the token carries the query), and if given it must be the same query.
+    Pass the previous page's ``continuation`` to get the next page. As in ADT, ``text`` is
+    then ignored (it may be ``None``): the token carries the query. A token that is not
+    ours raises :class:`InvalidContinuationToken` (code ``BadRequest``); a bad query raises
+    :class:`QueryError` (code ``SqlQueryError``). ``page_size`` is the server's choice (the
+    API can take it from ADT's ``max-items-per-page`` header).
     ``use_indexes=False`` forces scans (tests compare both ways).
 
     >>> g = GraphIndex()
@@ -71,8 +81,6 @@ def run_query(
     cursor = None
     if continuation is not None:
         cursor = decode(continuation)
-        if text is not None and text != cursor.text:
-            raise QueryError("The continuation token belongs to a different query")
         text = cursor.text
     if text is None:
         raise QueryError("The query text is empty")

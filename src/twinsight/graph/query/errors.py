@@ -44,3 +44,17 @@ class QueryError(BadRequest):
             line, column, snippet = locate(text, position)
             message = f"{message} (line {line}, column {column}, offset {position}):\n{snippet}"
         super().__init__(message)
+
+
+class InvalidContinuationToken(BadRequest):
+    """A continuation token that is not one of ours, or was altered.
+
+    ADT answers this with HTTP 400 and code ``BadRequest`` (not ``SqlQueryError``), so it
+    is not a :class:`QueryError`.
+    """
+
+    code: ClassVar[str] = "BadRequest"
+    status: ClassVar[int] = 400
+
+    def __init__(self) -> None:
+        super().__init__("The continuation token is invalid.")

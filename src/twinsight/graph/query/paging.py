@@ -8,8 +8,9 @@ returned exactly once, whatever was inserted or deleted meanwhile.
 A token carries the query text (some ADT SDKs send only the token for later pages), the last
 row key, and how many rows were already returned (for ``TOP``). It is compressed JSON plus a
 keyed BLAKE2b tag, base64url-encoded: opaque, URL-safe, and any edit or junk is rejected
-cleanly with a ``SqlQueryError``. The tag detects corruption and casual tampering; it is not
-a secret-keyed security boundary (a token only ever re-runs a query the caller may run).
+cleanly with ADT's ``BadRequest`` ("The continuation token is invalid."). The tag detects
+corruption and casual tampering; it is not a secret-keyed security boundary (a token only
+ever re-runs a query the caller may run).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 import zlib
 from dataclasses import dataclass
 
-from twinsight.graph.query.errors import QueryError
+from twinsight.graph.query.errors import InvalidContinuationToken
 
 _KEY = b"twinsight-query-continuation-v1"
 _TAG = 12
@@ -57,8 +58,9 @@ def encode(cursor: Cursor) -> str:
 
 
 def decode(token: str) -> Cursor:
-    """The cursor inside ``token``; raises :class:`QueryError` for anything not ours."""
-    bad = QueryError("The continuation token is invalid or was altered")
+    """The cursor inside ``token``; raises :class:`InvalidContinuationToken` for anything
+    not ours (ADT's ``BadRequest``)."""
+    bad = InvalidContinuationToken()
     if not isinstance(token, str) or not token or len(token) > 64_000:
         raise bad
     try:
