@@ -261,3 +261,24 @@ def test_v3_interface_size_limit() -> None:
     parse(
         [Document("b", {**iface("dtmi:ex:Big;1", *props(250)), "@context": "dtmi:dtdl:context;2"})]
     )
+
+
+def test_references_across_versions_follow_the_metamodel() -> None:
+    v2_base = {**iface("dtmi:ex:OldBase;1"), "@context": "dtmi:dtdl:context;2"}
+    v3_base = iface("dtmi:ex:NewBase;1")
+    # a v3 Interface may extend a v2 one ...
+    parse(
+        [Document("a", v2_base), Document("b", iface("dtmi:ex:New;1", extends="dtmi:ex:OldBase;1"))]
+    )
+    # ... but not the other way round
+    v2_sub = {
+        **iface("dtmi:ex:Old;1", extends="dtmi:ex:NewBase;1"),
+        "@context": "dtmi:dtdl:context;2",
+    }
+    (error,) = errors_of(v3_base, v2_sub).errors
+    assert (error.rule, error.pointer, error.element) == (
+        "WrongReferenceVersion",
+        "/extends",
+        "dtmi:ex:Old;1",
+    )
+    assert error.fix

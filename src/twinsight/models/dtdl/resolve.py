@@ -76,7 +76,24 @@ def _references(walk: Walk, res: Resolution, known_class: KnownClass) -> None:
                     node.near_id(),
                 )
                 continue
-            expected = props[term].range if term in props else ()
+            prop = props.get(term)
+            expected = prop.range if prop is not None else ()
+            if (
+                prop is not None
+                and target is not None
+                and target.version != node.version
+                and target.version not in prop.other_versions
+            ):
+                walk.error(
+                    node.doc,
+                    ref.pointer,
+                    "WrongReferenceVersion",
+                    f"{ref.target!r} is a DTDL v{target.version} {cls}, but {term!r} of a "
+                    f"DTDL v{node.version} element needs a DTDL v{node.version} one",
+                    f"Refer to a DTDL v{node.version} {expected[0] if expected else cls}.",
+                    node.near_id(),
+                )
+                continue
             target_lang = LANGUAGES[target.version] if target is not None else lang
             if expected and not any(target_lang.is_a(cls, e) for e in expected):
                 walk.error(
