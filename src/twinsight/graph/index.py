@@ -14,9 +14,13 @@ Concurrency rule (one writer, many readers):
   them, so a reader holding a document always sees a consistent version.
 * Readers never take the lock. Point reads are single ``dict.get`` calls; anything a reader
   iterates is first snapshotted with one C-level copy (``tuple(s)``, ``set(s)``, ``list(d)``)
-  which the GIL makes atomic. A query therefore sees each container as of some instant, but
-  two containers may be from different instants (a relationship whose target was just
-  deleted); the executor tolerates that by skipping ids that no longer resolve.
+  which the GIL makes atomic. Readers may also hold the index's *live* sets (by-model,
+  property values) as long as they only apply single C-level operations to them (``in``,
+  ``len``, ``&``, ``set.union``), never Python-level iteration. The sorted id order is a
+  copy-on-write structure (:class:`SortedKeys`) published with one assignment. A query
+  therefore sees each container as of some instant, but two containers may be from
+  different instants (a relationship whose target was just deleted); the executor tolerates
+  that by skipping ids that no longer resolve.
 * Building a property index takes the writer lock, so it cannot interleave with the
   incremental maintenance writers do.
 
