@@ -253,3 +253,50 @@ class HistoryStore(Protocol):
     def close(self) -> None:
         """Release files and connections."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that could not be mapped or validated, kept with the reason."""
+
+    id: int
+    source: str
+    address: str
+    payload: bytes
+    received: datetime
+    reason: str
+    client: str = ""
+    mapping: str = ""
+    status: str = "pending"
+    """``pending``, ``replayed`` (re-submitted and accepted) or ``discarded``."""
+    attempts: int = 0
+
+
+class DeadLetterStore(Protocol):
+    """Durable store of dead letters."""
+
+    def add(self, letters: Sequence[DeadLetter]) -> list[int]:
+        """Store letters (their ``id`` is ignored) in one transaction; return the new ids."""
+        ...
+
+    def get(self, letter_id: int) -> DeadLetter | None: ...
+
+    def list_letters(
+        self,
+        *,
+        status: str | None = None,
+        source: str | None = None,
+        address_prefix: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[DeadLetter]:
+        """Letters in id order, filtered; page with ``after_id``."""
+        ...
+
+    def set_status(self, letter_ids: Sequence[int], status: str, reason: str | None = None) -> None:
+        """Mark letters (and count an attempt); a new ``reason`` replaces the old one."""
+        ...
+
+    def count(self, status: str | None = None) -> int: ...
+
+    def close(self) -> None: ...
