@@ -1,7 +1,10 @@
 """Run the official DTDL conformance cases and print pass rates by version x category.
 
 Usage: python bench/dtdl_conformance.py [--quick] [--failures N] [--filter TEXT]
-The last line of output is one JSON object with the figures.
+                                        [--category CATEGORY] [--version v2|v3]
+``--failures N`` prints the first N failing cases (and failures per file); ``--filter``,
+``--category`` and ``--version`` narrow the run. The last line of output is one JSON object
+with the figures.
 """
 
 from __future__ import annotations
@@ -59,8 +62,10 @@ def run_case(case: dict[str, Any]) -> tuple[bool, list[str], list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--failures", type=int, default=0)
-    ap.add_argument("--filter", default="")
+    ap.add_argument("--failures", type=int, default=0, metavar="N")
+    ap.add_argument("--filter", default="", help="only case files whose name contains this")
+    ap.add_argument("--category", default="", help="Requirement, Recommendation, ...")
+    ap.add_argument("--version", default="", choices=("", "v2", "v3"))
     args = ap.parse_args()
     total: Counter[tuple[str, str, bool]] = Counter()
     passed: Counter[tuple[str, str, bool]] = Counter()
@@ -68,6 +73,10 @@ def main() -> None:
     start = time.perf_counter()
     for version, category, name, index, case in cases(args.quick):
         if args.filter and args.filter not in name:
+            continue
+        if (args.category and category != args.category) or (
+            args.version and version != args.version
+        ):
             continue
         key = (version, category, bool(case["valid"]))
         total[key] += 1
