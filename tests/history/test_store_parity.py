@@ -215,3 +215,12 @@ def test_points_survive_reopening(tmp_path: Path) -> None:
         assert again.append([pt(1, 9.9)]) == 0  # the series dictionary was reloaded too
     finally:
         again.close()
+
+
+def test_listing_without_statistics_gives_keys_only(store: HistoryStore) -> None:
+    store.append([pt(1, 1.0, "a"), pt(2, 1.0, "b")])
+    infos = store.list_series(stats=False)
+    assert [(str(i.key), i.count, i.first) for i in infos] == [
+        ("pump-1/a", None, None),
+        ("pump-1/b", None, None),
+    ]

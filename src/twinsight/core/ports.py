@@ -166,12 +166,13 @@ class HistoryPoint:
 
 @dataclass(frozen=True, slots=True)
 class SeriesInfo:
-    """A series as listed: its key, its kind and how many points it holds."""
+    """A series as listed: its key, its kind and how many points it holds (``count``,
+    ``first`` and ``last`` are ``None`` when listed without statistics)."""
 
     twin_id: str
     name: str
     kind: HistoryKind
-    count: int
+    count: int | None
     first: datetime | None
     last: datetime | None
 
@@ -237,9 +238,11 @@ class HistoryStore(Protocol):
         twin_id: str | None = None,
         prefix: str | None = None,
         kind: HistoryKind | None = None,
+        stats: bool = True,
     ) -> list[SeriesInfo]:
         """Known series, by twin then name, optionally of one twin, with names starting with
-        ``prefix``, of one kind."""
+        ``prefix``, of one kind. ``stats=False`` skips counting points (which reads every
+        point of every series listed), for callers that only need the keys."""
         ...
 
     def delete_before(self, cutoff: datetime, series: Sequence[SeriesKey] | None = None) -> int:

@@ -321,7 +321,7 @@ class History:
             return 0
         with self._retention_lock:
             by_age: dict[timedelta, list[SeriesKey]] = {}
-            for info in self._store.list_series():
+            for info in self._store.list_series(stats=False):
                 ages = [p.max_age for p in self._policies if p.matches(info.twin_id, info.name)]
                 if ages:
                     by_age.setdefault(max(ages), []).append(info.key)

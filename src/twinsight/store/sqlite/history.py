@@ -323,6 +323,7 @@ class SqliteHistoryStore:
         twin_id: str | None = None,
         prefix: str | None = None,
         kind: HistoryKind | None = None,
+        stats: bool = True,
     ) -> list[SeriesInfo]:
         where: list[str] = []
         params: list[Any] = []
@@ -344,6 +345,9 @@ class SqliteHistoryStore:
         def read(c: sqlite3.Connection) -> list[SeriesInfo]:
             infos = []
             for sid, twin, name, k in c.execute(sql, params).fetchall():
+                if not stats:
+                    infos.append(SeriesInfo(twin, name, k, None, None, None))
+                    continue
                 count, t0, t1 = c.execute(
                     "SELECT count(*), min(time), max(time) FROM history_points WHERE series_id = ?",
                     (sid,),
