@@ -105,3 +105,12 @@ class StorageError(TwinsightError):
 
     code = "StorageError"
     status = 503
+
+
+class ConnectorError(TwinsightError):
+    """A connector cannot reach or is refused by the system it talks to (MQTT broker refused
+    the credentials, certificate rejected, port in use), raised instead of the protocol
+    library's own exception so callers need not know which library is underneath."""
+
+    code = "ConnectorError"
+    status = 502
