@@ -151,6 +151,48 @@ def _from_property_index(
     return _union(matching)
 
 
+def _cover(index: GraphIndex, alias: str, term: ast.Expr) -> tuple[Set[str], str] | None:
+    """The exact set of twins of ``alias`` satisfying ``term``, when indexes can tell.
+
+    Leaves are ``$dtId`` pins, ``IS_OF_MODEL`` and property comparisons with constants;
+    ``AND`` intersects and ``OR`` unites covered parts (``IS_OF_MODEL(a) OR IS_OF_MODEL(b)``
+    is common). ``NOT`` and anything else is not covered.
+    """
+    anchored = anchor_ids(term)
+    if anchored is not None and anchored[0] == alias:
+        ids = {x for x in anchored[1] if index.has_twin(x)}
+        return ids, f"$dtId ({len(ids)})"
+    if isinstance(term, ast.IsOfModel):
+        members = _union(index.model_sets(term.model, term.exact))
+        return members, f"model {term.model} ({len(members)})"
+    if isinstance(term, ast.And | ast.Or):
+        parts = [_cover(index, alias, item) for item in term.items]
+        if any(part is None for part in parts):
+            return None
+        sets = [part[0] for part in parts if part is not None]
+        word = " AND " if isinstance(term, ast.And) else " OR "
+        steps = word.join(part[1] for part in parts if part is not None)
+        if isinstance(term, ast.Or):
+            combined = _union(sets)
+        else:
+            smallest = sets[0]
+            for other in sets[1:]:
+                if len(other) < len(smallest):
+                    smallest = other
+            combined = set(smallest)
+            for other in sets:
+                combined &= other
+        return combined, f"({steps}) ({len(combined)})"
+    prop = _property_term(term, alias)
+    if prop is None or prop[0] == ("$dtId",):
+        return None
+    path, op, values = prop
+    got = _from_property_index(index, path, op, values)
+    if got is None:
+        return None
+    return got, f"property {'.'.join(path)} {op} ({len(got)})"
+
+
 def plan_twins(
     index: GraphIndex, alias: str, terms: list[ast.Expr], *, use_indexes: bool = True
 ) -> AccessPath:
@@ -163,23 +205,9 @@ def plan_twins(
     for i, term in enumerate(terms):
         if aliases_of(term) != {alias}:
             continue
-        anchored = anchor_ids(term)
-        if anchored is not None and anchored[0] == alias:
-            ids = {x for x in anchored[1] if index.has_twin(x)}
-            found.append((ids, i, f"$dtId ({len(ids)})"))
-            continue
-        if isinstance(term, ast.IsOfModel):
-            members = _union(index.model_sets(term.model, term.exact))
-            found.append((members, i, f"model {term.model} ({len(members)})"))
-            continue
-        prop = _property_term(term, alias)
-        if prop is not None:
-            path, op, values = prop
-            if path == ("$dtId",):
-                continue
-            got = _from_property_index(index, path, op, values)
-            if got is not None:
-                found.append((got, i, f"property {'.'.join(path)} {op} ({len(got)})"))
+        covered = _cover(index, alias, term)
+        if covered is not None:
+            found.append((covered[0], i, covered[1]))
     if not found:
         access.steps.append("scan")
         return access
