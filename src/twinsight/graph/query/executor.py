@@ -135,6 +135,20 @@ def _twin_rows(
         yield (twin_id,), {alias: twin}
 
 
+def _count_scan(p: Plan, index: GraphIndex) -> int:
+    """COUNT over every twin: order does not matter, so skip the sorted walk."""
+    cond = _and(p.conjuncts, index)
+    assert cond is not None
+    alias = p.start.alias
+    probe: Env = {}
+    n = 0
+    for twin in index.iter_twins():
+        probe[alias] = twin
+        if cond(probe) is True:
+            n += 1
+    return n
+
+
 def _rel_rows(p: Plan, index: GraphIndex, after: RowKey | None) -> Iterator[tuple[RowKey, Env]]:
     alias = p.start.alias
     cond = _and(p.conjuncts, index)
@@ -389,6 +403,8 @@ def execute(
                 n = len(p.start.materialize())
             elif not p.conjuncts:
                 n = index.twin_count
+            elif p.start.sets is None:
+                n = _count_scan(p, index)
             else:
                 n = sum(1 for _ in _twin_rows(p, index, None, None))
         else:
