@@ -32,6 +32,9 @@ class TwinChanged:
     old: Mapping[str, Any] | None
     new: Mapping[str, Any] | None
     patch: tuple[Mapping[str, Any], ...] = ()
+    recorded: bool = False
+    """True when the writer already stored the values in history (the ingest pipeline does,
+    before acknowledging), so recorders skip the event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class TelemetryReceived:
     time: datetime
     source_time: datetime | None = None
     properties: Mapping[str, str] = field(default_factory=dict)
+    recorded: bool = False
+    """True when the values are already in history (see :class:`TwinChanged`)."""
 
 
 Event = TwinChanged | RelationshipChanged | TelemetryReceived

@@ -128,10 +128,12 @@ class Recorder:
         self._thread.start()
 
     def _on_twin(self, event: TwinChanged) -> None:
-        self.record(points_from_twin_change(event))
+        if not event.recorded:  # the ingest pipeline writes its own points before acking
+            self.record(points_from_twin_change(event))
 
     def _on_telemetry(self, event: TelemetryReceived) -> None:
-        self.record(points_from_telemetry(event))
+        if not event.recorded:
+            self.record(points_from_telemetry(event))
 
     def record(self, points: list[HistoryPoint]) -> None:
         """Queue points for the next batch."""
