@@ -108,6 +108,7 @@ class SqliteHistoryStore:
         self._read = read_db or write_db
         write_db.migrate("history", MIGRATIONS)
         self._ids: dict[tuple[str, str], int] = {}
+        self._kinds: dict[int, HistoryKind] = {}  # a series' kind never changes
         self._load_ids()
 
     def _load_ids(self) -> None:
@@ -125,6 +126,9 @@ class SqliteHistoryStore:
         with self._db.transaction() as conn:
             rows: list[tuple[int, int, Any, bytes | None]] = []
             new_ids: dict[tuple[str, str], int] = {}
+            # The fields of one message share one datetime object: convert it once.
+            last_time: datetime | None = None
+            us = 0
             for p in points:
                 key = (p.twin_id, p.name)
                 sid = ids.get(key) or new_ids.get(key)
@@ -132,11 +136,13 @@ class SqliteHistoryStore:
                     sid = self._series_id(conn, p.twin_id, p.name, p.kind)
                     new_ids[key] = sid
                 time = p.time
-                us = (
-                    (time - EPOCH) // _US
-                    if time.tzinfo is not None
-                    else (time.replace(tzinfo=UTC) - EPOCH) // _US
-                )
+                if time is not last_time:
+                    last_time = time
+                    us = (
+                        (time - EPOCH) // _US
+                        if time.tzinfo is not None
+                        else (time.replace(tzinfo=UTC) - EPOCH) // _US
+                    )
                 value = p.value
                 if value.__class__ is float or value.__class__ is int:
                     rows.append((sid, us, value, None))
@@ -253,10 +259,14 @@ class SqliteHistoryStore:
         ]
 
     def _kind(self, sid: int) -> HistoryKind:
+        cached = self._kinds.get(sid)
+        if cached is not None:
+            return cached
         row = self._read.read(
             lambda c: c.execute("SELECT kind FROM history_series WHERE id = ?", (sid,)).fetchone()
         )
         kind: HistoryKind = row[0] if row else "property"
+        self._kinds[sid] = kind
         return kind
 
     def latest(self, series: Sequence[SeriesKey]) -> list[HistoryPoint]:
