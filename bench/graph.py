@@ -402,6 +402,7 @@ def http(data_dir: Path, twins: int, *, seconds: int, connections: int) -> dict[
         token = hub.tokens.create(f"bench-{time.time_ns()}", ["read"])
     server = Server(data_dir, require_auth=True)
     try:
+        run_wrk(server.url, ids_file, "get", seconds=2, connections=connections, token=token)
         figures["get_auth"] = run_wrk(
             server.url, ids_file, "get", seconds=seconds, connections=connections, token=token
         )
