@@ -27,6 +27,14 @@ from twinsight.core.events import (
 from twinsight.core.ports import TwinStore
 from twinsight.graph.ids import check_id
 from twinsight.graph.index import GraphIndex
+from twinsight.graph.ingested import (
+    ApplyStats,
+    IngestedProperty,
+    ValueTarget,
+    merge_updates,
+    missing,
+    resolve_target,
+)
 from twinsight.graph.patch import JsonPatchInvalid, PatchResult, apply_patch
 from twinsight.graph.query import QueryPage, run_query
 from twinsight.graph.validation import (
@@ -89,6 +97,8 @@ class TwinGraph:
         self._lock = threading.RLock()
         self._hierarchy_for: ModelSet | None = None
         self._descendants_cache: dict[str, frozenset[str]] = {}
+        self._targets: dict[tuple[str, str, str], ValueTarget] = {}
+        self._targets_for: ModelSet | None = None
         self.index = GraphIndex(self._descendants_of)
         twins, rels = store.load()
         self.index.load(twins, rels)
@@ -521,6 +531,66 @@ class TwinGraph:
                 source_time,
             )
         )
+
+    # -------------------------------------------------------------- live data
+
+    def value_target(self, twin_id: str, kind: str, path: str) -> ValueTarget:
+        """Schema and unit of a twin's property or telemetry ``path`` (``name`` or
+        ``component.name``), cached per model so the ingest path pays a dict look-up."""
+        twin = self.index.twin(twin_id)
+        if twin is None:
+            raise missing(twin_id)
+        models = self._models.model_set
+        if models is not self._targets_for:
+            self._targets.clear()
+            self._targets_for = models
+        key = (twin["$metadata"]["$model"], kind, path)
+        target = self._targets.get(key)
+        if target is None:
+            interface, models = self._interface(key[0], for_new_twin=False)
+            target = self._targets[key] = resolve_target(interface, models, kind, path)
+        return target
+
+    def apply_ingested(self, updates: Sequence[IngestedProperty]) -> ApplyStats:
+        """Make validated live values the twins' current state where they are the newest by
+        source time; store the changed twins in one transaction; publish the changes (marked
+        as already recorded in history by the caller)."""
+        by_twin: dict[str, list[IngestedProperty]] = {}
+        for update in updates:
+            by_twin.setdefault(update.twin_id, []).append(update)
+        now = self._clock.now()
+        stamp = _iso(now)
+        late = duplicates = gone = 0
+        changes: list[tuple[Doc, Doc]] = []
+        with self._lock:
+            for twin_id, group in by_twin.items():
+                current = self.index.twin(twin_id)
+                if current is None:  # deleted since the values were validated
+                    gone += len(group)
+                    continue
+                doc, group_late, group_duplicates = merge_updates(current, group, stamp)
+                late += group_late
+                duplicates += group_duplicates
+                if doc is not None:
+                    doc["$etag"] = new_etag()
+                    changes.append((dict(current), doc))
+            if changes:
+                self._store.put_twins([new for _, new in changes])
+                for _, new in changes:
+                    self.index.put_twin(new)
+        for old, new in changes:
+            self._bus.publish(
+                TwinChanged(
+                    "update",
+                    new["$dtId"],
+                    new["$metadata"]["$model"],
+                    now,
+                    old,
+                    new,
+                    recorded=True,
+                )
+            )
+        return ApplyStats(len(changes), late, duplicates, gone)
 
     # ------------------------------------------------------------------ query
 

@@ -7,6 +7,7 @@ the in-memory index answers queries, so the table is a durable log of current do
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -47,6 +48,13 @@ class SqliteTwinStore:
             conn.execute(
                 "INSERT OR REPLACE INTO twins (id, document) VALUES (?, ?)",
                 (twin["$dtId"], orjson.dumps(twin)),
+            )
+
+    def put_twins(self, twins: Sequence[dict[str, Any]]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO twins (id, document) VALUES (?, ?)",
+                [(twin["$dtId"], orjson.dumps(twin)) for twin in twins],
             )
 
     def delete_twin(self, twin_id: str) -> None:

@@ -1,0 +1,7 @@
+"""Declarative payload mapping: which topic goes to which twin, how to read the payload, and
+where each value goes. See ``docs/ingest.md`` for the file format with examples."""
+
+from twinsight.ingest.mapping.loader import load_mapping_file, parse_mapping
+from twinsight.ingest.mapping.rules import Mapping, MappedValue, Rule
+
+__all__ = ["MappedValue", "Mapping", "Rule", "load_mapping_file", "parse_mapping"]

@@ -1,0 +1,212 @@
+"""Compiled mapping rules: match a message, read its payload, name each value's target.
+
+A :class:`Rule` is built once from its :class:`~twinsight.ingest.mapping.spec.RuleSpec`
+(patterns compiled, templates checked), so the per-message work is a regex match and a few
+dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from twinsight.core.messages import RawMessage
+from twinsight.ingest.mapping.decode import (
+    DecodeError,
+    decode_csv,
+    decode_json,
+    decode_number,
+    decode_senml,
+    json_path,
+    parse_time,
+)
+from twinsight.ingest.mapping.spec import MappingSpec, RuleSpec, ValueSpec
+from twinsight.ingest.mapping.topics import compile_topic, template_fields
+
+Kind = Literal["property", "telemetry"]
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class MappedValue:
+    """One value read from a message, addressed to a twin property or telemetry."""
+
+    twin_id: str
+    kind: Kind
+    name: str
+    """``prop`` or ``component.prop``."""
+    value: Any
+    time: datetime | None
+    """Source time from the payload, if it had one."""
+    unit: str | None
+    """Unit the value is in, when the mapping or the payload says."""
+    from_text: bool = False
+    """Read from text (CSV): convert to the target's schema type before validating."""
+
+
+def fill(template: str, captures: dict[str, str]) -> str:
+    return _FIELD.sub(lambda m: captures[m.group(1)], template)
+
+
+class _ValueRule:
+    __slots__ = ("field", "kind", "optional", "record", "target", "unit")
+
+    def __init__(self, spec: ValueSpec) -> None:
+        self.field = spec.field
+        self.kind: Kind = "property" if spec.property is not None else "telemetry"
+        self.target: str = spec.property if spec.property is not None else spec.telemetry or ""
+        self.unit = spec.unit
+        self.optional = spec.optional
+        self.record = _template_regex(spec.record) if spec.record is not None else None
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    """``"{name}_raw"`` → a regex capturing ``name``; the rest matches literally."""
+    parts: list[str] = []
+    position = 0
+    for found in _FIELD.finditer(template):
+        parts.append(re.escape(template[position : found.start()]))
+        parts.append(f"(?P<{found.group(1)}>.+)")
+        position = found.end()
+    parts.append(re.escape(template[position:]))
+    return re.compile("".join(parts))
+
+
+class Rule:
+    """One compiled mapping rule."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.source = spec.source
+        self.topic = compile_topic(spec.topic)
+        self.values = [_ValueRule(v) for v in spec.values]
+        captures = set(self.topic.groupindex)
+        self._check_template("twin", spec.twin, captures)
+        for i, value in enumerate(self.values):
+            extra = set(value.record.groupindex) if value.record is not None else set()
+            self._check_template(f"values[{i}]", value.target, captures | extra)
+
+    def _check_template(self, where: str, template: str, known: set[str]) -> None:
+        unknown = template_fields(template) - known
+        if unknown:
+            names = ", ".join("{" + u + "}" for u in sorted(unknown))
+            raise ValueError(
+                f"{where} uses {names}, which neither the topic pattern "
+                f"{self.spec.topic!r} nor the record pattern captures"
+            )
+
+    def match(self, message: RawMessage) -> dict[str, str] | None:
+        if self.source != "any" and self.source != message.source:
+            return None
+        found = self.topic.fullmatch(message.address.strip("/"))
+        return found.groupdict() if found else None
+
+    def extract(
+        self, message: RawMessage, captures: dict[str, str]
+    ) -> tuple[list[MappedValue], list[str]]:
+        """The values of ``message`` and the problems met (a problem names the field)."""
+        twin_id = fill(self.spec.twin, captures)
+        try:
+            fmt = self.spec.format
+            if fmt == "json":
+                return self._json(message.payload, twin_id, captures)
+            if fmt == "senml":
+                return self._senml(message, twin_id, captures)
+            if fmt == "number":
+                rule = self.values[0]
+                value = decode_number(message.payload)
+                return [MappedValue(twin_id, rule.kind, fill(rule.target, captures), value, None,
+                                    rule.unit)], []
+            return self._csv(message.payload, twin_id, captures)
+        except DecodeError as exc:
+            return [], [str(exc)]
+
+    def _time(self, get: Any) -> datetime | None:
+        spec = self.spec.time
+        if spec is None:
+            return None
+        try:
+            raw = get(spec.field)
+        except KeyError:
+            raise DecodeError(f"the timestamp field {spec.field!r} is missing") from None
+        return parse_time(raw, spec.format)
+
+    def _json(
+        self, payload: bytes, twin_id: str, captures: dict[str, str]
+    ) -> tuple[list[MappedValue], list[str]]:
+        document = decode_json(payload)
+        if not isinstance(document, dict):
+            raise DecodeError("the JSON payload must be an object")
+        time = self._time(lambda path: json_path(document, path))
+        values: list[MappedValue] = []
+        problems: list[str] = []
+        for rule in self.values:
+            assert rule.field is not None
+            try:
+                raw = json_path(document, rule.field)
+            except KeyError:
+                if not rule.optional:
+                    problems.append(f"field {rule.field!r} is missing")
+                continue
+            values.append(MappedValue(twin_id, rule.kind, fill(rule.target, captures), raw, time,
+                                      rule.unit))
+        return values, problems
+
+    def _csv(
+        self, payload: bytes, twin_id: str, captures: dict[str, str]
+    ) -> tuple[list[MappedValue], list[str]]:
+        assert self.spec.csv is not None
+        values: list[MappedValue] = []
+        for row in decode_csv(payload, self.spec.csv.columns, self.spec.csv.delimiter):
+            time = self._time(row.__getitem__)
+            for rule in self.values:
+                assert rule.field is not None
+                text = row.get(rule.field, "")
+                if text == "" and rule.optional:
+                    continue
+                values.append(MappedValue(twin_id, rule.kind, fill(rule.target, captures), text,
+                                          time, rule.unit, from_text=True))
+        return values, []
+
+    def _senml(
+        self, message: RawMessage, twin_id: str, captures: dict[str, str]
+    ) -> tuple[list[MappedValue], list[str]]:
+        values: list[MappedValue] = []
+        unmatched: list[str] = []
+        for record in decode_senml(message.payload, message.received):
+            for rule in self.values:
+                assert rule.record is not None
+                found = rule.record.fullmatch(record.name)
+                if found is None:
+                    continue
+                names = {**captures, **found.groupdict()}
+                values.append(MappedValue(twin_id, rule.kind, fill(rule.target, names),
+                                          record.value, record.time, record.unit or rule.unit))
+                break
+            else:
+                unmatched.append(record.name)
+        problems = []
+        if unmatched:
+            shown = ", ".join(repr(n) for n in unmatched[:5])
+            problems.append(f"no value rule matches SenML record(s) {shown}"
+                            + (f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""))
+        return values, problems
+
+
+class Mapping:
+    """Every rule of a mapping file, tried in order; the first that matches wins."""
+
+    def __init__(self, spec: MappingSpec, rules: Sequence[Rule]) -> None:
+        self.spec = spec
+        self.rules = list(rules)
+
+    def find(self, message: RawMessage) -> tuple[Rule, dict[str, str]] | None:
+        for rule in self.rules:
+            captures = rule.match(message)
+            if captures is not None:
+                return rule, captures
+        return None
