@@ -3,6 +3,7 @@ manual clock, and flushed explicitly instead of waiting."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,38 @@ def test_deleting_a_twin_keeps_its_history(hub: Hub) -> None:
     hub.twins.delete_twin("m1")
     hub.recorder.flush()
     assert series(hub, "ratedPower") == [(T0, 5.0)]
+
+
+class _Signalling:
+    """A store wrapper that tells the test when the background writer appended."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.appended = threading.Event()
+        self.batches: list[int] = []
+
+    def append(self, points: Any) -> int:
+        n: int = self.inner.append(points)
+        self.batches.append(len(points))
+        self.appended.set()
+        return n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_the_background_writer_appends_a_full_batch_without_being_asked(hub: Hub) -> None:
+    from twinsight.history import Recorder
+
+    store = _Signalling(hub.history.store)
+    # an interval far longer than the wait below: only the size trigger can write in time
+    recorder = Recorder(store, hub.bus, batch_size=10, interval=3600, max_pending=10_000)
+    try:
+        recorder.record(
+            [HistoryPoint("t", "x", "telemetry", T0 + timedelta(seconds=i), 1.0) for i in range(10)]
+        )
+        assert store.appended.wait(timeout=30)
+        assert store.batches == [10]
+        assert hub.history.store.count(SeriesKey("t", "x")) == 10
+    finally:
+        recorder.close()
