@@ -202,3 +202,12 @@ def test_the_background_writer_appends_a_full_batch_without_being_asked(hub: Hub
         assert hub.history.store.count(SeriesKey("t", "x")) == 10
     finally:
         recorder.close()
+
+
+def test_events_already_recorded_by_their_writer_are_skipped(hub: Hub) -> None:
+    from twinsight.core.events import TelemetryReceived
+
+    hub.bus.publish(TelemetryReceived("t", "m", None, "1", {"x": 1.0}, T0, recorded=True))
+    hub.bus.publish(TelemetryReceived("t", "m", None, "2", {"y": 1.0}, T0))
+    hub.recorder.flush()
+    assert [str(s.key) for s in hub.history.series()] == ["t/y"]
