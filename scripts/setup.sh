@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(python3-venv wrk)  # wrk: HTTP load generator for bench/graph.py
+# wrk: HTTP load generator for bench/graph.py; mosquitto: the MQTT broker the tests run
+# (and the embedded broker's fallback); libcoap3-bin: coap-client for the CoAP tests.
+SYSTEM_PACKAGES=(python3-venv wrk mosquitto libcoap3-bin)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

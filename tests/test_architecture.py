@@ -14,6 +14,9 @@ ADAPTER_ONLY = {
     "sqlite3": "twinsight/store",
     "psycopg": "twinsight/store",
     "uvicorn": "twinsight/server.py",
+    "paho": "twinsight/ingest/connectors/mqtt.py",
+    "amqtt": "twinsight/ingest/connectors/embedded_broker.py",
+    "aiocoap": "twinsight/ingest/connectors/coap.py",
 }
 
 
