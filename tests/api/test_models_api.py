@@ -135,6 +135,13 @@ def test_list_pages_follow_next_link(base_url: str, client: DigitalTwinsClient) 
     assert sorted(seen) == sorted(m["@id"] for m in factory_models())
 
 
+def test_parameters_of_the_wrong_type_are_a_400(base_url: str) -> None:
+    r = httpx.get(f"{base_url}/models", headers={"max-items-per-page": "many"})
+    assert r.status_code == 400
+    assert r.headers["x-ms-error-code"] == "InvalidArgument"
+    assert "max-items-per-page" in r.json()["error"]["message"]
+
+
 def test_openapi_is_served(base_url: str) -> None:
     spec = httpx.get(f"{base_url}/openapi.json").json()
     assert "/models" in spec["paths"]

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from twinsight.api.responses import JsonResponse
-from twinsight.core.errors import TwinsightError
+from twinsight.core.errors import BadRequest, TwinsightError
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
         )
-        return error_response(TwinsightError(f"invalid request: {problems}", code="BadRequest"))
+        return error_response(BadRequest(f"invalid request: {problems}", code="InvalidArgument"))
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JsonResponse:
