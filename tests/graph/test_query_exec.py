@@ -505,7 +505,7 @@ def test_token_is_url_safe(g: GraphIndex) -> None:
     assert all(c.isalnum() or c in "-_" for c in page.continuation)
 
 
-@pytest.mark.parametrize("size", [0, -1, 10_001])
+@pytest.mark.parametrize("size", [0, -1, 1001])
 def test_page_size_is_validated(g: GraphIndex, size: int) -> None:
     with pytest.raises(QueryError):
         run_query("SELECT * FROM DIGITALTWINS", g, page_size=size)
@@ -676,7 +676,7 @@ def test_walk_and_materialize_strategies_agree(
 @pytest.mark.parametrize("text", PLANNED[-6:-2])
 def test_pattern_paging_matches_one_big_page(big: GraphIndex, text: str) -> None:
     """Patterns resume from the cursor's start twin; small pages still see every row once."""
-    one_page = run_query(text, big, page_size=10_000).items
+    one_page = collect(big, text, use_indexes=True)
     pages: list[dict[str, Any]] = []
     token = None
     while True:

@@ -362,6 +362,11 @@ ERRORS = [
         "[",
         "at most 100 values",
     ),
+    (
+        "SELECT * FROM DIGITALTWINS T WHERE " + " AND ".join(["T.x = 1"] * 51) + " OR T.y = 2",
+        "OR T.y = 2",
+        "at most 50 AND/OR",
+    ),
     ("SELECT TOP(0) FROM DIGITALTWINS", "0", "at least 1"),
     ("SELECT TOP(x) FROM DIGITALTWINS", "x)", "whole number"),
     ("SELECT TOP(2.5) FROM DIGITALTWINS", "2.5", "whole number"),

@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 10_000
+MAX_PAGE_SIZE = 1000
+"""ADT's limit on query items per page."""
 
 
 def parse_query(text: str) -> ast.Query:

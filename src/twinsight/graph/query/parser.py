@@ -32,7 +32,8 @@ from twinsight.graph.query.lexer import Kind, Token, tokenize
 MAX_QUERY_LENGTH = 8000
 MAX_JOINS = 5
 MAX_HOPS = 10
-MAX_IN_VALUES = 100
+MAX_IN_VALUES = 100  # the operators reference says 100; the service-limits table says 50
+MAX_AND_OR = 50
 
 RESERVED = frozenset(
     {
@@ -115,6 +116,7 @@ class _Parser:
         self.aliases: dict[str, tuple[str, str, int]] = {}
         self.order: list[str] = []
         self.hidden = 0
+        self.logical = 0  # AND/OR operators seen (ADT allows 50 per query)
 
     # ------------------------------------------------------------ token helpers
 
@@ -223,17 +225,15 @@ class _Parser:
         self.i += 1
         source, edges, joins, uses_match = self.parse_source()
         where_tok = self.accept_kw("WHERE")
-        where_start = self.i
         if where_tok is not None and self.tok.kind is Kind.END:
             raise self.error("Expected a condition after WHERE")
         if self.tok.kind is not Kind.END and where_tok is None:
             raise self.error(f"Expected WHERE or end of query but found {self.describe(self.tok)}")
-        self.i = where_start
         where_pos = self.tok.pos
         where = self.parse_or() if where_tok is not None else None
         if self.tok.kind is not Kind.END:
             raise self.error(f"Unexpected {self.describe(self.tok)}")
-        select = self.resolve_select(raw_select, source)
+        select = self.resolve_select(raw_select)
         twins = tuple(k for k in self.order if self.aliases[k][0] == "twin")
         rels = tuple(k for k in self.order if self.aliases[k][0] == "rel")
         query = ast.Query(
@@ -301,7 +301,7 @@ class _Parser:
         return _RawColumn(path, name, start)
 
     def resolve_select(
-        self, raw: tuple[bool, bool, list[_RawColumn], int | None, int], source: ast.From
+        self, raw: tuple[bool, bool, list[_RawColumn], int | None, int]
     ) -> ast.Select:
         star, count, raw_cols, top, pos = raw
         columns: list[ast.Column] = []
@@ -322,7 +322,6 @@ class _Parser:
                 )
             seen[name] = col.pos
             columns.append(ast.Column(path, name, col.pos))
-        del source
         return ast.Select(star, count, tuple(columns), top, pos)
 
     # ------------------------------------------------------------ FROM / JOIN / MATCH
@@ -532,16 +531,24 @@ class _Parser:
     def parse_or(self) -> ast.Expr:
         pos = self.tok.pos
         items = [self.parse_and()]
-        while self.accept_kw("OR"):
+        while self.at_kw("OR"):
+            self.count_logical()
             items.append(self.parse_and())
         return items[0] if len(items) == 1 else ast.Or(tuple(items), pos)
 
     def parse_and(self) -> ast.Expr:
         pos = self.tok.pos
         items = [self.parse_not()]
-        while self.accept_kw("AND"):
+        while self.at_kw("AND"):
+            self.count_logical()
             items.append(self.parse_not())
         return items[0] if len(items) == 1 else ast.And(tuple(items), pos)
+
+    def count_logical(self) -> None:
+        self.logical += 1
+        if self.logical > MAX_AND_OR:
+            raise self.error(f"A query can have at most {MAX_AND_OR} AND/OR operators")
+        self.i += 1
 
     def parse_not(self) -> ast.Expr:
         tok = self.accept_kw("NOT")
