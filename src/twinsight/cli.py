@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +21,9 @@ from twinsight.core.errors import TwinsightError
 from twinsight.models.diagnostics import DtdlError, DtdlParseError
 from twinsight.models.dtdl import parse
 from twinsight.models.loader import load_paths
+
+if TYPE_CHECKING:
+    from twinsight.security import TokenService
 
 app = typer.Typer(
     help="Twinsight: a live digital-twin platform (DTDL models, twin graph, ADT-compatible API).",
@@ -244,6 +249,28 @@ def serve(
     )
 
 
+@contextmanager
+def _token_service(data_dir: Path) -> Generator[TokenService]:
+    """Only the token store of DATA_DIR, not a whole hub.
+
+    Opening a hub loads every twin into memory (about 40 s for a million twins); creating
+    or revoking a token, typically while the server runs, needs none of that.
+    """
+    from twinsight.core.clock import WallClock
+    from twinsight.hub import DATABASE_FILE
+    from twinsight.security import TokenService
+    from twinsight.store.sqlite import Database
+    from twinsight.store.sqlite.tokens import SqliteTokenStore
+
+    db = Database(data_dir / DATABASE_FILE)
+    store = SqliteTokenStore(db)
+    try:
+        yield TokenService(store, WallClock())
+    finally:
+        store.close()
+        db.close()
+
+
 @tokens_app.command("create")
 def tokens_create(
     name: Annotated[str, typer.Argument(help="A unique name for the token (who or what uses it).")],
@@ -258,11 +285,9 @@ def tokens_create(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Create a token and print it once: only its hash is stored, it cannot be shown again."""
-    from twinsight.hub import Hub
-
-    with Hub(data_dir) as hub:
+    with _token_service(data_dir) as tokens:
         try:
-            token = hub.tokens.create(name, scope)
+            token = tokens.create(name, scope)
         except TwinsightError as exc:
             err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
             raise typer.Exit(1) from exc
@@ -280,10 +305,8 @@ def tokens_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """List tokens (names, scopes, creation time, revoked or not; never the tokens)."""
-    from twinsight.hub import Hub
-
-    with Hub(data_dir) as hub:
-        infos = hub.tokens.list()
+    with _token_service(data_dir) as tokens:
+        infos = tokens.list()
     if as_json:
         rows = [
             {
@@ -311,11 +334,9 @@ def tokens_revoke(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Revoke a token: a running server refuses it from its next request on."""
-    from twinsight.hub import Hub
-
-    with Hub(data_dir) as hub:
+    with _token_service(data_dir) as tokens:
         try:
-            hub.tokens.revoke(name)
+            tokens.revoke(name)
         except TwinsightError as exc:
             err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
             raise typer.Exit(1) from exc
