@@ -398,8 +398,10 @@ def http(data_dir: Path, twins: int, *, seconds: int, connections: int) -> dict[
         )
     finally:
         server.stop()
-    with Hub(data_dir) as hub:
-        token = hub.tokens.create(f"bench-{time.time_ns()}", ["read"])
+    exe = Path(sys.executable).with_name("twinsight")
+    name = f"bench-{time.time_ns()}"
+    create = [str(exe), "tokens", "create", name, "--scope", "read", "--data-dir", str(data_dir)]
+    token = subprocess.run(create, capture_output=True, text=True, check=True).stdout.strip()
     server = Server(data_dir, require_auth=True)
     try:
         run_wrk(server.url, ids_file, "get", seconds=2, connections=connections, token=token)
