@@ -17,9 +17,14 @@ from twinsight.core.clock import Clock, WallClock
 from twinsight.core.events import EventBus
 from twinsight.graph.service import TwinGraph
 from twinsight.history import History, Recorder, RetentionPolicy
+from twinsight.ingest.deadletters import DeadLetters
+from twinsight.ingest.flood import FloodGuard
+from twinsight.ingest.mapping import Mapping
+from twinsight.ingest.pipeline import IngestPipeline
 from twinsight.models.repository import ModelRepository
 from twinsight.security import TokenService
 from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
+from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
 
@@ -37,6 +42,8 @@ class Hub:
         clock: Clock | None = None,
         durable: bool = False,
         retention: Sequence[RetentionPolicy] = (),
+        mapping: Mapping | None = None,
+        flood: FloodGuard | None = None,
     ) -> None:
         self.clock: Clock = clock or WallClock()
         self.data_dir = Path(data_dir) if data_dir is not None else None
@@ -58,6 +65,16 @@ class Hub:
             history_store = SqliteHistoryStore(Database(":memory:"))
         self.history = History(history_store, self.clock, retention)
         self.recorder = Recorder(history_store, self.bus, on_idle=self.history.apply_retention)
+        self.ingest = IngestPipeline(
+            self.twins,
+            self.history,
+            SqliteDeadLetterStore(self.db),
+            self.bus,
+            self.clock,
+            mapping=mapping,
+            flood=flood,
+        )
+        self.dead_letters = DeadLetters(SqliteDeadLetterStore(self.db), self.ingest)
 
     def close(self) -> None:
         """Flush and release everything the hub holds."""

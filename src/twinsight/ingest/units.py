@@ -108,7 +108,8 @@ def converter(source: str, target: str) -> Callable[[float], float]:
         return _identity
     try:
         b = float(_registry.Quantity(0.0, src).to(dst).magnitude)
-        a = float(_registry.Quantity(1.0, src).to(dst).magnitude) - b
+        # the slope from a distant point keeps rounding error out of a (212 °F -> 100 °C)
+        a = (float(_registry.Quantity(1e6, src).to(dst).magnitude) - b) / 1e6
         check = float(_registry.Quantity(10.0, src).to(dst).magnitude)
     except pint.errors.PintError as exc:
         raise UnitError(

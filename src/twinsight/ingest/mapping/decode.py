@@ -161,7 +161,8 @@ def _text(value: Any, field: str) -> str:
 
 def _number(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise DecodeError(f"{field} must be a finite number, not {orjson.dumps(value).decode()[:40]}")
+        shown = orjson.dumps(value).decode()[:40]
+        raise DecodeError(f"{field} must be a finite number, not {shown}")
     return float(value)
 
 

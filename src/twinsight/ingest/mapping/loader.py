@@ -15,8 +15,9 @@ Every problem is reported with the file and the location inside it (``mappings[2
 ... ''', "rooms.yaml")
 >>> [rule.name for rule in mapping.rules]
 ['room-json']
+>>> bad = "mappings: [{name: x, topic: a, twin: b, format: xml, values: []}]"
 >>> try:
-...     parse_mapping("mappings: [{name: x, topic: a, twin: b, format: xml, values: []}]", "bad.yaml")
+...     parse_mapping(bad, "bad.yaml")
 ... except MappingError as e:
 ...     print(e.problems[0])
 bad.yaml: mappings[0].format: Input should be 'json', 'senml', 'number' or 'csv'
@@ -65,14 +66,17 @@ def parse_mapping(text: str, name: str) -> Mapping:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise MappingError([f"{name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) \
-            from None
+        raise MappingError(
+            [f"{name}: not valid YAML{where}: {getattr(exc, 'problem', exc)}"]
+        ) from None
     try:
         spec = MappingSpec.model_validate(document)
     except ValidationError as exc:
         raise MappingError(
-            [f"{name}: {_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-             for e in exc.errors()]
+            [
+                f"{name}: {_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            ]
         ) from None
     problems: list[str] = []
     rules: list[Rule] = []

@@ -100,7 +100,7 @@ class Rule:
             )
 
     def match(self, message: RawMessage) -> dict[str, str] | None:
-        if self.source != "any" and self.source != message.source:
+        if self.source not in ("any", message.source):
             return None
         found = self.topic.fullmatch(message.address.strip("/"))
         return found.groupdict() if found else None
@@ -119,8 +119,11 @@ class Rule:
             if fmt == "number":
                 rule = self.values[0]
                 value = decode_number(message.payload)
-                return [MappedValue(twin_id, rule.kind, fill(rule.target, captures), value, None,
-                                    rule.unit)], []
+                return [
+                    MappedValue(
+                        twin_id, rule.kind, fill(rule.target, captures), value, None, rule.unit
+                    )
+                ], []
             return self._csv(message.payload, twin_id, captures)
         except DecodeError as exc:
             return [], [str(exc)]
@@ -152,8 +155,9 @@ class Rule:
                 if not rule.optional:
                     problems.append(f"field {rule.field!r} is missing")
                 continue
-            values.append(MappedValue(twin_id, rule.kind, fill(rule.target, captures), raw, time,
-                                      rule.unit))
+            values.append(
+                MappedValue(twin_id, rule.kind, fill(rule.target, captures), raw, time, rule.unit)
+            )
         return values, problems
 
     def _csv(
@@ -168,8 +172,17 @@ class Rule:
                 text = row.get(rule.field, "")
                 if text == "" and rule.optional:
                     continue
-                values.append(MappedValue(twin_id, rule.kind, fill(rule.target, captures), text,
-                                          time, rule.unit, from_text=True))
+                values.append(
+                    MappedValue(
+                        twin_id,
+                        rule.kind,
+                        fill(rule.target, captures),
+                        text,
+                        time,
+                        rule.unit,
+                        from_text=True,
+                    )
+                )
         return values, []
 
     def _senml(
@@ -184,16 +197,26 @@ class Rule:
                 if found is None:
                     continue
                 names = {**captures, **found.groupdict()}
-                values.append(MappedValue(twin_id, rule.kind, fill(rule.target, names),
-                                          record.value, record.time, record.unit or rule.unit))
+                values.append(
+                    MappedValue(
+                        twin_id,
+                        rule.kind,
+                        fill(rule.target, names),
+                        record.value,
+                        record.time,
+                        record.unit or rule.unit,
+                    )
+                )
                 break
             else:
                 unmatched.append(record.name)
         problems = []
         if unmatched:
             shown = ", ".join(repr(n) for n in unmatched[:5])
-            problems.append(f"no value rule matches SenML record(s) {shown}"
-                            + (f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""))
+            problems.append(
+                f"no value rule matches SenML record(s) {shown}"
+                + (f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else "")
+            )
         return values, problems
 
 

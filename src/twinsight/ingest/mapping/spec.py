@@ -41,8 +41,9 @@ class ValueSpec(_Strict):
     property: str | None = None
     telemetry: str | None = None
     unit: str | None = Field(
-        None, description="Unit the device sends (DTDL, SenML or pint name); converted to the "
-        "unit the model declares. SenML records carry their own unit."
+        None,
+        description="Unit the device sends (DTDL, SenML or pint name); converted to the "
+        "unit the model declares. SenML records carry their own unit.",
     )
     optional: bool = Field(False, description="A missing field is skipped, not an error.")
 
