@@ -16,9 +16,9 @@ Measured (median of repeated runs, first-page latency with the default page size
 * build time, and memory: tracemalloc on a build of at most 100k twins, extrapolated
   linearly to the full size, plus the process's peak RSS.
 
-After building, the graph is ``gc.freeze()``-d (as the service should do after loading) so
-that full garbage collections do not rescan millions of twin documents during queries;
-``--no-freeze`` measures without it.
+After building, the graph is ``gc.freeze()``-d so that full garbage collections do not rescan
+millions of twin documents during queries; ``--no-freeze`` measures without it (so far the
+difference has not been consistent, see docs/benchmarks.md).
 
 Usage (from the repo root): ``python bench/query.py [--quick | --full] [--twins N]``.
 The last line of stdout is one JSON object with every figure.
@@ -170,8 +170,8 @@ def main() -> None:
     g, buildings = build(twins)
     build_s = time.perf_counter() - start
     if not args.no_freeze:
-        # what the service should do after loading the graph: move the long-lived twin
-        # documents out of the collector's view so full collections don't rescan them
+        # move the long-lived twin documents out of the collector's view so full
+        # collections do not rescan them during the timed queries
         gc.collect()
         gc.freeze()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
