@@ -35,7 +35,11 @@ RowKey = tuple[str, ...]
 
 @dataclass(frozen=True, slots=True)
 class QueryPage:
-    """One page of results and the token for the next page (``None`` on the last page)."""
+    """One page of results and the token for the next page (``None`` on the last page).
+
+    Items are fresh top-level dicts, but nested objects (components, ``$metadata``) are
+    shared with the index's immutable documents: serialize them, never mutate them.
+    """
 
     items: list[dict[str, Any]]
     continuation: str | None
