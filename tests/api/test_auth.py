@@ -4,14 +4,18 @@ exact status codes and headers, and Azure's own SDK for compatibility."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
-from adt import adt_client, running_server
+from adt import adt_client, free_port, running_server
 from support import FACTORY_MODELS
 from twinsight.api.auth import required_scope
 from twinsight.hub import Hub
@@ -159,3 +163,42 @@ def test_loopback_default_needs_no_token(hub: Hub) -> None:
     with running_server(hub) as url:
         assert httpx.get(f"{url}/models").status_code == 200
         assert httpx.post(f"{url}/models", json=factory_models()).status_code == 201
+
+
+def _serve(args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``twinsight serve`` in a subprocess; returns it and its loopback URL once healthy."""
+    port = free_port()
+    exe = Path(sys.executable).with_name("twinsight")
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port), "--log-level", "warning", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, "the server exited"
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("the server did not answer /health")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("flags", [["--host", "0.0.0.0"], ["--require-auth"]])
+def test_serve_requires_tokens_off_loopback_or_when_asked(tmp_path: Path, flags: list[str]) -> None:
+    """The real command: all addresses -> auth on by default; loopback + --require-auth."""
+    data = tmp_path / "data"
+    with Hub(data) as hub:
+        token = hub.tokens.create("ops", ["read"])
+    proc, url = _serve([*flags, "--data-dir", str(data)])
+    try:
+        assert_error(httpx.get(f"{url}/models"), 401, "Unauthorized")
+        assert httpx.get(f"{url}/models", headers=bearer(token)).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

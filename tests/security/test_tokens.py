@@ -189,4 +189,5 @@ def test_serve_refuses_open_non_loopback_and_tokenless_start(tmp_path: Path) -> 
     assert tokenless.exit_code != 0
     assert "twinsight tokens create" in str(tokenless.exception) + tokenless.output
     loopback_required = runner.invoke(app, ["serve", "--require-auth", *d])
+    assert loopback_required.exit_code != 0
     assert "no active token" in str(loopback_required.exception) + loopback_required.output
