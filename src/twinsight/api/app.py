@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import twinsight
-from twinsight.api import history_routes, models_routes, query_routes, twins_routes
+from twinsight.api import (
+    deadletter_routes,
+    history_routes,
+    models_routes,
+    query_routes,
+    twins_routes,
+)
 from twinsight.api.auth import BearerAuth
 from twinsight.api.errors import install_error_handlers
 from twinsight.api.fastpath import FastTwinReads
@@ -36,6 +42,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(twins_routes.router(hub))
     app.include_router(query_routes.router(hub))
     app.include_router(history_routes.router(hub))
+    app.include_router(deadletter_routes.router(hub))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:
