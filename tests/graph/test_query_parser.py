@@ -399,6 +399,12 @@ ERRORS = [
     ("SELECT C, D FROM DIGITALTWINS T JOIN C RELATED T.x WHERE C.a = D.a", "D.a", "Property"),
     ("SELECT x FROM DIGITALTWINS T JOIN C RELATED T.r", "x FROM", "several"),
     ("SELECT * FROM RELATIONSHIPS R JOIN C RELATED R.x", "JOIN", "FROM RELATIONSHIPS"),
+    ("SELECT C FROM DIGITALTWINS T JOIN C RELATED T.contains", "", "JOIN query must pin"),
+    (
+        "SELECT C FROM DIGITALTWINS T JOIN C RELATED T.contains WHERE IS_OF_MODEL(C, 'm')",
+        "IS_OF_MODEL",
+        "JOIN query must pin",
+    ),
     # MATCH rules
     ("SELECT a FROM DIGITALTWINS MATCH (a)-[]->(b)", "", "$dtId"),
     ("SELECT a FROM DIGITALTWINS MATCH (a)-[]->(b) WHERE b.x = 1", "b.x", "$dtId"),

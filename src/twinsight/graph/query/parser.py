@@ -779,6 +779,8 @@ def _validate(query: ast.Query) -> None:
                 query.text,
                 query.edges[-1].pos,
             )
+    if query.uses_match or query.joins:
+        # ADT: relationships are reached from known twins, so a traversal must pin one
         twin_aliases = set(query.twin_aliases)
         anchored = any(
             (found := anchor_ids(c)) is not None and found[0] in twin_aliases
@@ -787,8 +789,8 @@ def _validate(query: ast.Query) -> None:
         if not anchored:
             pos = query.where_pos if query.where is not None else len(query.text)
             raise QueryError(
-                "A MATCH query must pin at least one twin with "
-                "WHERE <twin>.$dtId = '<id>' (or IN [...])",
+                f"A {'MATCH' if query.uses_match else 'JOIN'} query must pin at least one "
+                "twin with WHERE <twin>.$dtId = '<id>' (or IN [...])",
                 query.text,
                 pos,
             )
