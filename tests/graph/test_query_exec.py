@@ -506,10 +506,19 @@ def test_token_is_url_safe(g: GraphIndex) -> None:
     assert all(c.isalnum() or c in "-_" for c in page.continuation)
 
 
-@pytest.mark.parametrize("size", [0, -1, 1001])
+@pytest.mark.parametrize("size", [0, -1, True])
 def test_page_size_is_validated(g: GraphIndex, size: int) -> None:
-    with pytest.raises(QueryError):
+    with pytest.raises(BadRequest) as caught:
         run_query("SELECT * FROM DIGITALTWINS", g, page_size=size)
+    assert caught.value.code == "BadRequest"
+
+
+def test_page_size_above_adt_limit_is_lowered() -> None:
+    index = GraphIndex()
+    for i in range(1005):
+        index.put_twin(twin(f"t{i:04d}", ROOM))
+    page = run_query("SELECT * FROM DIGITALTWINS", index, page_size=5000)
+    assert len(page.items) == 1000 and page.continuation is not None
 
 
 def test_missing_text_and_token(g: GraphIndex) -> None:

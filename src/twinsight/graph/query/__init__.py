@@ -8,6 +8,7 @@ Every problem (syntax, an ADT rule, a bad continuation token) is a :class:`Query
 
 from __future__ import annotations
 
+from twinsight.core.errors import BadRequest
 from twinsight.graph.index import GraphIndex
 from twinsight.graph.query import ast
 from twinsight.graph.query.errors import InvalidContinuationToken, QueryError
@@ -63,7 +64,8 @@ def run_query(
     then ignored (it may be ``None``): the token carries the query. A token that is not
     ours raises :class:`InvalidContinuationToken` (code ``BadRequest``); a bad query raises
     :class:`QueryError` (code ``SqlQueryError``). ``page_size`` is the server's choice (the
-    API can take it from ADT's ``max-items-per-page`` header).
+    API can take it from ADT's ``max-items-per-page`` header); above ADT's 1000 it is
+    lowered to 1000, below 1 it is a :class:`~twinsight.core.errors.BadRequest`.
     ``use_indexes=False`` forces scans (tests compare both ways).
 
     >>> g = GraphIndex()
@@ -77,8 +79,9 @@ def run_query(
     >>> run_query("SELECT COUNT() FROM DIGITALTWINS", g).items
     [{'COUNT': 3}]
     """
-    if not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise QueryError(f"Page size must be between 1 and {MAX_PAGE_SIZE}")
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+        raise BadRequest(f"The page size must be a positive integer, not {page_size!r}")
+    page_size = min(page_size, MAX_PAGE_SIZE)  # ADT: "the server may return fewer"
     cursor = None
     if continuation is not None:
         cursor = decode(continuation)
