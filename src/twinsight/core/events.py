@@ -66,7 +66,19 @@ class TelemetryReceived:
     """True when the values are already in history (see :class:`TwinChanged`)."""
 
 
-Event = TwinChanged | RelationshipChanged | TelemetryReceived
+@dataclass(frozen=True, slots=True)
+class IngestBatch:
+    """What one ingest batch did, compactly, for data-quality tracking: every accepted value
+    as ``(twin_id, name, kind, time, arrival_time, value)`` (``time`` is the source time, or
+    the arrival time when the device sent none) and every rejected message as
+    ``(source, address, client, reason)``."""
+
+    time: datetime
+    values: tuple[tuple[str, str, str, datetime, datetime, Any], ...]
+    rejects: tuple[tuple[str, str, str, str], ...]
+
+
+Event = TwinChanged | RelationshipChanged | TelemetryReceived | IngestBatch
 Handler = Callable[[Any], None]
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from twinsight.core.clock import Clock
 from twinsight.core.errors import TwinsightError
-from twinsight.core.events import EventBus, TelemetryReceived
+from twinsight.core.events import EventBus, IngestBatch, TelemetryReceived
 from twinsight.core.messages import IngestResult, RawMessage
 from twinsight.core.ports import DeadLetter, DeadLetterStore, HistoryPoint
 from twinsight.graph.ingested import IngestedProperty, ValueTarget
@@ -96,6 +96,7 @@ class IngestPipeline:
     def submit(self, messages: list[RawMessage]) -> IngestResult:
         """Process a batch; durable when this returns."""
         outcomes, stats = self._process(messages)
+        self._publish_batch(outcomes)
         letters = [
             DeadLetter(
                 0,
@@ -127,6 +128,23 @@ class IngestPipeline:
         return self._process(messages)[0]
 
     # ---------------------------------------------------------------- internals
+
+    def _publish_batch(self, outcomes: list[Outcome]) -> None:
+        self._bus.publish(
+            IngestBatch(
+                self._clock.now(),
+                tuple(
+                    (value.twin_id, value.name, value.kind, time, o.message.received, raw)
+                    for o in outcomes
+                    for value, _, raw, time in o.values
+                ),
+                tuple(
+                    (o.message.source, o.message.address, o.message.client, "; ".join(o.problems))
+                    for o in outcomes
+                    if o.problems
+                ),
+            )
+        )
 
     def _process(self, messages: Sequence[RawMessage]) -> tuple[list[Outcome], tuple[int, int]]:
         now = self._clock.now()
