@@ -8,6 +8,7 @@ import twinsight
 from twinsight.api import (
     deadletter_routes,
     history_routes,
+    ingest_routes,
     models_routes,
     query_routes,
     twins_routes,
@@ -43,6 +44,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(query_routes.router(hub))
     app.include_router(history_routes.router(hub))
     app.include_router(deadletter_routes.router(hub))
+    app.include_router(ingest_routes.router(hub.ingest, hub.clock))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:
