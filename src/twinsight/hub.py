@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from twinsight.core.clock import Clock, WallClock
 from twinsight.core.events import EventBus
@@ -27,6 +28,16 @@ from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
+from twinsight.streams import LiveStreams
+
+
+class Lifecycle(Protocol):
+    """Something the hub starts and stops (a connector, an embedded broker)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
 
 DATABASE_FILE = "twinsight.db"
 HISTORY_FILE = "history.db"
@@ -75,9 +86,33 @@ class Hub:
             flood=flood,
         )
         self.dead_letters = DeadLetters(SqliteDeadLetterStore(self.db), self.ingest)
+        # Live-data connectors (MQTT, CoAP, embedded broker) feeding self.ingest; the hub
+        # owns their lifecycle: started by the server, stopped first on close.
+        self.connectors: list[Lifecycle] = []
+        # Live streams (WebSocket/SSE) are a read model of the bus: see docs/streams.md.
+        self.streams = LiveStreams(self.bus, self.models, self.twins)
+
+    def start_connectors(self, connectors: Sequence[Lifecycle]) -> None:
+        """Start ``connectors`` in order and own them; if one fails, those started are
+        stopped again and the error propagates (all or nothing, like a start-up)."""
+        started: list[Lifecycle] = []
+        try:
+            for connector in connectors:
+                connector.start()
+                started.append(connector)
+        except BaseException:
+            for connector in reversed(started):
+                connector.stop()
+            raise
+        self.connectors.extend(started)
 
     def close(self) -> None:
         """Flush and release everything the hub holds."""
+        # Connectors first: they flush what they hold into the pipeline, which needs the
+        # stores still open.
+        while self.connectors:
+            self.connectors.pop().stop()
+        self.streams.close()
         self.recorder.close()
         self.history.store.close()
         self._token_store.close()

@@ -11,6 +11,7 @@ from twinsight.api import (
     ingest_routes,
     models_routes,
     query_routes,
+    stream_routes,
     twins_routes,
 )
 from twinsight.api.auth import BearerAuth
@@ -45,6 +46,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(history_routes.router(hub))
     app.include_router(deadletter_routes.router(hub))
     app.include_router(ingest_routes.router(hub.ingest, hub.clock))
+    app.include_router(stream_routes.router(hub))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:
