@@ -28,6 +28,7 @@ from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
+from twinsight.streams import LiveStreams
 
 
 class Lifecycle(Protocol):
@@ -88,6 +89,8 @@ class Hub:
         # Live-data connectors (MQTT, CoAP, embedded broker) feeding self.ingest; the hub
         # owns their lifecycle: started by the server, stopped first on close.
         self.connectors: list[Lifecycle] = []
+        # Live streams (WebSocket/SSE) are a read model of the bus: see docs/streams.md.
+        self.streams = LiveStreams(self.bus, self.models, self.twins)
 
     def start_connectors(self, connectors: Sequence[Lifecycle]) -> None:
         """Start ``connectors`` in order and own them; if one fails, those started are
@@ -109,6 +112,7 @@ class Hub:
         # stores still open.
         while self.connectors:
             self.connectors.pop().stop()
+        self.streams.close()
         self.recorder.close()
         self.history.store.close()
         self._token_store.close()
