@@ -17,6 +17,7 @@ Which scope a request needs (scopes nest: admin ⊃ write ⊃ read):
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,6 +27,9 @@ from twinsight.security import TokenService
 
 OPEN_PATHS = frozenset({"/health"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+QUERY_TOKEN_PATHS = frozenset({"/streams/events"})
+"""Where ``?access_token=`` is accepted besides WebSockets: a browser's ``EventSource`` and
+``WebSocket`` cannot set headers. Tokens in URLs can end up in proxy logs: prefer the header."""
 
 
 def required_scope(method: str, path: str) -> str | None:
@@ -51,6 +55,15 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
+def _query_token(scope: Scope) -> str | None:
+    if scope["type"] != "websocket" and scope["path"] not in QUERY_TOKEN_PATHS:
+        return None
+    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+        if key == "access_token" and value:
+            return value
+    return None
+
+
 class BearerAuth:
     """Checks ``Authorization: Bearer <token>`` before any route runs."""
 
@@ -72,12 +85,20 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": error.message})
+            # Accept, then close with 4401/4403 (4000 + the HTTP status): a close before the
+            # accept reaches the client only as a bare HTTP 403 that cannot say which problem.
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                reason = error.message.encode()[:120].decode("utf-8", "ignore")
+                await send(
+                    {"type": "websocket.close", "code": 4000 + error.status, "reason": reason}
+                )
             return
         await _send_error(send, error)
 
     def _check(self, scope: Scope, needed: str) -> TwinsightError | None:
-        token = _bearer(scope)
+        token = _bearer(scope) or _query_token(scope)
         if token is None:
             return Unauthorized(
                 "this server requires a bearer token: send 'Authorization: Bearer <token>' "
