@@ -237,10 +237,68 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
     ] = True,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(help="Subscribe to this MQTT broker: mqtt://host:port or mqtts://host:port."),
+    ] = None,
+    mqtt_topic: Annotated[
+        list[str] | None,
+        typer.Option(help="Topic filter to subscribe to (repeatable). Default: #."),
+    ] = None,
+    mqtt_shared_group: Annotated[
+        str | None,
+        typer.Option(help="Subscribe as $share/GROUP/...: servers in a group split the stream."),
+    ] = None,
+    mqtt_username: Annotated[str | None, typer.Option(help="MQTT user name.")] = None,
+    mqtt_password: Annotated[
+        str | None, typer.Option(help="MQTT password.", envvar="TWINSIGHT_MQTT_PASSWORD")
+    ] = None,
+    mqtt_ca: Annotated[
+        Path | None, typer.Option(help="CA file to verify an mqtts:// broker with.", exists=True)
+    ] = None,
+    mqtt_protocol: Annotated[str, typer.Option(help="MQTT protocol: 5 or 3.1.1.")] = "5",
+    mqtt_client_id: Annotated[
+        str | None,
+        typer.Option(help="Fixed MQTT client id. Default: twinsight-HOSTNAME-PORT."),
+    ] = None,
+    coap_port: Annotated[
+        int, typer.Option(help="Accept CoAP POST/PUT on this UDP port (0: off).", min=0, max=65535)
+    ] = 0,
+    embedded_broker_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Without --mqtt: run an MQTT broker on 127.0.0.1:PORT and ingest from it "
+            "(default 1883, skipped if busy; 0 disables).",
+            min=0,
+            max=65535,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP server (Azure Digital Twins compatible API, OpenAPI at /docs)."""
+    from twinsight.live_ingest import IngestOptions
     from twinsight.server import run_server
 
+    if mqtt_protocol not in ("5", "3.1.1"):
+        err.print(f"[red]error[/red] --mqtt-protocol must be 5 or 3.1.1, not {mqtt_protocol!r}")
+        raise typer.Exit(2)
+    ingest = IngestOptions(
+        mqtt_url=mqtt,
+        mqtt_topics=tuple(mqtt_topic or ["#"]),
+        mqtt_protocol="5" if mqtt_protocol == "5" else "3.1.1",
+        mqtt_client_id=mqtt_client_id,
+        mqtt_shared_group=mqtt_shared_group,
+        mqtt_username=mqtt_username,
+        mqtt_password=mqtt_password,
+        mqtt_ca=str(mqtt_ca) if mqtt_ca else None,
+        coap_port=coap_port,
+        embedded_broker_port=embedded_broker_port,
+    )
+    try:
+        ingest.settings_check()
+    except TwinsightError as exc:
+        err.print(f"[red]error[/red] {exc.message}", highlight=False)
+        raise typer.Exit(2) from exc
     run_server(
         host=host,
         port=port,
@@ -249,6 +307,7 @@ def serve(
         log_level=log_level,
         require_auth=require_auth,
         access_log=access_log,
+        ingest=ingest,
     )
 
 

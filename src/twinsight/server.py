@@ -12,6 +12,7 @@ import uvicorn
 from twinsight.api import create_app
 from twinsight.core.errors import TwinsightError
 from twinsight.hub import Hub
+from twinsight.live_ingest import IngestOptions, start_ingest
 from twinsight.models.diagnostics import Document
 from twinsight.models.loader import load_paths
 
@@ -60,6 +61,7 @@ def run_server(
     require_auth: bool | None = None,
     access_log: bool = True,
     seed: Callable[[Hub], int] | None = None,
+    ingest: IngestOptions | None = None,
 ) -> None:
     """Serve until interrupted; the hub is closed on the way out.
 
@@ -87,6 +89,11 @@ def run_server(
         added = import_missing_models(hub, model_paths)
         if seed is not None:
             log.info("demo world: %d twin(s) created", seed(hub))
+        if ingest is not None:  # live-data connectors, owned (and stopped) by the hub
+            try:
+                start_ingest(hub, ingest, port)
+            except TwinsightError as exc:
+                raise SystemExit(f"cannot start live ingest: {exc.message}") from exc
         log.info(
             "data in %s: %d model(s) (%d imported now); serving on http://%s:%d "
             "(API docs /docs; bearer tokens %s)",
