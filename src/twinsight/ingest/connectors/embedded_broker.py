@@ -134,6 +134,11 @@ class EmbeddedBroker:
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
             },
         }
+        # amqtt and its state machine log every connection and transition at INFO; keep
+        # the server log readable unless the operator configured those loggers.
+        for name in ("amqtt", "transitions"):
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.WARNING)
         loop = asyncio.new_event_loop()
         ready = threading.Event()
         failure: list[BaseException] = []
