@@ -29,6 +29,7 @@ from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
 from twinsight.streams import LiveStreams
+from twinsight.streams.quality import QualityConfig, QualityTracker
 
 
 class Lifecycle(Protocol):
@@ -55,6 +56,7 @@ class Hub:
         retention: Sequence[RetentionPolicy] = (),
         mapping: Mapping | None = None,
         flood: FloodGuard | None = None,
+        quality: QualityConfig | None = None,
     ) -> None:
         self.clock: Clock = clock or WallClock()
         self.data_dir = Path(data_dir) if data_dir is not None else None
@@ -91,6 +93,13 @@ class Hub:
         self.connectors: list[Lifecycle] = []
         # Live streams (WebSocket/SSE) are a read model of the bus: see docs/streams.md.
         self.streams = LiveStreams(self.bus, self.models, self.twins)
+        self.quality = QualityTracker(
+            self.bus,
+            self.clock,
+            config=quality,
+            model_of=self.streams.model_of,
+            lineage=self.streams.lineage,
+        )
 
     def start_connectors(self, connectors: Sequence[Lifecycle]) -> None:
         """Start ``connectors`` in order and own them; if one fails, those started are
@@ -113,6 +122,7 @@ class Hub:
         while self.connectors:
             self.connectors.pop().stop()
         self.streams.close()
+        self.quality.close()
         self.recorder.close()
         self.history.store.close()
         self._token_store.close()

@@ -10,6 +10,7 @@ from twinsight.api import (
     history_routes,
     ingest_routes,
     models_routes,
+    quality_routes,
     query_routes,
     stream_routes,
     twins_routes,
@@ -47,6 +48,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(deadletter_routes.router(hub))
     app.include_router(ingest_routes.router(hub.ingest, hub.clock))
     app.include_router(stream_routes.router(hub))
+    app.include_router(quality_routes.router(hub))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:

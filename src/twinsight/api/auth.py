@@ -58,7 +58,8 @@ def _bearer(scope: Scope) -> str | None:
 def _query_token(scope: Scope) -> str | None:
     if scope["type"] != "websocket" and scope["path"] not in QUERY_TOKEN_PATHS:
         return None
-    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+    query: bytes = scope.get("query_string", b"")
+    for key, value in parse_qsl(query.decode("latin-1")):
         if key == "access_token" and value:
             return value
     return None

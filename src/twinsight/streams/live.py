@@ -195,7 +195,8 @@ class LiveStreams:
             family = self._lineage[model] = frozenset((model, *bases))
         return family
 
-    def _model_of(self, twin_id: str) -> str:
+    def model_of(self, twin_id: str) -> str:
+        """The model of a twin, or "" if it does not exist (any more)."""
         twin = self._graph.index.twin(twin_id)
         return str(twin["$metadata"]["$model"]) if twin is not None else ""
 
@@ -227,7 +228,7 @@ class LiveStreams:
     # ------------------------------------------------------------------ events
 
     def _on_event(self, event: object) -> None:
-        body = stream_event(event, self._model_of)
+        body = stream_event(event, self.model_of)
         if body is None:
             return
         meta = event_meta(body)
