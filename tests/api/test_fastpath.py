@@ -1,4 +1,5 @@
-"""The fast twin read answers exactly what the FastAPI route answers, and only for it."""
+"""The fast twin read and patch answer exactly what the FastAPI routes answer, and only
+for them."""
 
 from __future__ import annotations
 
@@ -32,16 +33,18 @@ async def _never(scope: Scope, receive: Receive, send: Send) -> None:
     raise AssertionError("the fast path should have answered")
 
 
-def _call(app: Any, path: str, method: str = "GET") -> list[Message]:
+def _call(
+    app: Any, path: str, method: str = "GET", body: bytes = b"", headers: Any = ()
+) -> list[Message]:
     sent: list[Message] = []
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": method, "path": path, "headers": []}
+    scope = {"type": "http", "method": method, "path": path, "headers": list(headers)}
     asyncio.run(app(scope, receive, send))
     return sent
 
@@ -62,7 +65,8 @@ def test_answers_existing_twins_itself(loaded: Hub) -> None:
         ("GET", "/digitaltwins/"),
         ("GET", "/digitaltwins/line 1/relationships"),
         ("GET", "/digitaltwins/line 1/"),
-        ("PATCH", "/digitaltwins/line 1"),
+        ("PATCH", "/digitaltwins/line 1/components/x"),
+        ("PUT", "/digitaltwins/line 1"),
         ("HEAD", "/digitaltwins/line 1"),
         ("GET", "/models"),
     ],
@@ -102,3 +106,45 @@ def test_authentication_runs_before_the_fast_path(loaded: Hub) -> None:
     assert "name" not in anonymous.text
     assert allowed.status_code == 200
     assert allowed.json()["targetRate"] == 2
+
+
+def test_patches_itself_with_the_route_semantics(loaded: Hub) -> None:
+    fast = FastTwinReads(_never, loaded.twins)
+    before = loaded.twins.get_twin("line 1")
+    ops = b'[{"op": "replace", "path": "/targetRate", "value": 7}]'
+    sent = _call(
+        fast, "/digitaltwins/line 1", "PATCH", ops, [(b"if-match", before["$etag"].encode())]
+    )
+    after = loaded.twins.get_twin("line 1")
+    assert sent[0]["status"] == 204
+    assert dict(sent[0]["headers"])[b"etag"].decode() == after["$etag"] != before["$etag"]
+    assert after["targetRate"] == 7
+    stale = _call(
+        fast, "/digitaltwins/line 1", "PATCH", ops, [(b"if-match", before["$etag"].encode())]
+    )
+    assert stale[0]["status"] == 412
+    for body, status, code in [
+        (b"{not json", 400, "InvalidArgument"),
+        (b'[{"op": "add", "path": "/targetRate", "value": "fast"}]', 400, "ValidationFailed"),
+        (b"[]", 400, "JsonPatchInvalid"),
+    ]:
+        answer = _call(fast, "/digitaltwins/line 1", "PATCH", body)
+        assert answer[0]["status"] == status
+        assert dict(answer[0]["headers"])[b"x-ms-error-code"].decode() == code
+        assert json.loads(answer[1]["body"])["error"]["code"] == code
+    missing = _call(fast, "/digitaltwins/nope", "PATCH", ops)
+    assert missing[0]["status"] == 404
+    assert loaded.twins.get_twin("line 1") == after
+
+
+def test_patch_over_http_matches_the_route(loaded: Hub) -> None:
+    with running_server(loaded) as url:
+        ok = httpx.patch(
+            f"{url}/digitaltwins/line%201",
+            json=[{"op": "replace", "path": "/targetRate", "value": 9}],
+        )
+        huge = httpx.patch(f"{url}/digitaltwins/line%201", content=b"[" + b" " * 300_000 + b"]")
+    assert ok.status_code == 204
+    assert ok.headers["etag"] == loaded.twins.get_twin("line 1")["$etag"]
+    assert huge.status_code == 413
+    assert huge.headers["x-ms-error-code"] == "PayloadTooLarge"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +145,35 @@ def test_a_failed_write_changes_nothing_in_store_or_index(
         assert hub.twins.get_twin("m1") == before
     with Hub(tmp_path, clock=clock) as hub:
         assert hub.twins.get_twin("m1") == before
+
+
+def test_patches_never_mutate_a_document_readers_hold(hub: Hub) -> None:
+    with_models(hub)
+    tank = {"$metadata": {"$model": TANK}, "alarmLimits": {"low": 0.5, "high": 4.0}}
+    hub.twins.upsert_twin("t1", tank)
+    held = hub.twins.index.twin("t1")
+    assert held is not None
+    snapshot = copy.deepcopy(dict(held))
+    hub.twins.patch_twin(
+        "t1",
+        [
+            {"op": "replace", "path": "/alarmLimits/high", "value": 5.0},
+            {
+                "op": "add",
+                "path": "/$metadata/alarmLimits/sourceTime",
+                "value": "2026-01-01T00:00:00Z",
+            },
+        ],
+    )
+    assert dict(held) == snapshot
+    assert hub.twins.get_twin("t1")["alarmLimits"] == {"low": 0.5, "high": 5.0}
+    m = hub.twins.upsert_twin("m1", motor(bearing={"$metadata": {}, "wear": 0.1}))
+    held_motor = hub.twins.index.twin("m1")
+    assert held_motor is not None
+    before = copy.deepcopy(dict(held_motor))
+    hub.twins.patch_twin(
+        "m1", [{"op": "replace", "path": "/wear", "value": 0.2}], component="bearing"
+    )
+    assert dict(held_motor) == before
+    assert hub.twins.get_twin("m1")["bearing"]["wear"] == 0.2
+    assert m["bearing"]["wear"] == 0.1

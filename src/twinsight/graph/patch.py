@@ -62,13 +62,19 @@ def _check_ops(ops: Any) -> Sequence[Mapping[str, Any]]:
 def apply_patch(
     document: Mapping[str, Any], ops: Any, components: frozenset[str] = frozenset()
 ) -> PatchResult:
-    """Apply ``ops`` to a deep copy of ``document``.
+    """Apply ``ops`` to a copy of ``document``, leaving ``document`` untouched.
+
+    Copy-on-write: only the containers on the path to each change are copied (once), the
+    rest is shared with the original. Documents are immutable values that readers hold
+    without locks, so they must never be mutated, and a full deep copy of a large twin
+    was most of the cost of a patch.
 
     ``components`` names the document's components so that ``/comp/prop`` is recorded as a
     write of the component's property (for its ``$metadata``).
     """
     checked = _check_ops(ops)
-    doc = copy.deepcopy(dict(document))
+    doc = dict(document)
+    fresh = {id(doc)}
     result = PatchResult(doc)
     for i, op in enumerate(checked):
         parts = parse_pointer(op.get("path"), i)
@@ -78,7 +84,7 @@ def apply_patch(
         if parts[0].startswith("$"):
             raise JsonPatchInvalid(f"operation {i}: {op['path']!r} is read-only")
         address = tuple(parts[:2]) if parts[0] in components and len(parts) > 1 else (parts[0],)
-        _apply_one(doc, parts, op, i)
+        _apply_one(doc, parts, op, i, fresh)
         if op["op"] == "remove" and len(parts) == len(address):
             result.removed.add(address)
             result.touched.discard(address)
@@ -104,7 +110,9 @@ def _metadata_op(
     result.source_times[(*prefix, rest[0])] = op["value"]
 
 
-def _apply_one(doc: dict[str, Any], parts: list[str], op: Mapping[str, Any], i: int) -> None:
+def _apply_one(
+    doc: dict[str, Any], parts: list[str], op: Mapping[str, Any], i: int, fresh: set[int]
+) -> None:
     parent: Any = doc
     for depth, part in enumerate(parts[:-1]):
         nxt = _child(parent, part)
@@ -114,6 +122,10 @@ def _apply_one(doc: dict[str, Any], parts: list[str], op: Mapping[str, Any], i: 
                 f"operation {i}: {where} does not exist, so {op['path']} "
                 "cannot be reached; add the enclosing value first"
             )
+        if id(nxt) not in fresh and isinstance(nxt, dict | list):
+            nxt = dict(nxt) if isinstance(nxt, dict) else list(nxt)
+            fresh.add(id(nxt))
+            parent[int(part) if isinstance(parent, list) else part] = nxt
         parent = nxt
     last = parts[-1]
     kind = op["op"]
@@ -125,17 +137,22 @@ def _apply_one(doc: dict[str, Any], parts: list[str], op: Mapping[str, Any], i: 
         if kind == "remove":
             del parent[last]
         else:
-            parent[last] = copy.deepcopy(op["value"])
+            parent[last] = _own(op["value"])
     elif isinstance(parent, list):
         index = _list_index(parent, last, kind == "add", i, op)
         if kind == "remove":
             del parent[index]
         elif kind == "replace":
-            parent[index] = copy.deepcopy(op["value"])
+            parent[index] = _own(op["value"])
         else:
-            parent.insert(index, copy.deepcopy(op["value"]))
+            parent.insert(index, _own(op["value"]))
     else:
         raise JsonPatchInvalid(f"operation {i}: {op['path']} points inside a non-container value")
+
+
+def _own(value: Any) -> Any:
+    """The patch's value, copied when it is a container the caller could still change."""
+    return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
 def _child(parent: Any, part: str) -> Any:

@@ -266,9 +266,20 @@ class TwinGraph:
             content = {k: v for k, v in current.items() if k not in ("$dtId", "$etag")}
             result = apply_patch(content, ops, frozenset(interface.components))
             new_content = {k: v for k, v in result.document.items() if k != "$metadata"}
+            # Untouched values were valid before and the model is immutable, so only what
+            # the patch wrote is checked (plus that no component was removed).
+            written = {address[0] for address in result.touched | result.removed}
             problems = check_content(
-                interface, models, _strip_meta(new_content), require_components=True
+                interface,
+                models,
+                {k: v for k, v in new_content.items() if k in written},
+                require_components=False,
             )
+            problems += [
+                f"/{name}: component {name!r} of {interface.id} cannot be removed"
+                for name in interface.components
+                if name not in new_content
+            ]
             for address, value in result.source_times.items():
                 problems += validate_value(_DATETIME, value, "/$metadata/" + "/".join(address))
                 if not _exists(new_content, address):
@@ -614,10 +625,6 @@ def _prefix_ops(ops: Any, component: str) -> Any:
     ]
 
 
-def _strip_meta(content: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in content.items() if k != "$metadata"}
-
-
 def _exists(content: Mapping[str, Any], address: tuple[str, ...]) -> bool:
     cur: Any = content
     for part in address:
@@ -632,7 +639,12 @@ def _restamp(result: PatchResult, now: str, components: frozenset[str]) -> Doc:
     patched ``sourceTime``), removed ones lose their entry, a component written whole gets
     every property stamped."""
     twin: Doc = result.document
-    for address in result.touched | set(result.source_times) | result.removed:
+    addresses = result.touched | set(result.source_times) | result.removed
+    # $metadata dicts may still be shared with the stored document: copy before writing.
+    twin["$metadata"] = dict(twin["$metadata"])
+    for name in {a[0] for a in addresses if len(a) == 2 and isinstance(twin.get(a[0]), dict)}:
+        twin[name] = {**twin[name], "$metadata": dict(twin[name].get("$metadata") or {})}
+    for address in addresses:
         if len(address) == 1 and address[0] in components:
             component = twin.get(address[0])
             if isinstance(component, dict):
