@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from brokers import mosquitto, needs_mosquitto, wait_until
+from brokers import Mosquitto, mosquitto, needs_mosquitto, wait_until
 from sinks import RecordingSink
 from twinsight.core.clock import ManualClock
 from twinsight.ingest.connectors.mqtt import MqttConnector, MqttSettings
@@ -71,3 +71,28 @@ def test_restart_mid_stream_reconnects_and_ingests_what_follows(
     assert "lost connection to broker" in caplog.text
     assert "retrying in 1.0 s" in caplog.text
     assert "reconnected to broker" in caplog.text
+
+
+def test_a_broker_that_is_down_at_start_is_waited_for(
+    tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """start() does not fail on an unreachable broker: it says so and keeps trying."""
+    broker = Mosquitto(tmp_path / "m")  # configured, not running yet
+    sink = RecordingSink()
+    settings = MqttSettings(broker.url, topics=("late/#",), connect_timeout=0.5, reconnect_max=1)
+    connector = MqttConnector(sink, settings, clock)
+    with caplog.at_level(logging.WARNING, logger="twinsight.ingest.mqtt"):
+        connector.start()
+    try:
+        assert not connector.stats().connected
+        assert "cannot reach MQTT broker" in caplog.text
+        assert "still trying in the background" in caplog.text
+        broker.start()
+        wait_until(lambda: connector.stats().connected, timeout=20, what="late connect")
+        wait_until(
+            lambda: send(broker.port, "late/x", [b"hello"]) or b"hello" in sink.payloads(),
+            what="message after a late start",
+        )
+    finally:
+        connector.stop()
+        broker.stop()

@@ -142,3 +142,17 @@ def test_bad_settings_are_refused_before_anything_starts() -> None:
         with pytest.raises(TwinsightError):
             bad.settings_check()
     IngestOptions(mqtt_url="mqtts://broker:8883", mqtt_shared_group="g").settings_check()
+
+
+def test_serve_refuses_bad_mqtt_options_with_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from twinsight.cli import app
+
+    runner = CliRunner()
+    d = ["--data-dir", str(tmp_path / "d")]
+    bad_url = runner.invoke(app, ["serve", "--mqtt", "tcp://broker", *d])
+    assert bad_url.exit_code == 2 and "mqtt://host:port" in bad_url.output
+    bad_protocol = runner.invoke(app, ["serve", "--mqtt", "mqtt://b", "--mqtt-protocol", "4", *d])
+    assert bad_protocol.exit_code == 2 and "--mqtt-protocol" in bad_protocol.output
+    assert not (tmp_path / "d").exists()  # refused before anything was opened

@@ -263,13 +263,8 @@ class MqttConnector:
             raise ConnectorError(
                 f"TLS handshake with MQTT broker {s.safe_url} failed: {exc}"
             ) from exc
-        except OSError as exc:
-            log.warning(
-                "cannot reach MQTT broker %s (%s); retrying in %s s",
-                s.safe_url,
-                exc,
-                self._advance_delay(),
-            )
+        except OSError as exc:  # paho's loop retries at once, then logs each back-off
+            log.warning("cannot reach MQTT broker %s (%s); retrying", s.safe_url, exc)
             self._client.connect_async(s.host, s.port, s.keepalive, **self._connect_kwargs())
         self._client.loop_start()
         if not self._outcome.wait(s.connect_timeout):
