@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # wrk: HTTP load generator for bench/graph.py; mosquitto: the MQTT broker the tests run
 # (and the embedded broker's fallback); libcoap3-bin: coap-client for the CoAP tests.
-SYSTEM_PACKAGES=(python3-venv wrk mosquitto libcoap3-bin)
+SYSTEM_PACKAGES=(python3-venv wrk mosquitto mosquitto-clients libcoap3-bin)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do

@@ -47,8 +47,38 @@ class MappedValue:
     """Read from text (CSV): convert to the target's schema type before validating."""
 
 
-def fill(template: str, captures: dict[str, str]) -> str:
-    return _FIELD.sub(lambda m: captures[m.group(1)], template)
+class Template:
+    """A ``{capture}`` template compiled once: a constant, a single capture, or a format
+    string, so rendering it per message costs a dict look-up rather than a regex pass.
+    Capture names are checked identifiers and literal braces are escaped, so the format
+    string can reach nothing but the captures."""
+
+    __slots__ = ("_format", "_name", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        whole = _FIELD.fullmatch(text)
+        self._name = whole.group(1) if whole else None
+        self._format: str | None = None
+        if _FIELD.search(text):
+            parts, position = [], 0
+            for found in _FIELD.finditer(text):
+                parts.append(_escape_braces(text[position : found.start()]))
+                parts.append("{" + found.group(1) + "}")
+                position = found.end()
+            parts.append(_escape_braces(text[position:]))
+            self._format = "".join(parts)
+
+    def render(self, captures: dict[str, str]) -> str:
+        if self._name is not None:
+            return captures[self._name]
+        if self._format is None:
+            return self.text
+        return self._format.format_map(captures)
+
+
+def _escape_braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 class _ValueRule:
@@ -57,7 +87,7 @@ class _ValueRule:
     def __init__(self, spec: ValueSpec) -> None:
         self.field = spec.field
         self.kind: Kind = "property" if spec.property is not None else "telemetry"
-        self.target: str = spec.property if spec.property is not None else spec.telemetry or ""
+        self.target = Template(spec.property if spec.property is not None else spec.telemetry or "")
         self.unit = spec.unit
         self.optional = spec.optional
         self.record = _template_regex(spec.record) if spec.record is not None else None
@@ -84,11 +114,12 @@ class Rule:
         self.source = spec.source
         self.topic = compile_topic(spec.topic)
         self.values = [_ValueRule(v) for v in spec.values]
+        self.twin = Template(spec.twin)
         captures = set(self.topic.groupindex)
         self._check_template("twin", spec.twin, captures)
         for i, value in enumerate(self.values):
             extra = set(value.record.groupindex) if value.record is not None else set()
-            self._check_template(f"values[{i}]", value.target, captures | extra)
+            self._check_template(f"values[{i}]", value.target.text, captures | extra)
 
     def _check_template(self, where: str, template: str, known: set[str]) -> None:
         unknown = template_fields(template) - known
@@ -109,7 +140,7 @@ class Rule:
         self, message: RawMessage, captures: dict[str, str]
     ) -> tuple[list[MappedValue], list[str]]:
         """The values of ``message`` and the problems met (a problem names the field)."""
-        twin_id = fill(self.spec.twin, captures)
+        twin_id = self.twin.render(captures)
         try:
             fmt = self.spec.format
             if fmt == "json":
@@ -121,7 +152,7 @@ class Rule:
                 value = decode_number(message.payload)
                 return [
                     MappedValue(
-                        twin_id, rule.kind, fill(rule.target, captures), value, None, rule.unit
+                        twin_id, rule.kind, rule.target.render(captures), value, None, rule.unit
                     )
                 ], []
             return self._csv(message.payload, twin_id, captures)
@@ -156,7 +187,7 @@ class Rule:
                     problems.append(f"field {rule.field!r} is missing")
                 continue
             values.append(
-                MappedValue(twin_id, rule.kind, fill(rule.target, captures), raw, time, rule.unit)
+                MappedValue(twin_id, rule.kind, rule.target.render(captures), raw, time, rule.unit)
             )
         return values, problems
 
@@ -176,7 +207,7 @@ class Rule:
                     MappedValue(
                         twin_id,
                         rule.kind,
-                        fill(rule.target, captures),
+                        rule.target.render(captures),
                         text,
                         time,
                         rule.unit,
@@ -201,7 +232,7 @@ class Rule:
                     MappedValue(
                         twin_id,
                         rule.kind,
-                        fill(rule.target, names),
+                        rule.target.render(names),
                         record.value,
                         record.time,
                         record.unit or rule.unit,

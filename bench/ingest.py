@@ -1,0 +1,292 @@
+"""Live-data ingestion throughput through a real Mosquitto, against a bare paho ceiling.
+
+Method (the same for every consumer, so the ratio is fair): a persistent MQTT session is
+created for the consumer's client id and subscribed at QoS 1; N messages are then published
+at QoS 1 by ``mosquitto_pub -l`` (C, one process per twin topic) while the consumer is away,
+so the broker queues them; finally the consumer connects and drains the queue. The figure is
+messages (or values) per second from its first message to its Nth — what the consumer can
+sustain, not what a Python publisher can send.
+
+Consumers:
+
+* **ceiling**: a bare paho-mqtt subscriber that only parses each payload as JSON (auto ack);
+* **twinsight**: ``MqttConnector`` → ``IngestPipeline`` with an on-disk hub: every message
+  mapped by a mapping file, validated against the DTDL model, twin state updated by source
+  time, history durably appended, and only then acknowledged to the broker. Zero loss is
+  checked: after the run every message's value is in history;
+* **senml**: the same pipeline fed SenML packs of 100 values (one sensor, 100 samples).
+
+Usage: ``python bench/ingest.py`` (200,000 messages) or ``--quick`` (20,000; under a minute).
+The last stdout line is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from twinsight.core.clock import WallClock  # noqa: E402
+from twinsight.hub import Hub  # noqa: E402
+from twinsight.ingest.connectors.mqtt import MqttConnector, MqttSettings  # noqa: E402
+from twinsight.ingest.mapping import parse_mapping  # noqa: E402
+from twinsight.models.diagnostics import Document  # noqa: E402
+
+TWINS = 10
+INFLIGHT = 1000
+MODEL = {
+    "@context": "dtmi:dtdl:context;3",
+    "@id": "dtmi:twinsight:bench:Sensor;1",
+    "@type": "Interface",
+    "contents": [
+        {"@type": "Property", "name": "value", "schema": "double"},
+        {"@type": "Telemetry", "name": "reading", "schema": "double"},
+    ],
+}
+MAPPING = """
+mappings:
+  - name: json
+    topic: "bench/{twin}/json"
+    twin: "{twin}"
+    format: json
+    time: {field: t, format: epoch_us}
+    values: [{field: v, property: value}]
+  - name: senml
+    topic: "bench/{twin}/senml"
+    twin: "{twin}"
+    format: senml
+    values: [{record: sensor, telemetry: reading}]
+"""
+T0_US = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Broker:
+    """A Mosquitto with unlimited queues, so a whole run can wait for its consumer."""
+
+    def __init__(self, folder: Path) -> None:
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.port = free_port()
+        config = folder / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"max_inflight_messages {INFLIGHT}",
+            "max_queued_messages 0",
+            "max_queued_bytes 0",
+            "persistence false",
+        ]
+        if os.geteuid() == 0:
+            lines.insert(0, "user root")
+        config.write_text("\n".join(lines) + "\n")
+        self.process = subprocess.Popen([exe, "-c", str(config)], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise SystemExit("mosquitto did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def make_session(port: int, client_id: str, topic: str) -> None:
+    """Create the consumer's persistent session and subscription, then leave."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    props = mqtt.Properties(mqtt.PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    time.sleep(0.3)
+    client.disconnect()
+    client.loop_stop()
+
+
+def publish(port: int, payloads: dict[str, list[bytes]]) -> float:
+    """Publish each topic's payloads with ``mosquitto_pub -l`` (one process per topic)."""
+    exe = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+    start = time.perf_counter()
+    procs = []
+    for topic, lines in payloads.items():
+        proc = subprocess.Popen(
+            [exe, "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-l", "-t", topic],
+            stdin=subprocess.PIPE,
+        )
+        procs.append((proc, b"\n".join(lines) + b"\n"))
+    for proc, data in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(data)
+        proc.stdin.close()
+    for proc, _ in procs:
+        proc.wait(600)
+    return time.perf_counter() - start
+
+
+def json_payloads(n: int) -> dict[str, list[bytes]]:
+    out: dict[str, list[bytes]] = {f"bench/s{i}/json": [] for i in range(TWINS)}
+    for k in range(n):
+        out[f"bench/s{k % TWINS}/json"].append(
+            orjson.dumps({"t": T0_US + k, "v": 20.0 + (k % 1000) / 100})
+        )
+    return out
+
+
+def senml_payloads(packs: int) -> dict[str, list[bytes]]:
+    out: dict[str, list[bytes]] = {f"bench/s{i}/senml": [] for i in range(TWINS)}
+    for p in range(packs):
+        base = (T0_US / 1e6) + p
+        records = [{"bn": "sensor", "bt": base, "v": 20.0, "t": 0.0}]
+        records += [{"t": i / 100, "v": 20.0 + i / 10} for i in range(1, 100)]
+        out[f"bench/s{p % TWINS}/senml"].append(orjson.dumps(records))
+    return out
+
+
+def run_ceiling(port: int, n: int) -> dict[str, Any]:
+    client_id = "ceiling"
+    make_session(port, client_id, "bench/#")
+    publish(port, json_payloads(n))
+    done = threading.Event()
+    state = {"count": 0, "first": 0.0, "last": 0.0}
+
+    def on_message(client: Any, userdata: Any, msg: Any) -> None:
+        orjson.loads(msg.payload)
+        if state["count"] == 0:
+            state["first"] = time.perf_counter()
+        state["count"] += 1
+        if state["count"] >= n:
+            state["last"] = time.perf_counter()
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    client.on_message = on_message
+    props = mqtt.Properties(mqtt.PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = INFLIGHT
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.loop_start()
+    done.wait(600)
+    client.disconnect()
+    client.loop_stop()
+    seconds = state["last"] - state["first"]
+    return {"messages": state["count"], "seconds": round(seconds, 3),
+            "msgs_per_s": round(state["count"] / seconds) if seconds else None}
+
+
+def run_twinsight(port: int, n: int, folder: Path, senml: bool) -> dict[str, Any]:
+    client_id = f"twinsight-{'senml' if senml else 'json'}"
+    topic = "bench/+/senml" if senml else "bench/+/json"
+    make_session(port, client_id, topic)
+    payloads = senml_payloads(n) if senml else json_payloads(n)
+    publish(port, payloads)
+    hub = Hub(folder / client_id, mapping=parse_mapping(MAPPING, "bench"))
+    hub.models.add([Document("bench", MODEL)])
+    for i in range(TWINS):
+        hub.twins.upsert_twin(f"s{i}", {"$metadata": {"$model": MODEL["@id"]}})
+    settings = MqttSettings(
+        url=f"mqtt://127.0.0.1:{port}", topics=(topic,), qos=1, client_id=client_id,
+        batch_size=INFLIGHT, inflight=INFLIGHT, queue_size=20 * INFLIGHT,
+    )
+    connector = MqttConnector(hub.ingest, settings, WallClock())
+    start = time.perf_counter()
+    first = None
+    connector.start()
+    deadline = start + 900
+    while time.perf_counter() < deadline:
+        stats = connector.stats()
+        if first is None and stats.received:
+            first = time.perf_counter()
+        if stats.acked >= n:
+            break
+        time.sleep(0.01)
+    end = time.perf_counter()
+    connector.stop()
+    values_expected = n * (100 if senml else 1)
+    name = "reading" if senml else "value"
+    stored = sum(
+        len(hub.history.range(f"s{i}/{name}", limit=100_000)) for i in range(TWINS)
+    )
+    dead = hub.dead_letters.count("pending")
+    hub.close()
+    seconds = end - (first or start)
+    figures = {
+        "messages": n, "seconds": round(seconds, 3),
+        "msgs_per_s": round(n / seconds), "values_stored": stored,
+        "values_expected": values_expected, "dead_letters": dead,
+        "zero_loss": stored == values_expected and dead == 0,
+    }
+    if senml:
+        figures["values_per_s"] = round(values_expected / seconds)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 messages, < 1 minute")
+    parser.add_argument("--messages", type=int, help="messages per run (default 200,000)")
+    args = parser.parse_args()
+    n = args.messages or (20_000 if args.quick else 200_000)
+    packs = max(TWINS, n // 100)
+    with tempfile.TemporaryDirectory(prefix="twinsight-ingest-bench-") as tmp:
+        folder = Path(tmp)
+        broker = Broker(folder)
+        try:
+            print(f"ceiling: bare paho subscriber, {n:,} JSON messages ...", flush=True)
+            ceiling = run_ceiling(broker.port, n)
+            print(f"  {ceiling['msgs_per_s']:,} msg/s", flush=True)
+            print(f"twinsight: MQTT -> mapping -> validation -> state -> history ...", flush=True)
+            twinsight = run_twinsight(broker.port, n, folder, senml=False)
+            print(f"  {twinsight['msgs_per_s']:,} msg/s, zero loss: {twinsight['zero_loss']}",
+                  flush=True)
+            print(f"senml: {packs:,} packs of 100 values ...", flush=True)
+            senml = run_twinsight(broker.port, packs, folder, senml=True)
+            print(f"  {senml['values_per_s']:,} values/s, zero loss: {senml['zero_loss']}",
+                  flush=True)
+        finally:
+            broker.stop()
+    ratio = (twinsight["msgs_per_s"] / ceiling["msgs_per_s"]) if ceiling["msgs_per_s"] else None
+    result = {
+        "date": datetime.now(UTC).date().isoformat(), "cpus": os.cpu_count(),
+        "python": platform.python_version(), "messages": n,
+        "ceiling": ceiling, "twinsight": twinsight, "senml": senml,
+        "ratio_to_ceiling": round(ratio, 3) if ratio else None,
+        "goals_met": {
+            "msgs_per_s>=50000": twinsight["msgs_per_s"] >= 50_000,
+            "ratio>=0.7": bool(ratio and ratio >= 0.7),
+            "senml_values_per_s>=1000000": senml.get("values_per_s", 0) >= 1_000_000,
+            "zero_loss": twinsight["zero_loss"] and senml["zero_loss"],
+        },
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
