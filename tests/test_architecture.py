@@ -17,6 +17,7 @@ ADAPTER_ONLY = {
     "paho": "twinsight/ingest/connectors/mqtt.py",
     "amqtt": "twinsight/ingest/connectors/embedded_broker.py",
     "aiocoap": "twinsight/ingest/connectors/coap.py",
+    "httpx": "twinsight/streams/http_sender.py",
 }
 
 

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from twinsight.cli_ingest import deadletters_app, mapping_app
+from twinsight.cli_streams import webhooks_app
 from twinsight.core.errors import TwinsightError
 from twinsight.models.diagnostics import DtdlError, DtdlParseError
 from twinsight.models.dtdl import parse
@@ -35,6 +36,7 @@ models_app = typer.Typer(help="Validate, import and manage DTDL models.", no_arg
 app.add_typer(models_app, name="models")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(webhooks_app, name="webhooks")
 tokens_app = typer.Typer(
     help="Create, list and revoke API bearer tokens (needed when serving beyond loopback).",
     no_args_is_help=True,
