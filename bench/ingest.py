@@ -118,8 +118,7 @@ class Broker:
 
 def make_session(port: int, client_id: str, topic: str) -> None:
     """Create the consumer's persistent session and subscription, then leave."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     props = mqtt.Properties(mqtt.PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
     client.connect("127.0.0.1", port, clean_start=False, properties=props)
@@ -185,8 +184,7 @@ def run_ceiling(port: int, n: int) -> dict[str, Any]:
             state["last"] = time.perf_counter()
             done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.on_message = on_message
     props = mqtt.Properties(mqtt.PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
@@ -197,8 +195,11 @@ def run_ceiling(port: int, n: int) -> dict[str, Any]:
     client.disconnect()
     client.loop_stop()
     seconds = state["last"] - state["first"]
-    return {"messages": state["count"], "seconds": round(seconds, 3),
-            "msgs_per_s": round(state["count"] / seconds) if seconds else None}
+    return {
+        "messages": state["count"],
+        "seconds": round(seconds, 3),
+        "msgs_per_s": round(state["count"] / seconds) if seconds else None,
+    }
 
 
 def run_twinsight(port: int, n: int, folder: Path, senml: bool) -> dict[str, Any]:
@@ -212,8 +213,13 @@ def run_twinsight(port: int, n: int, folder: Path, senml: bool) -> dict[str, Any
     for i in range(TWINS):
         hub.twins.upsert_twin(f"s{i}", {"$metadata": {"$model": MODEL["@id"]}})
     settings = MqttSettings(
-        url=f"mqtt://127.0.0.1:{port}", topics=(topic,), qos=1, client_id=client_id,
-        batch_size=INFLIGHT, inflight=INFLIGHT, queue_size=20 * INFLIGHT,
+        url=f"mqtt://127.0.0.1:{port}",
+        topics=(topic,),
+        qos=1,
+        client_id=client_id,
+        batch_size=INFLIGHT,
+        inflight=INFLIGHT,
+        queue_size=20 * INFLIGHT,
     )
     connector = MqttConnector(hub.ingest, settings, WallClock())
     start = time.perf_counter()
@@ -231,16 +237,17 @@ def run_twinsight(port: int, n: int, folder: Path, senml: bool) -> dict[str, Any
     connector.stop()
     values_expected = n * (100 if senml else 1)
     name = "reading" if senml else "value"
-    stored = sum(
-        len(hub.history.range(f"s{i}/{name}", limit=100_000)) for i in range(TWINS)
-    )
+    stored = sum(len(hub.history.range(f"s{i}/{name}", limit=100_000)) for i in range(TWINS))
     dead = hub.dead_letters.count("pending")
     hub.close()
     seconds = end - (first or start)
     figures = {
-        "messages": n, "seconds": round(seconds, 3),
-        "msgs_per_s": round(n / seconds), "values_stored": stored,
-        "values_expected": values_expected, "dead_letters": dead,
+        "messages": n,
+        "seconds": round(seconds, 3),
+        "msgs_per_s": round(n / seconds),
+        "values_stored": stored,
+        "values_expected": values_expected,
+        "dead_letters": dead,
         "zero_loss": stored == values_expected and dead == 0,
     }
     if senml:
@@ -262,21 +269,28 @@ def main() -> None:
             print(f"ceiling: bare paho subscriber, {n:,} JSON messages ...", flush=True)
             ceiling = run_ceiling(broker.port, n)
             print(f"  {ceiling['msgs_per_s']:,} msg/s", flush=True)
-            print(f"twinsight: MQTT -> mapping -> validation -> state -> history ...", flush=True)
+            print("twinsight: MQTT -> mapping -> validation -> state -> history ...", flush=True)
             twinsight = run_twinsight(broker.port, n, folder, senml=False)
-            print(f"  {twinsight['msgs_per_s']:,} msg/s, zero loss: {twinsight['zero_loss']}",
-                  flush=True)
+            print(
+                f"  {twinsight['msgs_per_s']:,} msg/s, zero loss: {twinsight['zero_loss']}",
+                flush=True,
+            )
             print(f"senml: {packs:,} packs of 100 values ...", flush=True)
             senml = run_twinsight(broker.port, packs, folder, senml=True)
-            print(f"  {senml['values_per_s']:,} values/s, zero loss: {senml['zero_loss']}",
-                  flush=True)
+            print(
+                f"  {senml['values_per_s']:,} values/s, zero loss: {senml['zero_loss']}", flush=True
+            )
         finally:
             broker.stop()
     ratio = (twinsight["msgs_per_s"] / ceiling["msgs_per_s"]) if ceiling["msgs_per_s"] else None
     result = {
-        "date": datetime.now(UTC).date().isoformat(), "cpus": os.cpu_count(),
-        "python": platform.python_version(), "messages": n,
-        "ceiling": ceiling, "twinsight": twinsight, "senml": senml,
+        "date": datetime.now(UTC).date().isoformat(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "messages": n,
+        "ceiling": ceiling,
+        "twinsight": twinsight,
+        "senml": senml,
         "ratio_to_ceiling": round(ratio, 3) if ratio else None,
         "goals_met": {
             "msgs_per_s>=50000": twinsight["msgs_per_s"] >= 50_000,
