@@ -307,3 +307,80 @@ class DeadLetterStore(Protocol):
     def count(self, status: str | None = None) -> int: ...
 
     def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------- webhooks
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRoute:
+    """A declarative webhook: stream events passing ``filter`` are POSTed to ``url``.
+
+    ``filter`` is the normalized JSON form of a stream filter (see ``twinsight.streams``);
+    ``secret``, when set, signs each body with HMAC-SHA256. It is kept in clear because it
+    is needed to sign, and never shown back by the API.
+    """
+
+    id: str
+    url: str
+    filter: dict[str, list[str]]
+    secret: str | None
+    enabled: bool
+    created: datetime
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookFailure:
+    """A delivery that failed on every attempt (the webhook dead letter): the exact body
+    that was sent, so re-sending it delivers the same events, and the last error."""
+
+    id: int
+    route_id: str
+    body: bytes
+    events: int
+    attempts: int
+    error: str
+    status_code: int | None
+    first_failed: datetime
+    last_failed: datetime
+    status: str = "pending"
+    """``pending`` or ``delivered`` (re-sent successfully)."""
+
+
+class WebhookStore(Protocol):
+    """Durable home of webhook routes and their failed deliveries."""
+
+    def put_route(self, route: WebhookRoute) -> None:
+        """Insert or replace a route."""
+        ...
+
+    def get_route(self, route_id: str) -> WebhookRoute | None: ...
+
+    def list_routes(self) -> list[WebhookRoute]:
+        """Every route, oldest first."""
+        ...
+
+    def delete_route(self, route_id: str) -> bool:
+        """Remove a route and its failures; ``False`` if there was none."""
+        ...
+
+    def add_failure(self, failure: WebhookFailure) -> int:
+        """Store a failed delivery (its ``id`` is ignored); return the new id."""
+        ...
+
+    def get_failure(self, failure_id: int) -> WebhookFailure | None: ...
+
+    def list_failures(
+        self, route_id: str, *, status: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[WebhookFailure]:
+        """A route's failures in id order, optionally of one status; page with ``after_id``."""
+        ...
+
+    def update_failure(self, failure: WebhookFailure) -> None:
+        """Replace the stored failure with the same id (status, attempts, last error)."""
+        ...
+
+    def count_failures(self, route_id: str, status: str | None = None) -> int: ...
+
+    def close(self) -> None: ...
