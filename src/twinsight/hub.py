@@ -28,8 +28,11 @@ from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
+from twinsight.store.sqlite.webhooks import SqliteWebhookStore
 from twinsight.streams import LiveStreams
+from twinsight.streams.http_sender import HttpxSender
 from twinsight.streams.quality import QualityConfig, QualityTracker
+from twinsight.streams.webhooks import RetryPolicy, Webhooks
 
 
 class Lifecycle(Protocol):
@@ -57,6 +60,7 @@ class Hub:
         mapping: Mapping | None = None,
         flood: FloodGuard | None = None,
         quality: QualityConfig | None = None,
+        webhook_retry: RetryPolicy | None = None,
     ) -> None:
         self.clock: Clock = clock or WallClock()
         self.data_dir = Path(data_dir) if data_dir is not None else None
@@ -100,6 +104,13 @@ class Hub:
             model_of=self.streams.model_of,
             lineage=self.streams.lineage,
         )
+        self.webhooks = Webhooks(
+            SqliteWebhookStore(self.db),
+            self.streams,
+            HttpxSender(),
+            self.clock,
+            retry=webhook_retry,
+        )
 
     def start_connectors(self, connectors: Sequence[Lifecycle]) -> None:
         """Start ``connectors`` in order and own them; if one fails, those started are
@@ -121,6 +132,7 @@ class Hub:
         # stores still open.
         while self.connectors:
             self.connectors.pop().stop()
+        self.webhooks.close()
         self.streams.close()
         self.quality.close()
         self.recorder.close()

@@ -14,6 +14,7 @@ from twinsight.api import (
     query_routes,
     stream_routes,
     twins_routes,
+    webhook_routes,
 )
 from twinsight.api.auth import BearerAuth
 from twinsight.api.errors import install_error_handlers
@@ -49,6 +50,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(ingest_routes.router(hub.ingest, hub.clock))
     app.include_router(stream_routes.router(hub))
     app.include_router(quality_routes.router(hub))
+    app.include_router(webhook_routes.router(hub))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:

@@ -10,7 +10,11 @@ Which scope a request needs (scopes nest: admin ⊃ write ⊃ read):
 
 - ``/health``: none (load balancers probe it);
 - GET, HEAD, OPTIONS, and ``POST /query`` (a read expressed as a POST): ``read``;
+- WebSocket connections (``/streams/ws``): ``read``; the token may also come as
+  ``?access_token=`` (there and on ``GET /streams/events``), and a refused WebSocket is
+  closed with code 4401/4403;
 - anything else under ``/models`` (upload, decommission, delete): ``admin``;
+- anything else under ``/webhooks`` (the server would POST data to any URL given): ``admin``;
 - every other write (twins, relationships, components, telemetry): ``write``.
 """
 
@@ -38,7 +42,7 @@ def required_scope(method: str, path: str) -> str | None:
         return None
     if method in READ_METHODS or (method == "POST" and path.rstrip("/") == "/query"):
         return "read"
-    if path == "/models" or path.startswith("/models/"):
+    if path.startswith(("/models/", "/webhooks/")) or path in ("/models", "/webhooks"):
         return "admin"
     return "write"
 
