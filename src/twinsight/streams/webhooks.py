@@ -137,7 +137,7 @@ class WebhookRegistry:
 
     def build(
         self,
-        url: Any,
+        url: Any = None,
         filter: Any = None,
         secret: Any = None,
         enabled: Any = True,
