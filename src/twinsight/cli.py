@@ -266,6 +266,16 @@ def serve(
     coap_port: Annotated[
         int, typer.Option(help="Accept CoAP POST/PUT on this UDP port (0: off).", min=0, max=65535)
     ] = 0,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            "--mapping",
+            help="Payload mapping file for live data (YAML; see docs/ingest.md). Check one "
+            "with 'twinsight mapping validate'.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     embedded_broker_port: Annotated[
         int | None,
         typer.Option(
@@ -295,6 +305,7 @@ def serve(
         mqtt_ca=str(mqtt_ca) if mqtt_ca else None,
         coap_port=coap_port,
         embedded_broker_port=embedded_broker_port,
+        mapping_file=str(mapping) if mapping else None,
     )
     try:
         ingest.settings_check()
@@ -413,8 +424,18 @@ def demo(
     data_dir: Annotated[
         Path, typer.Option("--data-dir", "-d", help="Folder for the demo's database.")
     ] = Path("data/demo"),
+    broker_port: Annotated[
+        int,
+        typer.Option(
+            help="Port of the demo's MQTT broker on 127.0.0.1 (skipped if busy; 0: none).",
+            min=0,
+            max=65535,
+        ),
+    ] = 1883,
 ) -> None:
-    """Start the demo world: the smart-factory models loaded into a running server."""
+    """Start the demo world: the smart-factory twin graph in a running server, with an MQTT
+    broker (127.0.0.1:1883 when free) whose factory/... topics feed the twins live."""
+    from twinsight.live_ingest import IngestOptions
     from twinsight.scenarios import factory
     from twinsight.scenarios.factory import world
     from twinsight.server import run_server
@@ -426,6 +447,12 @@ def demo(
         model_paths=[factory.MODELS_DIR],
         log_level="info",
         seed=lambda hub: world.build(hub.twins),
+        ingest=IngestOptions(
+            mqtt_topics=("factory/#",),
+            mapping_file=str(factory.MAPPING_FILE),
+            # the default port is skipped when busy; one asked for explicitly must be free
+            embedded_broker_port=None if broker_port == 1883 else broker_port,
+        ),
     )
 
 

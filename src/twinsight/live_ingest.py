@@ -24,6 +24,7 @@ from twinsight.hub import Hub, Lifecycle
 from twinsight.ingest.connectors.coap import CoapEndpoint
 from twinsight.ingest.connectors.embedded_broker import EmbeddedBroker
 from twinsight.ingest.connectors.mqtt import MqttConnector, MqttSettings
+from twinsight.ingest.mapping import load_mapping_file
 
 log = logging.getLogger("twinsight.server")
 
@@ -47,6 +48,8 @@ class IngestOptions:
     coap_host: str = "127.0.0.1"
     embedded_broker_port: int | None = None
     """None → 1883 if free; 0 → no embedded broker."""
+    mapping_file: str | None = None
+    """Payload mapping file (docs/ingest.md); without one every message is a dead letter."""
 
     def mqtt_settings(self, client_id: str) -> MqttSettings | None:
         """The external broker's settings, or None without ``mqtt_url``."""
@@ -80,6 +83,16 @@ def start_ingest(hub: Hub, options: IngestOptions, http_port: int) -> list[Lifec
     if sink is None:
         log.warning("live ingest not started: this hub has no ingest pipeline")
         return []
+    if options.mapping_file is not None:
+        hub.ingest.mapping = load_mapping_file(options.mapping_file)  # MappingError: bad input
+        log.info(
+            "payload mapping %s: %d rule(s)", options.mapping_file, len(hub.ingest.mapping.rules)
+        )
+    elif hub.ingest.mapping is None:
+        log.warning(
+            "no payload mapping (--mapping FILE): every message will be kept as a dead letter "
+            "until one is given and the letters are replayed"
+        )
     client_id = options.mqtt_client_id or f"twinsight-{socket.gethostname()}-{http_port}"
     parts: list[Lifecycle] = []
     settings: MqttSettings | None = None

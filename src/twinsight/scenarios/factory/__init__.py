@@ -1,7 +1,10 @@
 """The smart-factory demo world: a plant with production lines of motors, pumps, tanks and
-conveyors. For now it contributes its DTDL models; simulation and live data follow."""
+conveyors — its DTDL models, its twin graph and how its devices publish. Simulated devices
+follow with the simulation layer."""
 
 from pathlib import Path
 
 MODELS_DIR = Path(__file__).parent / "models"
+MAPPING_FILE = Path(__file__).parent / "mapping.yaml"
+"""How the factory's devices publish (MQTT topics and payloads) → twins (docs/ingest.md)."""
 """Folder of the factory's DTDL v3 models (units via the QuantitativeTypes extension)."""
