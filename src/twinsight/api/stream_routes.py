@@ -114,14 +114,17 @@ def router(hub: Hub) -> APIRouter:
         )
 
     @r.websocket("/streams/ws")
-    async def websocket_stream(websocket: WebSocket, queue: QueueSize = None) -> None:
+    async def websocket_stream(
+        websocket: WebSocket, queue: QueueSize = None, batch: bool = False
+    ) -> None:
         """Subscribe and unsubscribe with JSON messages; events arrive tagged with the
-        subscription they matched. A bad message is answered with an error frame."""
+        subscription they matched. A bad message is answered with an error frame. With
+        ``?batch=true`` events waiting together are sent as one ``batch`` frame."""
         await websocket.accept()
         mailbox = AsyncMailbox(asyncio.get_running_loop(), queue or streams.queue_size)
         subs: dict[str, Subscription] = {}
         counter = 0
-        writer = asyncio.create_task(_write_frames(websocket, mailbox))
+        writer = asyncio.create_task(_write_frames(websocket, mailbox, batch))
         try:
             while True:
                 message = await websocket.receive()
@@ -161,13 +164,9 @@ def router(hub: Hub) -> APIRouter:
                         if sub is None:
                             raise BadRequest(f"no subscription {tag!r} on this connection")
                         sub.close()
-                        mailbox.control(
-                            orjson.dumps({"type": "unsubscribed", "subscription": tag})
-                        )
+                        mailbox.control(orjson.dumps({"type": "unsubscribed", "subscription": tag}))
                     else:
-                        raise BadRequest(
-                            'send {"subscribe": {filters}} or {"unsubscribe": "<id>"}'
-                        )
+                        raise BadRequest('send {"subscribe": {filters}} or {"unsubscribe": "<id>"}')
                 except TwinsightError as exc:
                     ref = request.get("id") if isinstance(request, dict) else None
                     mailbox.control(_error_frame(exc, ref if isinstance(ref, str) else None))
@@ -201,9 +200,11 @@ def _subscription_id(requested: Any, counter: int, subs: dict[str, Subscription]
     return requested
 
 
-async def _write_frames(websocket: WebSocket, mailbox: AsyncMailbox) -> None:
+async def _write_frames(websocket: WebSocket, mailbox: AsyncMailbox, coalesce: bool) -> None:
     """The connection's only writer: control messages first, then the overflow notice, then
-    events, each frame built by concatenating the event's shared serialized bytes."""
+    events, each frame built by concatenating the event's shared serialized bytes. With
+    ``coalesce``, the events taken together go out as one ``batch`` frame: under load that
+    divides the per-frame cost (server and client) by the batch size."""
     try:
         while True:
             batch = await mailbox.take()
@@ -212,12 +213,16 @@ async def _write_frames(websocket: WebSocket, mailbox: AsyncMailbox) -> None:
                 await websocket.send_text(frame.decode())
             if batch.dropped:
                 await websocket.send_text(_overflow(batch.dropped).decode())
-            for tag, seq, body in batch.items:
-                frame = b'{"type":"event","subscription":"%s","id":%d,"event":%s}' % (
-                    tag.encode(),
-                    seq,
-                    body,
-                )
+            frames = [
+                b'{"type":"event","subscription":"%s","id":%d,"event":%s}'
+                % (tag.encode(), seq, body)
+                for tag, seq, body in batch.items
+            ]
+            if coalesce and len(frames) > 1:
+                joined = b'{"type":"batch","events":[' + b",".join(frames) + b"]}"
+                await websocket.send_text(joined.decode())
+                continue
+            for frame in frames:
                 await websocket.send_text(frame.decode())
     except (WebSocketDisconnect, RuntimeError, OSError) as exc:
         log.debug("websocket writer stopped: %s", exc)
