@@ -116,7 +116,7 @@ class Broker:
         self.process.wait(10)
 
 
-def make_session(port: int, client_id: str, topic: str) -> None:
+def make_session(port: int, client_id: str, topic: str, protocol: str) -> None:
     """Create the consumer's persistent session and subscription, then leave."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     props = mqtt.Properties(mqtt.PacketTypes.CONNECT)
@@ -168,9 +168,9 @@ def senml_payloads(packs: int) -> dict[str, list[bytes]]:
     return out
 
 
-def run_ceiling(port: int, n: int) -> dict[str, Any]:
+def run_ceiling(port: int, n: int, protocol: str) -> dict[str, Any]:
     client_id = "ceiling"
-    make_session(port, client_id, "bench/#")
+    make_session(port, client_id, "bench/#", protocol)
     publish(port, json_payloads(n))
     done = threading.Event()
     state = {"count": 0, "first": 0.0, "last": 0.0}
@@ -202,10 +202,10 @@ def run_ceiling(port: int, n: int) -> dict[str, Any]:
     }
 
 
-def run_twinsight(port: int, n: int, folder: Path, senml: bool) -> dict[str, Any]:
+def run_twinsight(port: int, n: int, folder: Path, senml: bool, protocol: str) -> dict[str, Any]:
     client_id = f"twinsight-{'senml' if senml else 'json'}"
     topic = "bench/+/senml" if senml else "bench/+/json"
-    make_session(port, client_id, topic)
+    make_session(port, client_id, topic, protocol)
     payloads = senml_payloads(n) if senml else json_payloads(n)
     publish(port, payloads)
     hub = Hub(folder / client_id, mapping=parse_mapping(MAPPING, "bench"))
@@ -259,6 +259,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20,000 messages, < 1 minute")
     parser.add_argument("--messages", type=int, help="messages per run (default 200,000)")
+    parser.add_argument(
+        "--protocol", choices=["5", "3.1.1"], default="5", help="MQTT version of both consumers"
+    )
     args = parser.parse_args()
     n = args.messages or (20_000 if args.quick else 200_000)
     packs = max(TWINS, n // 100)
@@ -267,16 +270,16 @@ def main() -> None:
         broker = Broker(folder)
         try:
             print(f"ceiling: bare paho subscriber, {n:,} JSON messages ...", flush=True)
-            ceiling = run_ceiling(broker.port, n)
+            ceiling = run_ceiling(broker.port, n, args.protocol)
             print(f"  {ceiling['msgs_per_s']:,} msg/s", flush=True)
             print("twinsight: MQTT -> mapping -> validation -> state -> history ...", flush=True)
-            twinsight = run_twinsight(broker.port, n, folder, senml=False)
+            twinsight = run_twinsight(broker.port, n, folder, False, args.protocol)
             print(
                 f"  {twinsight['msgs_per_s']:,} msg/s, zero loss: {twinsight['zero_loss']}",
                 flush=True,
             )
             print(f"senml: {packs:,} packs of 100 values ...", flush=True)
-            senml = run_twinsight(broker.port, packs, folder, senml=True)
+            senml = run_twinsight(broker.port, packs, folder, True, args.protocol)
             print(
                 f"  {senml['values_per_s']:,} values/s, zero loss: {senml['zero_loss']}", flush=True
             )
@@ -288,6 +291,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "messages": n,
+        "protocol": args.protocol,
         "ceiling": ceiling,
         "twinsight": twinsight,
         "senml": senml,
