@@ -16,10 +16,15 @@ from ingest.test_pipeline import make_hub, motor, msg
 from twinsight.core.clock import ManualClock
 from twinsight.core.errors import BadRequest
 from twinsight.hub import Hub
-from twinsight.streams.quality import QualityConfig, load_quality_file, parse_quality
+from twinsight.streams.quality import (
+    QualityConfig,
+    RangeRule,
+    load_quality_file,
+    parse_quality,
+)
 
 QUALITY_YAML = """
-mappings: []          # other sections of the same file are ignored
+notes: other top-level sections of the same file are ignored
 quality:
   window: 60
   gapFactor: 3
@@ -185,3 +190,12 @@ def test_bad_quality_config_is_refused_clearly(text: str, message: str) -> None:
         parse_quality(yaml.safe_load(text), "q.yaml")
     assert message in info.value.message
     assert info.value.message.startswith("q.yaml")
+
+
+def test_configure_applies_new_ranges_to_tracked_series(hub: Hub, clock: ManualClock) -> None:
+    tick(hub, clock, 0, temp=212.0)  # 100 °C: above the file's 90
+    hub.quality.configure(QualityConfig(ranges=(RangeRule("windingTemperature", max=150.0),)))
+    tick(hub, clock, 1000, temp=212.0)  # now within range
+    s = series(hub, "line-1-motor", "windingTemperature")
+    assert s["outOfRange"] == 1
+    assert s["expectedRange"] == {"min": None, "max": 150.0}

@@ -424,6 +424,14 @@ class QualityTracker:
         rows.sort(key=lambda r: (-r["count"], r["source"], r["address"], r["client"]))
         return rows
 
+    def configure(self, config: QualityConfig) -> None:
+        """Replace the configuration (e.g. after loading a ``quality:`` file at start-up);
+        tracked series keep their figures and get the new expected ranges."""
+        with self._lock:
+            self.config = config
+            for series in self._series.values():
+                series.limits = self._limits(series.twin_id, series.name)
+
     def knows(self, twin_id: str) -> bool:
         with self._lock:
             return any(key[0] == twin_id for key in self._series)
