@@ -280,3 +280,20 @@ def test_cli_add_list_failures_remove(clock: ManualClock, tmp_path: Path) -> Non
     gone = runner.invoke(cli_app, ["webhooks", "remove", "ops", *data])
     assert gone.exit_code == 1
     assert "WebhookNotFound" in gone.output
+
+
+def test_route_queue_is_bounded_while_the_receiver_hangs(hub: Hub) -> None:
+    """A route whose receiver hangs keeps at most ``queue_size`` events: the oldest are
+    dropped and counted, and publishing never waits for it."""
+    hub.webhooks.queue_size = 5
+    with webhook_receiver() as stuck:
+        stuck.default = "hang"
+        route = hub.webhooks.add(url=stuck.url, filter={"twins": "site"})
+        telemetry(hub, "site", i=0)
+        wait_for(lambda: len(stuck.requests) == 1, what="the first POST to hang")
+        for i in range(1, 31):
+            telemetry(hub, "site", i=i)
+        stats = hub.webhooks.stats(route.id)
+        assert stats is not None
+        assert stats.dropped == 25
+        assert stats.queued == 5
