@@ -266,6 +266,15 @@ def serve(
     coap_port: Annotated[
         int, typer.Option(help="Accept CoAP POST/PUT on this UDP port (0: off).", min=0, max=65535)
     ] = 0,
+    quality: Annotated[
+        Path | None,
+        typer.Option(
+            "--quality",
+            help="Expected value ranges for data quality (YAML; see docs/streams.md).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     mapping: Annotated[
         Path | None,
         typer.Option(
@@ -306,6 +315,7 @@ def serve(
         coap_port=coap_port,
         embedded_broker_port=embedded_broker_port,
         mapping_file=str(mapping) if mapping else None,
+        quality_file=str(quality) if quality else None,
     )
     try:
         ingest.settings_check()

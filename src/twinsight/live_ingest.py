@@ -25,6 +25,7 @@ from twinsight.ingest.connectors.coap import CoapEndpoint
 from twinsight.ingest.connectors.embedded_broker import EmbeddedBroker
 from twinsight.ingest.connectors.mqtt import MqttConnector, MqttSettings
 from twinsight.ingest.mapping import load_mapping_file
+from twinsight.streams.quality import load_quality_file
 
 log = logging.getLogger("twinsight.server")
 
@@ -50,6 +51,8 @@ class IngestOptions:
     """None → 1883 if free; 0 → no embedded broker."""
     mapping_file: str | None = None
     """Payload mapping file (docs/ingest.md); without one every message is a dead letter."""
+    quality_file: str | None = None
+    """Expected value ranges for data quality (the ``quality:`` format of docs/streams.md)."""
 
     def mqtt_settings(self, client_id: str) -> MqttSettings | None:
         """The external broker's settings, or None without ``mqtt_url``."""
@@ -93,6 +96,9 @@ def start_ingest(hub: Hub, options: IngestOptions, http_port: int) -> list[Lifec
             "no payload mapping (--mapping FILE): every message will be kept as a dead letter "
             "until one is given and the letters are replayed"
         )
+    if options.quality_file is not None:
+        hub.quality.configure(load_quality_file(options.quality_file))
+        log.info("data-quality ranges from %s", options.quality_file)
     client_id = options.mqtt_client_id or f"twinsight-{socket.gethostname()}-{http_port}"
     parts: list[Lifecycle] = []
     settings: MqttSettings | None = None

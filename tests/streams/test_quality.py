@@ -199,3 +199,10 @@ def test_configure_applies_new_ranges_to_tracked_series(hub: Hub, clock: ManualC
     s = series(hub, "line-1-motor", "windingTemperature")
     assert s["outOfRange"] == 1
     assert s["expectedRange"] == {"min": None, "max": 150.0}
+
+
+def test_unreadable_quality_files_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "latin1.yaml").write_bytes(b"quality:\n  ranges: []\n# caf\xe9\n")
+    for name, fragment in [("latin1.yaml", "not valid UTF-8"), ("missing.yaml", "cannot be read")]:
+        with pytest.raises(BadRequest, match=fragment):
+            load_quality_file(tmp_path / name)

@@ -154,6 +154,14 @@ def load_quality_file(path: Path | str) -> QualityConfig:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise BadRequest(f"{path}: not valid YAML: {exc}", code="InvalidArgument") from exc
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"{path}: byte {exc.start} is not valid UTF-8", code="InvalidArgument"
+        ) from exc
+    except OSError as exc:
+        raise BadRequest(
+            f"{path}: cannot be read: {exc.strerror or exc}", code="InvalidArgument"
+        ) from exc
     return parse_quality(document, str(path))
 
 
@@ -293,7 +301,11 @@ class QualityTracker:
         if series.last_arrival is not None:
             interval = ts - series.last_arrival
             if interval > 0:
-                if len(series.intervals) >= cfg.min_intervals:
+                # The median is at least the window's minimum, so most intervals are cleared
+                # by the cheap test and the median (a sort) runs only for candidate gaps.
+                if len(series.intervals) >= cfg.min_intervals and interval > cfg.gap_factor * min(
+                    series.intervals
+                ):
                     typical = median(series.intervals)
                     if interval > cfg.gap_factor * typical:
                         series.gaps += 1
