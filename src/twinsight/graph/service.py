@@ -170,16 +170,11 @@ class TwinGraph:
             content = {k: v for k, v in body.items() if k not in ("$dtId", "$etag", "$metadata")}
             problems = check_content(interface, models, content, require_components=True)
             problems += self._source_time_problems(interface, models, body)
-            if problems:
-                raise ValidationFailed(_summary(problems, twin_id), details=_details(problems))
+            _refuse_if(problems, twin_id)
             now = _iso(self._clock.now())
-            twin = {
-                "$dtId": twin_id,
-                "$etag": new_etag(),
-                **self._with_metadata(interface, models, content, body, now, interface.id),
-            }
-            self._store.put_twin(twin)
-            self.index.put_twin(twin)
+            twin = self._save_twin(
+                twin_id, self._with_metadata(interface, models, content, body, now, interface.id)
+            )
         self._bus.publish(
             TwinChanged(
                 "update" if current else "create",
@@ -191,6 +186,14 @@ class TwinGraph:
             )
         )
         return dict(twin)
+
+    def _save_twin(self, twin_id: str, document: Doc) -> Doc:
+        """Give a validated document its id and a new etag, store it durably, then make it
+        the live copy readers see."""
+        twin = {"$dtId": twin_id, "$etag": new_etag(), **document}
+        self._store.put_twin(twin)
+        self.index.put_twin(twin)
+        return twin
 
     def _with_metadata(
         self,
@@ -286,16 +289,9 @@ class TwinGraph:
                     problems.append(
                         f"/{'/'.join(address)}: sourceTime given for a property with no value"
                     )
-            if problems:
-                raise ValidationFailed(_summary(problems, twin_id), details=_details(problems))
+            _refuse_if(problems, twin_id)
             now = _iso(self._clock.now())
-            twin = {
-                "$dtId": twin_id,
-                "$etag": new_etag(),
-                **_restamp(result, now, frozenset(interface.components)),
-            }
-            self._store.put_twin(twin)
-            self.index.put_twin(twin)
+            twin = self._save_twin(twin_id, _restamp(result, now, frozenset(interface.components)))
         self._bus.publish(
             TwinChanged(
                 "update", twin_id, interface.id, self._clock.now(), current, twin, tuple(ops)
@@ -395,10 +391,7 @@ class TwinGraph:
                         f"/$relationshipName: {source_id!r} already has {len(others)} {name!r} "
                         f"relationship(s); the model allows at most {definition.max_multiplicity}"
                     )
-            if problems:
-                raise ValidationFailed(
-                    _summary(problems, relationship_id), details=_details(problems)
-                )
+            _refuse_if(problems, relationship_id)
             rel: Doc = {
                 k: copy.deepcopy(v) for k, v in body.items() if k not in RESERVED_RELATIONSHIP_KEYS
             }
@@ -451,10 +444,7 @@ class TwinGraph:
             assert source is not None
             definition, models = self._relationship_definition(source, current["$relationshipName"])
             problems = check_relationship(definition, models, result.document)
-            if problems:
-                raise ValidationFailed(
-                    _summary(problems, relationship_id), details=_details(problems)
-                )
+            _refuse_if(problems, relationship_id)
             rel = {**result.document, **{k: current[k] for k in RESERVED_RELATIONSHIP_KEYS}}
             rel["$etag"] = new_etag()
             self._store.put_relationship(rel)
@@ -670,6 +660,12 @@ def _restamp(result: PatchResult, now: str, components: frozenset[str]) -> Doc:
         meta["$lastUpdateTime"] = now
     twin["$metadata"]["$lastUpdateTime"] = now
     return twin
+
+
+def _refuse_if(problems: Sequence[str], subject: str) -> None:
+    """Raise ``ValidationFailed`` listing every problem, if there is any."""
+    if problems:
+        raise ValidationFailed(_summary(problems, subject), details=_details(problems))
 
 
 def _summary(problems: Sequence[str], subject: str) -> str:

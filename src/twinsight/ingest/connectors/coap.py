@@ -15,7 +15,6 @@ executor so a slow store never stalls the UDP socket.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import threading
@@ -27,6 +26,7 @@ import aiocoap.resource
 from twinsight.core.clock import Clock
 from twinsight.core.errors import ConnectorError
 from twinsight.core.messages import MessageSink, RawMessage
+from twinsight.ingest.connectors.loop_thread import start_loop_thread
 
 log = logging.getLogger("twinsight.ingest.coap")
 
@@ -130,37 +130,21 @@ class CoapEndpoint:
                     "(choose another --coap-port)"
                 ) from exc
         loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
 
         async def boot() -> None:
-            try:
-                self._context = await aiocoap.Context.create_server_context(
-                    # UDP only: aiocoap would also open CoAP over TCP/WebSockets listeners.
-                    _Ingest(self),
-                    bind=(self.host, self.port),
-                    transports=["udp6"],
-                )
-            except Exception as exc:  # e.g. OSError: address in use
-                failure.append(exc)
-            finally:
-                ready.set()
+            self._context = await aiocoap.Context.create_server_context(
+                # UDP only: aiocoap would also open CoAP over TCP/WebSockets listeners.
+                _Ingest(self),
+                bind=(self.host, self.port),
+                transports=["udp6"],
+            )
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            booting = loop.create_task(boot())  # referenced so it is not collected early
-            loop.run_forever()
-            del booting
-
-        thread = threading.Thread(target=run, name="coap-endpoint", daemon=True)
-        thread.start()
-        if not ready.wait(timeout) or failure:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(5)
-            with contextlib.suppress(RuntimeError):
-                loop.close()
-            why = failure[0] if failure else f"no answer within {timeout} s"
-            raise ConnectorError(f"cannot start the CoAP endpoint on udp {self.url}: {why}")
+        try:
+            thread = start_loop_thread("coap-endpoint", loop, boot, timeout)
+        except Exception as exc:  # e.g. OSError: address in use
+            raise ConnectorError(
+                f"cannot start the CoAP endpoint on udp {self.url}: {exc}"
+            ) from exc
         self._loop, self._thread = loop, thread
         log.info("CoAP endpoint listening on %s (POST/PUT any path)", self.url)
 

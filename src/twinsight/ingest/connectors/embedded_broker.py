@@ -19,7 +19,6 @@ The log says which one runs. Only loopback is served: it has no authentication.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from twinsight.core.errors import ConnectorError
+from twinsight.ingest.connectors.loop_thread import start_loop_thread
 
 log = logging.getLogger("twinsight.ingest.embedded_broker")
 
@@ -140,33 +140,15 @@ class EmbeddedBroker:
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.WARNING)
         loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
 
         async def boot() -> None:
-            try:
-                self._broker = Broker(config, loop=loop)
-                await self._broker.start()
-            except Exception as exc:  # amqtt wraps everything in BrokerError
-                failure.append(exc)
-            finally:
-                ready.set()
+            self._broker = Broker(config, loop=loop)
+            await self._broker.start()
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            booting = loop.create_task(boot())  # referenced so it is not collected early
-            loop.run_forever()
-            del booting
-
-        thread = threading.Thread(target=run, name="embedded-mqtt-broker", daemon=True)
-        thread.start()
-        if not ready.wait(timeout) or failure:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(5)
-            with contextlib.suppress(RuntimeError):
-                loop.close()
-            why = failure[0] if failure else f"no answer within {timeout} s"
-            raise ConnectorError(f"amqtt did not start on {self.url}: {why}")
+        try:
+            thread = start_loop_thread("embedded-mqtt-broker", loop, boot, timeout)
+        except Exception as exc:  # e.g. OSError: address in use
+            raise ConnectorError(f"amqtt did not start on {self.url}: {exc}") from exc
         self._loop, self._thread = loop, thread
 
     def _stop_amqtt(self) -> None:
