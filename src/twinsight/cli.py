@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from twinsight.cli_ingest import deadletters_app, mapping_app
+from twinsight.cli_options import DEFAULT_DATA_DIR, DataDir, err, out
 from twinsight.cli_streams import webhooks_app
 from twinsight.core.errors import TwinsightError
 from twinsight.models.diagnostics import DtdlError, DtdlParseError
@@ -48,19 +48,6 @@ history_app = typer.Typer(
 )
 app.add_typer(history_app, name="history")
 
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir",
-        "-d",
-        help="Folder holding the platform's database (created if missing).",
-        envvar="TWINSIGHT_DATA_DIR",
-    ),
-]
-DEFAULT_DATA_DIR = Path("data")
 
 Paths = Annotated[
     list[Path],

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from twinsight.cli_options import DEFAULT_DATA_DIR, DataDir, err, out
 from twinsight.core.errors import TwinsightError
 
 if TYPE_CHECKING:
@@ -22,15 +22,6 @@ deadletters_app = typer.Typer(
     help="Messages that could not be mapped or validated: list, show, replay, discard.",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir", "-d", help="The platform's data folder.", envvar="TWINSIGHT_DATA_DIR"
-    ),
-]
 MappingFile = Annotated[
     Path | None,
     typer.Option(
@@ -80,7 +71,7 @@ def _open_hub(data_dir: Path, mapping: Path | None) -> Hub:
 
 @deadletters_app.command("list")
 def deadletters_list(
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     status: Annotated[str, typer.Option(help="pending, replayed, discarded or all")] = "pending",
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
@@ -119,7 +110,7 @@ def deadletters_list(
 @deadletters_app.command("show")
 def deadletters_show(
     letter_id: Annotated[int, typer.Argument(help="Dead-letter id.")],
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Show one dead letter with its payload."""
     with _open_hub(data_dir, None) as hub:
@@ -150,7 +141,7 @@ def deadletters_replay(
     ids: Annotated[
         list[int] | None, typer.Argument(help="Ids to replay (default: all pending).")
     ] = None,
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     mapping: MappingFile = None,
 ) -> None:
     """Re-submit dead letters (e.g. after fixing the mapping or the models)."""
@@ -169,7 +160,7 @@ def deadletters_replay(
 @deadletters_app.command("discard")
 def deadletters_discard(
     ids: Annotated[list[int], typer.Argument(help="Ids to discard.")],
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Mark dead letters as discarded (they stay in the store for audit)."""
     with _open_hub(data_dir, None) as hub:

@@ -14,25 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from twinsight.cli_options import DEFAULT_DATA_DIR, AsJson, DataDir, err, out
 from twinsight.core.errors import TwinsightError
 
 webhooks_app = typer.Typer(
     help="Webhook routes (POST matching live events to a URL) and their failed deliveries.",
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path,
-    typer.Option(
-        "--data-dir", "-d", help="The platform's data folder.", envvar="TWINSIGHT_DATA_DIR"
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 if TYPE_CHECKING:
@@ -88,7 +78,7 @@ def webhooks_add(
     route_id: Annotated[str | None, typer.Option("--id", help="Choose the route id.")] = None,
     description: Annotated[str, typer.Option(help="A note for people.")] = "",
     disabled: Annotated[bool, typer.Option("--disabled", help="Store it paused.")] = False,
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Add a webhook route; prints its id."""
     raw = {"twins": twin, "models": model, "names": name, "types": event_type}
@@ -110,7 +100,7 @@ def webhooks_add(
 
 
 @webhooks_app.command("list")
-def webhooks_list(data_dir: DataDir = Path("data"), as_json: AsJson = False) -> None:
+def webhooks_list(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: AsJson = False) -> None:
     """List webhook routes (secrets are never shown)."""
     with _registry(data_dir) as registry:
         rows = [
@@ -143,7 +133,7 @@ def webhooks_list(data_dir: DataDir = Path("data"), as_json: AsJson = False) -> 
 @webhooks_app.command("remove")
 def webhooks_remove(
     route_id: Annotated[str, typer.Argument(help="Route id.")],
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Remove a route and its failures."""
     with _registry(data_dir) as registry:
@@ -158,7 +148,7 @@ def webhooks_remove(
 def webhooks_failures(
     route_id: Annotated[str, typer.Argument(help="Route id.")],
     status: Annotated[str, typer.Option(help="pending, delivered or all.")] = "pending",
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: AsJson = False,
 ) -> None:
     """List a route's failed deliveries with their last error."""
@@ -203,7 +193,7 @@ def webhooks_retry(
     ids: Annotated[
         list[int] | None, typer.Argument(help="Failure ids (default: every pending one).")
     ] = None,
-    data_dir: DataDir = Path("data"),
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Re-send failed deliveries once each. Exit 1 if any still fails."""
     from twinsight.streams.http_sender import HttpxSender
