@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from support import FACTORY_MODELS
+from support import add_factory_models, motor_body
 from twinsight.core.clock import ManualClock
 from twinsight.core.errors import BadRequest, NotFound, PreconditionFailed, ValidationFailed
 from twinsight.hub import Hub
 from twinsight.models.diagnostics import Document
-from twinsight.models.loader import load_paths
 
 MOTOR = "dtmi:twinsight:factory:Motor;1"
 TANK = "dtmi:twinsight:factory:Tank;1"
 CONVEYOR = "dtmi:twinsight:factory:Conveyor;1"
 
 
-def with_models(hub: Hub) -> Hub:
-    docs, errors = load_paths([FACTORY_MODELS])
-    assert errors == []
-    hub.models.add(docs)
-    return hub
-
-
-def motor(**values: Any) -> dict[str, Any]:
-    return {"$metadata": {"$model": MOTOR}, "bearing": {"$metadata": {}}, **values}
-
-
 def test_state_survives_restart(tmp_path: Path, clock: ManualClock) -> None:
-    with with_models(Hub(tmp_path, clock=clock)) as hub:
-        hub.twins.upsert_twin("m1", motor(ratedPower=5.0))
-        hub.twins.upsert_twin("m2", motor())
+    with add_factory_models(Hub(tmp_path, clock=clock)) as hub:
+        hub.twins.upsert_twin("m1", motor_body(ratedPower=5.0))
+        hub.twins.upsert_twin("m2", motor_body())
         hub.twins.upsert_twin("p1", {"$metadata": {"$model": "dtmi:twinsight:factory:Pump;1"}})
         hub.twins.upsert_relationship(
             "p1", "r", {"$targetId": "m1", "$relationshipName": "drivenBy"}
@@ -53,8 +40,8 @@ def test_state_survives_restart(tmp_path: Path, clock: ManualClock) -> None:
 
 
 def test_metadata_times_follow_the_clock(hub: Hub, clock: ManualClock) -> None:
-    with_models(hub)
-    hub.twins.upsert_twin("m1", motor(ratedPower=5.0, serialNumber="A"))
+    add_factory_models(hub)
+    hub.twins.upsert_twin("m1", motor_body(ratedPower=5.0, serialNumber="A"))
     clock.advance(60)
     twin = hub.twins.patch_twin("m1", [{"op": "replace", "path": "/ratedPower", "value": 6.0}])
     assert twin["$metadata"]["ratedPower"]["lastUpdateTime"] == "2026-01-01T00:01:00Z"
@@ -63,7 +50,7 @@ def test_metadata_times_follow_the_clock(hub: Hub, clock: ManualClock) -> None:
 
 
 def test_nested_object_and_map_values_are_validated(hub: Hub) -> None:
-    with_models(hub)
+    add_factory_models(hub)
     tank = {"$metadata": {"$model": TANK}, "alarmLimits": {"low": 0.5, "high": 4.0}}
     hub.twins.upsert_twin("t1", tank)
     hub.twins.patch_twin("t1", [{"op": "replace", "path": "/alarmLimits/high", "value": 4.5}])
@@ -80,7 +67,7 @@ def test_nested_object_and_map_values_are_validated(hub: Hub) -> None:
 
 
 def test_every_problem_is_reported(hub: Hub) -> None:
-    with_models(hub)
+    add_factory_models(hub)
     with pytest.raises(ValidationFailed) as info:
         hub.twins.upsert_twin(
             "m1",
@@ -92,34 +79,34 @@ def test_every_problem_is_reported(hub: Hub) -> None:
 
 
 def test_preconditions_on_delete(hub: Hub) -> None:
-    with_models(hub)
-    twin = hub.twins.upsert_twin("m1", motor())
+    add_factory_models(hub)
+    twin = hub.twins.upsert_twin("m1", motor_body())
     with pytest.raises(PreconditionFailed):
         hub.twins.delete_twin("m1", if_match='W/"stale"')
     hub.twins.delete_twin("m1", if_match=twin["$etag"])
     with pytest.raises(BadRequest):
-        hub.twins.upsert_twin("m1", motor(), if_none_match='W/"x"')
+        hub.twins.upsert_twin("m1", motor_body(), if_none_match='W/"x"')
 
 
 def test_decommissioned_models_refuse_new_twins_only(hub: Hub) -> None:
-    with_models(hub)
-    hub.twins.upsert_twin("m1", motor())
+    add_factory_models(hub)
+    hub.twins.upsert_twin("m1", motor_body())
     hub.models.decommission(MOTOR)
     with pytest.raises(ValidationFailed) as info:
-        hub.twins.upsert_twin("m2", motor())
+        hub.twins.upsert_twin("m2", motor_body())
     assert "decommissioned" in info.value.message
     hub.twins.patch_twin("m1", [{"op": "add", "path": "/ratedPower", "value": 1.0}])
 
 
 def test_is_of_model_sees_models_added_later(hub: Hub) -> None:
-    with_models(hub)
+    add_factory_models(hub)
     mixer = {
         "@context": "dtmi:dtdl:context;3",
         "@id": "dtmi:x:Mixer;1",
         "@type": "Interface",
         "extends": MOTOR,
     }
-    hub.twins.upsert_twin("m1", motor())
+    hub.twins.upsert_twin("m1", motor_body())
     query = (
         "SELECT T.$dtId FROM DIGITALTWINS T WHERE IS_OF_MODEL('dtmi:twinsight:factory:Machine;1')"
     )
@@ -132,8 +119,8 @@ def test_is_of_model_sees_models_added_later(hub: Hub) -> None:
 def test_a_failed_write_changes_nothing_in_store_or_index(
     tmp_path: Path, clock: ManualClock
 ) -> None:
-    with with_models(Hub(tmp_path, clock=clock)) as hub:
-        before = hub.twins.upsert_twin("m1", motor(ratedPower=1.0))
+    with add_factory_models(Hub(tmp_path, clock=clock)) as hub:
+        before = hub.twins.upsert_twin("m1", motor_body(ratedPower=1.0))
         with pytest.raises(ValidationFailed):
             hub.twins.patch_twin(
                 "m1",
@@ -148,7 +135,7 @@ def test_a_failed_write_changes_nothing_in_store_or_index(
 
 
 def test_patches_never_mutate_a_document_readers_hold(hub: Hub) -> None:
-    with_models(hub)
+    add_factory_models(hub)
     tank = {"$metadata": {"$model": TANK}, "alarmLimits": {"low": 0.5, "high": 4.0}}
     hub.twins.upsert_twin("t1", tank)
     held = hub.twins.index.twin("t1")
@@ -167,7 +154,7 @@ def test_patches_never_mutate_a_document_readers_hold(hub: Hub) -> None:
     )
     assert dict(held) == snapshot
     assert hub.twins.get_twin("t1")["alarmLimits"] == {"low": 0.5, "high": 5.0}
-    m = hub.twins.upsert_twin("m1", motor(bearing={"$metadata": {}, "wear": 0.1}))
+    m = hub.twins.upsert_twin("m1", motor_body(bearing={"$metadata": {}, "wear": 0.1}))
     held_motor = hub.twins.index.twin("m1")
     assert held_motor is not None
     before = copy.deepcopy(dict(held_motor))

@@ -8,25 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from support import FACTORY_MODELS
+from support import add_factory_models, motor_body
 from twinsight.core.clock import ManualClock
 from twinsight.core.ports import HistoryPoint, SeriesKey
 from twinsight.hub import Hub
-from twinsight.models.loader import load_paths
 
 MOTOR = "dtmi:twinsight:factory:Motor;1"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def with_models(hub: Hub) -> Hub:
-    docs, errors = load_paths([FACTORY_MODELS])
-    assert errors == []
-    hub.models.add(docs)
-    return hub
-
-
-def motor(**values: Any) -> dict[str, Any]:
-    return {"$metadata": {"$model": MOTOR}, "bearing": {"$metadata": {}}, **values}
 
 
 def series(hub: Hub, name: str, twin: str = "m1") -> list[tuple[datetime, Any]]:
@@ -36,8 +24,8 @@ def series(hub: Hub, name: str, twin: str = "m1") -> list[tuple[datetime, Any]]:
 def test_twin_writes_record_each_written_property_at_its_update_time(
     hub: Hub, clock: ManualClock
 ) -> None:
-    with_models(hub)
-    hub.twins.upsert_twin("m1", motor(ratedPower=5.0, serialNumber="A-1"))
+    add_factory_models(hub)
+    hub.twins.upsert_twin("m1", motor_body(ratedPower=5.0, serialNumber="A-1"))
     clock.advance(60)
     hub.twins.patch_twin("m1", [{"op": "replace", "path": "/ratedPower", "value": 6.0}])
     clock.advance(60)
@@ -58,11 +46,11 @@ def test_twin_writes_record_each_written_property_at_its_update_time(
 def test_source_time_orders_history_and_late_writes_do_not_become_latest(
     hub: Hub, clock: ManualClock
 ) -> None:
-    with_models(hub)
+    add_factory_models(hub)
     hub.twins.upsert_twin(
         "m1",
         {
-            **motor(ratedPower=5.0),
+            **motor_body(ratedPower=5.0),
             "$metadata": {"$model": MOTOR, "ratedPower": {"sourceTime": "2025-12-31T23:00:00Z"}},
         },
     )
@@ -91,8 +79,8 @@ def test_source_time_orders_history_and_late_writes_do_not_become_latest(
 def test_telemetry_fields_are_flattened_and_stamped_with_source_time(
     hub: Hub, clock: ManualClock
 ) -> None:
-    with_models(hub)
-    hub.twins.upsert_twin("m1", motor())
+    add_factory_models(hub)
+    hub.twins.upsert_twin("m1", motor_body())
     source = datetime(2025, 12, 31, 12, tzinfo=UTC)
     hub.twins.publish_telemetry(
         "m1",
@@ -115,8 +103,8 @@ def test_telemetry_fields_are_flattened_and_stamped_with_source_time(
 
 
 def test_duplicate_telemetry_is_recorded_once(hub: Hub) -> None:
-    with_models(hub)
-    hub.twins.upsert_twin("m1", motor())
+    add_factory_models(hub)
+    hub.twins.upsert_twin("m1", motor_body())
     for _ in range(3):
         hub.twins.publish_telemetry("m1", {"speed": 1.0}, message_id="same", source_time=T0)
     hub.recorder.flush()
@@ -124,8 +112,8 @@ def test_duplicate_telemetry_is_recorded_once(hub: Hub) -> None:
 
 
 def test_nothing_is_written_until_a_batch_is_flushed_then_everything_is(hub: Hub) -> None:
-    with_models(hub)
-    hub.twins.upsert_twin("m1", motor())
+    add_factory_models(hub)
+    hub.twins.upsert_twin("m1", motor_body())
     recorder = hub.recorder
     recorder.close()  # stop the background writer so the queue is observable
     recorder.record([HistoryPoint("m1", "x", "telemetry", T0, 1.0)])
@@ -151,8 +139,8 @@ def test_a_full_batch_is_written_by_the_caller_under_back_pressure(hub: Hub) -> 
 def test_history_survives_a_restart_and_closing_the_hub_flushes(
     tmp_path: Path, clock: ManualClock
 ) -> None:
-    with with_models(Hub(tmp_path, clock=clock)) as hub:
-        hub.twins.upsert_twin("m1", motor(ratedPower=5.0))
+    with add_factory_models(Hub(tmp_path, clock=clock)) as hub:
+        hub.twins.upsert_twin("m1", motor_body(ratedPower=5.0))
         hub.twins.publish_telemetry("m1", {"speed": 1.0}, message_id="1")
         # no flush: close must write the queue
     assert (tmp_path / "history.db").exists()
@@ -162,8 +150,8 @@ def test_history_survives_a_restart_and_closing_the_hub_flushes(
 
 
 def test_deleting_a_twin_keeps_its_history(hub: Hub) -> None:
-    with_models(hub)
-    hub.twins.upsert_twin("m1", motor(ratedPower=5.0))
+    add_factory_models(hub)
+    hub.twins.upsert_twin("m1", motor_body(ratedPower=5.0))
     hub.twins.delete_twin("m1")
     hub.recorder.flush()
     assert series(hub, "ratedPower") == [(T0, 5.0)]
