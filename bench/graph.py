@@ -278,7 +278,16 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         exe = Path(sys.executable).with_name("twinsight")
-        args = [str(exe), "serve", "--port", str(self.port), "--data-dir", str(data_dir)]
+        args = [
+            str(exe),
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(data_dir),
+            "--embedded-broker-port",
+            "0",
+        ]  # measure the HTTP API alone
         args += ["--no-access-log", "--log-level", "warning"]
         if require_auth:
             args.append("--require-auth")
