@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from twinsight.cli_ingest import deadletters_app, mapping_app
-from twinsight.cli_options import DEFAULT_DATA_DIR, DataDir, err, out
+from twinsight.cli_options import DEFAULT_DATA_DIR, AsJson, DataDir, err, out
 from twinsight.cli_streams import webhooks_app
 from twinsight.core.errors import TwinsightError
 from twinsight.models.diagnostics import DtdlError, DtdlParseError
@@ -134,7 +134,7 @@ def models_import(paths: Paths, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 @models_app.command("list")
 def models_list(
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """List the models stored in DATA_DIR."""
     from twinsight.hub import Hub
@@ -374,7 +374,7 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list(
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """List tokens (names, scopes, creation time, revoked or not; never the tokens)."""
     with _token_service(data_dir) as tokens:
@@ -458,7 +458,7 @@ def history_series(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     twin: Annotated[str | None, typer.Option(help="Only series of this twin.")] = None,
     prefix: Annotated[str | None, typer.Option(help="Only names starting with this.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """List the recorded series in DATA_DIR with their point counts and time spans."""
     from twinsight.hub import Hub

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from twinsight.cli_options import DEFAULT_DATA_DIR, DataDir, err, out
+from twinsight.cli_options import DEFAULT_DATA_DIR, AsJson, DataDir, err, out
 from twinsight.core.errors import TwinsightError
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def deadletters_list(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     status: Annotated[str, typer.Option(help="pending, replayed, discarded or all")] = "pending",
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """List dead letters, oldest first."""
     with _open_hub(data_dir, None) as hub:
