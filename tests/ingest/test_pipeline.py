@@ -224,3 +224,17 @@ def test_time_is_measured_from_arrival_not_wall_clock(hub: Hub, clock: ManualClo
     clock.advance(timedelta(days=3).total_seconds())
     result = hub.ingest.submit([motor(clock, 0, power=1.0)])  # 3 days old: fine
     assert result.dead_letters == 0
+
+
+def test_every_timed_sample_of_a_pack_reaches_the_event_bus(hub: Hub, clock: ManualClock) -> None:
+    seen: list[TelemetryReceived] = []
+    hub.bus.subscribe(seen.append, TelemetryReceived)
+    pack = (
+        b'[{"bn": "", "bt": %d, "n": "vibration", "v": 1}, {"n": "vibration", "v": 2, "t": 1},'
+        b' {"n": "current", "v": 5, "t": 1}]' % (MS0 // 1000)
+    )
+    hub.ingest.submit([msg("senml/line-1-motor", pack, clock)])
+    assert [(t.source_time, dict(t.payload)) for t in seen] == [
+        (T0, {"vibration": 1.0}),
+        (T0 + timedelta(seconds=1), {"vibration": 2.0, "current": 5.0}),
+    ]

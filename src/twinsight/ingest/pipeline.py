@@ -222,8 +222,9 @@ class IngestPipeline:
     def _store(self, outcomes: list[Outcome], now: datetime) -> tuple[int, int]:
         points: list[HistoryPoint] = []
         properties: list[IngestedProperty] = []
-        telemetry: dict[tuple[int, str, str | None], dict[str, Any]] = {}
-        telemetry_time: dict[tuple[int, str, str | None], datetime | None] = {}
+        # one event per message, twin, component and source time: a SenML pack of timed
+        # samples becomes one event per sample time, not one holding only the last sample
+        telemetry: dict[tuple[int, str, str | None, datetime | None], dict[str, Any]] = {}
         for index, outcome in enumerate(outcomes):
             for value, target, raw, time in outcome.values:
                 points.append(HistoryPoint(value.twin_id, value.name, value.kind, time, raw))
@@ -239,13 +240,12 @@ class IngestPipeline:
                         )
                     )
                 else:
-                    key = (index, value.twin_id, target.component)
+                    key = (index, value.twin_id, target.component, value.time)
                     telemetry.setdefault(key, {})[target.name] = raw
-                    telemetry_time[key] = value.time
         if points:
             self._history.append(points)
         stats = self._graph.apply_ingested(properties) if properties else None
-        for (index, twin_id, component), payload in telemetry.items():
+        for (index, twin_id, component, source_time), payload in telemetry.items():
             message = outcomes[index].message
             twin = self._graph.index.twin(twin_id)
             model = twin["$metadata"]["$model"] if twin is not None else ""
@@ -257,7 +257,7 @@ class IngestPipeline:
                     f"{message.source}:{message.address}",
                     payload,
                     now,
-                    telemetry_time[(index, twin_id, component)],
+                    source_time,
                     recorded=True,
                 )
             )
