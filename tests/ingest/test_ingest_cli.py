@@ -73,3 +73,41 @@ def test_deadletters_list_show_replay_discard(tmp_path: Path) -> None:
         assert hub.twins.get_twin("line-1-motor")["ratedPower"] == 12.5
     assert runner.invoke(app, ["deadletters", "show", "999", *args]).exit_code == 1
     assert runner.invoke(app, ["deadletters", "list", "--status", "x", *args]).exit_code == 1
+
+
+def test_serve_refuses_a_broken_mapping_or_quality_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from adt import free_port
+
+    exe = Path(sys.executable).parent / "twinsight"
+    bad_mapping = tmp_path / "bad.yaml"
+    bad_mapping.write_text("mappings: [{name: x, topic: t, twin: y, format: xml}]")
+    bad_quality = tmp_path / "quality.yaml"
+    bad_quality.write_bytes(b"quality: {ranges: []}\n# \xff\n")
+    for option, path, fragment in [
+        ("--mapping", bad_mapping, "mappings[0].format"),
+        ("--quality", bad_quality, "not valid UTF-8"),
+    ]:
+        result = subprocess.run(
+            [
+                str(exe),
+                "serve",
+                "--port",
+                str(free_port()),
+                "--data-dir",
+                str(tmp_path / "d"),
+                "--embedded-broker-port",
+                "0",
+                option,
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        assert fragment in result.stderr
+        assert "Traceback" not in result.stderr
