@@ -18,6 +18,9 @@ ADAPTER_ONLY = {
     "amqtt": "twinsight/ingest/connectors/embedded_broker.py",
     "aiocoap": "twinsight/ingest/connectors/coap.py",
     "httpx": "twinsight/streams/http_sender.py",
+    "fmpy": "twinsight/sim/fmu.py",
+    "simpy": "twinsight/sim/des",
+    "filterpy": "twinsight/sim/estimation",
 }
 
 

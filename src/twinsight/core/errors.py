@@ -114,3 +114,27 @@ class ConnectorError(TwinsightError):
 
     code = "ConnectorError"
     status = 502
+
+
+class SimulationError(TwinsightError):
+    """A simulation model or scenario cannot go on: it diverged, raised, was given a
+    parameter outside its bounds, or its FMU is broken or built for another platform.
+
+    It names the model (and the scenario, where there is one) so the failure stays with that
+    model or scenario: live twins and other scenarios carry on.
+    """
+
+    code = "SimulationError"
+    status = 422
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str = "",
+        code: str | None = None,
+        details: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        prefix = f"model {model!r}: " if model and not message.startswith("model ") else ""
+        super().__init__(prefix + message, code=code, details=details)
+        self.model = model
