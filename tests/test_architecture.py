@@ -14,7 +14,7 @@ ADAPTER_ONLY = {
     "sqlite3": "twinsight/store",
     "psycopg": "twinsight/store",
     "uvicorn": "twinsight/server.py",
-    "paho": "twinsight/ingest/connectors/mqtt.py",
+    "paho": "twinsight/ingest/connectors/mqtt",
     "amqtt": "twinsight/ingest/connectors/embedded_broker.py",
     "aiocoap": "twinsight/ingest/connectors/coap.py",
     "httpx": "twinsight/streams/http_sender.py",

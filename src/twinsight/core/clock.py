@@ -1,8 +1,9 @@
-"""One clock interface with a wall clock and a manually driven clock.
+"""One clock interface with a wall clock and simulated clocks.
 
 Everything that needs "now" takes a :class:`Clock`, so the same twin runs live on
-:class:`WallClock` or faster than real time (and deterministically in tests) on
-:class:`ManualClock`.
+:class:`WallClock`, paced faster than real time on :class:`ScaledClock` (a demo at 60×), or
+as fast as the computer allows (and deterministically in tests) on :class:`ManualClock`,
+which a simulation moves itself.
 
 >>> clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
 >>> clock.advance(90)
@@ -12,6 +13,7 @@ Everything that needs "now" takes a :class:`Clock`, so the same twin runs live o
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -45,3 +47,25 @@ class ManualClock:
         if seconds < 0:
             raise ValueError(f"a clock cannot go backwards (asked to advance {seconds} s)")
         self._now += timedelta(seconds=seconds)
+
+
+class ScaledClock:
+    """Simulated time that runs ``speed`` times faster than the machine's clock, from
+    ``start`` (now, by default): the pace of a demo or a training run.
+
+    >>> clock = ScaledClock(speed=3600.0)   # one simulated hour per real second
+    >>> clock.speed
+    3600.0
+    """
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        if not speed > 0 or speed == float("inf"):
+            raise ValueError(f"a clock speed must be positive and finite, not {speed!r}")
+        if start is not None and start.tzinfo is None:
+            raise ValueError("ScaledClock needs an aware start (e.g. tzinfo=UTC)")
+        self.speed = float(speed)
+        self._start = start or datetime.now(UTC)
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)

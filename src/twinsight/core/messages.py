@@ -47,3 +47,10 @@ class MessageSink(Protocol):
     to their sender (e.g. MQTT QoS 1 PUBACK) right after it returns."""
 
     def submit(self, messages: list[RawMessage]) -> IngestResult: ...
+
+
+class MessagePublisher(Protocol):
+    """Sends a message to a device network (an MQTT broker): what virtual devices publish
+    through, and later what commands to devices go out on."""
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None: ...
