@@ -2,22 +2,29 @@
 
 Why it is built this way:
 
-* **Acknowledge after storing.** paho runs with ``manual_ack=True``: ``on_message`` only puts
-  the message on a bounded queue; a worker thread hands batches to ``sink.submit`` and only
-  after it returns (the contract says: durably stored) sends the QoS 1 PUBACKs. If the
-  process dies in between, the broker still holds the messages and redelivers them to the
-  same client id, so a QoS 1 message is never lost (it may arrive twice; the pipeline
-  dedupes). With a ``client_id`` the session is persistent (MQTT 3.1.1 clean session off,
-  MQTT 5 ``clean_start`` off plus a session expiry) so that redelivery survives restarts.
+* **Its own receive path, read in bulk.** The connector speaks the subscriber's side of
+  MQTT 3.1.1 and 5 itself (:mod:`~twinsight.ingest.connectors.mqtt_wire`): one thread reads
+  the socket in large chunks, cuts out every complete PUBLISH in one pass, hands them to
+  ``sink.submit`` as one batch and then sends all their PUBACKs in one write. paho-mqtt (a
+  select, several reads and a callback per message, plus a second thread and a queue to
+  get back to the worker) cost more per message than the whole pipeline; see
+  docs/benchmarks.md, *Live-data ingestion*.
+* **Acknowledge after storing.** QoS 1 PUBACKs are sent only after ``sink.submit`` returns
+  (the contract says: durably stored). If the process dies in between, the broker still
+  holds the messages and redelivers them to the same client id, so a QoS 1 message is never
+  lost (it may arrive twice; the pipeline dedupes). With a ``client_id`` the session is
+  persistent (MQTT 3.1.1 clean session off, MQTT 5 ``clean_start`` off plus a session
+  expiry) so that redelivery survives restarts.
 * **Never drop on a failing sink.** A batch whose ``submit`` raises is retried with
   exponential back-off, unacknowledged, until it is stored or the connector stops.
-* **Back-pressure, not loss.** When the queue is full ``on_message`` waits, which stops
-  paho reading the socket, so TCP flow control pushes back to the broker.
-* **Batches bounded by count, time and the broker's in-flight window.** A broker sends at
-  most its in-flight window (Mosquitto's ``max_inflight_messages``, 20 by default; for
-  MQTT 5 we announce ``inflight`` as Receive Maximum) of unacknowledged QoS 1 messages, so
-  waiting for more than that would only add latency: a batch is closed at ``batch_size``
-  messages, after ``batch_latency_ms``, or when it holds ``inflight`` unacknowledged ones.
+* **Back-pressure, not loss.** While a batch is being stored the socket is not read, so TCP
+  flow control pushes back to the broker.
+* **Batches bounded by what has arrived, ``batch_size`` and the broker's in-flight window.**
+  A broker sends at most its in-flight window (Mosquitto's ``max_inflight_messages``, 20 by
+  default; for MQTT 5 we announce ``inflight`` as Receive Maximum) of unacknowledged QoS 1
+  messages, so a batch is every complete message read so far, closed at ``batch_size``
+  messages or ``inflight`` unacknowledged ones. Nothing waits for a batch to fill: under
+  load, messages pile up while the previous batch is stored, so batches grow by themselves.
 * **Reconnect with back-off**, logged as ``lost connection to broker ... retrying in N s``
   and ``reconnected to broker ...``; subscriptions are renewed on every connect, so a broker
   restarted without persistence still delivers. Refused credentials are not retried:
@@ -28,29 +35,25 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import queue
+import socket
 import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Literal
 from urllib.parse import urlsplit
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from twinsight.core.clock import Clock
 from twinsight.core.errors import ConnectorError, TwinsightError
 from twinsight.core.messages import MessageSink, RawMessage
+from twinsight.ingest.connectors import mqtt_wire as wire
 
 log = logging.getLogger("twinsight.ingest.mqtt")
 
-# CONNACK reason codes that retrying cannot fix (MQTT 5 numbering; paho maps 3.1.1's too).
+# CONNACK reason codes that retrying cannot fix (MQTT 5 numbering; 3.1.1's are mapped).
 _TERMINAL_CONNACK = {
     0x84: "unsupported protocol version",
     0x85: "client identifier not valid",
@@ -91,9 +94,11 @@ class MqttSettings:
     """Subscribe as ``$share/<group>/<topic>``: members of the group split the stream."""
     batch_size: int = 500
     batch_latency_ms: int = 50
+    """Kept for compatibility: batches no longer wait to fill (see the module docstring)."""
     inflight: int = 20
     """QoS 1 messages the broker may have unacknowledged with us (see module docstring)."""
     queue_size: int = 10_000
+    """Kept for compatibility: there is no queue between the socket and the sink."""
     keepalive: int = 30
     session_expiry: int = 3600
     """Seconds an MQTT 5 broker keeps a persistent session while we are away."""
@@ -166,12 +171,11 @@ class MqttStats:
     connected: bool
 
 
-class _Pending(NamedTuple):
-    message: RawMessage
-    mid: int
-    qos: int
-    session: int
-    """Which connection it came in on: a PUBACK is only valid on that one."""
+class _Lost(Exception):
+    """The connection is gone (or must be dropped); the reason is the message."""
+
+
+_READ_SIZE = 1 << 18
 
 
 class MqttConnector:
@@ -183,59 +187,61 @@ class MqttConnector:
         self.clock = clock
         self.persistent = bool(settings.client_id)
         self.client_id = settings.client_id or f"twinsight-{uuid.uuid4().hex[:12]}"
-        self._queue: queue.Queue[_Pending] = queue.Queue(maxsize=settings.queue_size)
+        self._v5 = settings.protocol == "5"
         self._lock = threading.Lock()
-        self._session = 0
+        self._sock: socket.socket | None = None
         self._connected = False
         self._ever_connected = False
-        self._next_delay: float | None = None
+        self._delay: float | None = None
         self._outcome = threading.Event()
         self._refusal: str | None = None
-        self._pending_subscribe: set[int] = set()
         self._closing = threading.Event()
         self._abort = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
         self._started = False
         self._received = self._submitted = self._acked = 0
         self._reconnects = self._submit_failures = 0
-        self._client = self._make_client()
+        self._pending = 0
+        self._topics: dict[bytes, str] = {}
+        self._ssl: ssl.SSLContext | None = self._tls_context() if settings.tls else None
 
     # -- set-up ---------------------------------------------------------------------------
 
-    def _make_client(self) -> mqtt.Client:
+    def _tls_context(self) -> ssl.SSLContext:
         s = self.settings
-        v5 = s.protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else not self.persistent,
-            manual_ack=True,
-        )
-        client.reconnect_delay_set(s.reconnect_min, s.reconnect_max)
-        if s.username is not None:
-            client.username_pw_set(s.username, s.password)
-        if s.tls:
-            try:
-                client.tls_set(ca_certs=s.ca_file, certfile=s.cert_file, keyfile=s.key_file)
-            except (OSError, ValueError) as exc:
-                raise ConnectorError(f"cannot load TLS files for {s.safe_url}: {exc}") from exc
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_disconnect = self._on_disconnect
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_message
-        return client
+        try:
+            context = ssl.create_default_context(cafile=s.ca_file)
+            if s.cert_file is not None:
+                context.load_cert_chain(s.cert_file, s.key_file)
+        except (OSError, ValueError, ssl.SSLError) as exc:
+            raise ConnectorError(f"cannot load TLS files for {s.safe_url}: {exc}") from exc
+        return context
 
-    def _connect_kwargs(self) -> dict[str, Any]:
+    def _open(self) -> socket.socket:
+        """TCP (and TLS) connection to the broker, CONNECT sent; raises OSError."""
         s = self.settings
-        if s.protocol != "5":
-            return {}
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.ReceiveMaximum = s.inflight
-        if self.persistent:
-            props.SessionExpiryInterval = s.session_expiry
-        return {"clean_start": not self.persistent, "properties": props}
+        sock = socket.create_connection((s.host, s.port), timeout=s.connect_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._ssl is not None:
+                sock = self._ssl.wrap_socket(sock, server_hostname=s.host)
+            sock.sendall(
+                wire.connect(
+                    self.client_id,
+                    v5=self._v5,
+                    clean=not self.persistent,
+                    keepalive=s.keepalive,
+                    username=s.username,
+                    password=s.password,
+                    receive_maximum=s.inflight if self._v5 else None,
+                    session_expiry=s.session_expiry if self._v5 and self.persistent else None,
+                )
+            )
+            sock.settimeout(0.2)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -252,21 +258,20 @@ class MqttConnector:
             raise ConnectorError("MQTT connector already started")
         self._started = True
         s = self.settings
-        self._worker = threading.Thread(
-            target=self._drain, name=f"mqtt-ingest-{self.client_id}", daemon=True
-        )
-        self._worker.start()
+        sock: socket.socket | None = None
         try:
-            self._client.connect(s.host, s.port, s.keepalive, **self._connect_kwargs())
+            sock = self._open()
         except ssl.SSLError as exc:
-            self._shutdown_worker(0)
+            self._started = False
             raise ConnectorError(
                 f"TLS handshake with MQTT broker {s.safe_url} failed: {exc}"
             ) from exc
-        except OSError as exc:  # paho's loop retries at once, then logs each back-off
+        except OSError as exc:
             log.warning("cannot reach MQTT broker %s (%s); retrying", s.safe_url, exc)
-            self._client.connect_async(s.host, s.port, s.keepalive, **self._connect_kwargs())
-        self._client.loop_start()
+        self._thread = threading.Thread(
+            target=self._run, args=(sock,), name=f"mqtt-ingest-{self.client_id}", daemon=True
+        )
+        self._thread.start()
         if not self._outcome.wait(s.connect_timeout):
             log.warning(
                 "MQTT broker %s did not accept us within %.0f s; still trying in the background",
@@ -275,42 +280,37 @@ class MqttConnector:
             )
             return
         if self._refusal is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
-            self._shutdown_worker(0)
+            self._shutdown(0)
             raise ConnectorError(self._refusal)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Store what was received, acknowledge it, then disconnect.
 
-        New messages are no longer taken once stopping begins: QoS 1 ones stay
+        New messages are no longer read once stopping begins: QoS 1 ones stay
         unacknowledged, so a persistent session gets them again on the next start.
         """
         if not self._started:
             return
         self._started = False
-        self._shutdown_worker(timeout)
-        self._client.disconnect()
-        self._client.loop_stop()
-        left = self._queue.qsize()
-        if left:
+        self._shutdown(timeout)
+
+    def _shutdown(self, timeout: float) -> None:
+        self._closing.set()
+        thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout)
+        if thread.is_alive():  # the sink keeps failing: give up on what is left
+            self._abort.set()
+            thread.join(5)
+        if self._pending:
             log.error(
                 "MQTT connector for %s stopped with %d message(s) not stored; QoS 1 ones were "
                 "not acknowledged, so the broker redelivers them to client id %s",
                 self.settings.safe_url,
-                left,
+                self._pending,
                 self.client_id,
             )
-
-    def _shutdown_worker(self, timeout: float) -> None:
-        self._closing.set()
-        worker = self._worker
-        if worker is None:
-            return
-        worker.join(timeout)
-        if worker.is_alive():  # the sink keeps failing: give up on what is left
-            self._abort.set()
-            worker.join(5)
 
     def stats(self) -> MqttStats:
         with self._lock:
@@ -320,57 +320,182 @@ class MqttConnector:
                 acked=self._acked,
                 reconnects=self._reconnects,
                 submit_failures=self._submit_failures,
-                queue_depth=self._queue.qsize(),
+                queue_depth=self._pending,
                 connected=self._connected,
             )
 
-    # -- paho callbacks (network thread) ----------------------------------------------------
+    # -- the connection thread --------------------------------------------------------------
 
     def _advance_delay(self) -> float:
-        """The wait paho's reconnect loop is about to do (it doubles from min to max and
-        starts over after a successful connect); mirrored here only to log it."""
+        """The next wait before reconnecting: doubles from min to max, starts over after a
+        successful connect."""
         s = self.settings
-        with self._lock:
-            if self._next_delay is None:
-                self._next_delay = float(s.reconnect_min)
-            else:
-                self._next_delay = min(self._next_delay * 2, float(s.reconnect_max))
-            return self._next_delay
+        if self._delay is None:
+            self._delay = float(s.reconnect_min)
+        else:
+            self._delay = min(self._delay * 2, float(s.reconnect_max))
+        return self._delay
 
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
+    def _run(self, sock: socket.socket | None) -> None:
         s = self.settings
-        if reason.is_failure:
-            why = _TERMINAL_CONNACK.get(reason.value)
+        while not self._closing.is_set():
+            if sock is None:
+                try:
+                    sock = self._open()
+                except OSError as exc:
+                    delay = self._advance_delay()
+                    log.warning(
+                        "cannot reach MQTT broker %s (%s); retrying in %s s",
+                        s.safe_url,
+                        exc,
+                        delay,
+                    )
+                    if self._closing.wait(delay):
+                        return
+                    continue
+            try:
+                self._session(sock)
+                return  # closing, or refused for good
+            except _Lost as exc:
+                reason = str(exc)
+            except (OSError, wire.ProtocolError) as exc:
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            finally:
+                sock.close()
+                sock = None
+            with self._lock:
+                was_connected = self._connected
+                self._connected = False
+            if self._closing.is_set():
+                return
+            delay = self._advance_delay()
+            if was_connected:
+                log.warning(
+                    "lost connection to broker %s (%s); retrying in %s s (received messages "
+                    "not yet stored are not acknowledged; QoS 1 ones will be redelivered)",
+                    s.safe_url,
+                    reason,
+                    delay,
+                )
+            else:
+                log.warning("MQTT broker %s: %s; retrying in %s s", s.safe_url, reason, delay)
+            if self._closing.wait(delay):
+                return
+
+    def _session(self, sock: socket.socket) -> None:
+        """One connection: CONNACK, SUBSCRIBE, then read → submit → PUBACK until closing."""
+        s = self.settings
+        v5 = self._v5
+        buf = bytearray()
+        packets: list[wire.Publish | wire.Control] = []
+        last_sent = last_heard = time.monotonic()
+        ping_sent = False
+        subscribe_mid = 1
+        connected = False
+        limit = max(1, min(s.batch_size, s.inflight if s.qos else s.batch_size))
+        while True:
+            if self._closing.is_set():
+                if connected:
+                    self._take(buf, packets, v5, limit, sock)  # what was read is stored
+                    with contextlib.suppress(OSError):
+                        sock.sendall(wire.DISCONNECT_PACKET)
+                return
+            try:
+                data = sock.recv(_READ_SIZE)
+            except TimeoutError:
+                data = None
+            now = time.monotonic()
+            if data is not None:
+                if not data:
+                    raise _Lost("closed by the broker")
+                buf += data
+                last_heard = now
+                ping_sent = False
+                # more already waiting? take it too, so a batch is as big as what has arrived
+                while len(data) == _READ_SIZE:
+                    try:
+                        sock.setblocking(False)
+                        data = sock.recv(_READ_SIZE)
+                    except (BlockingIOError, ssl.SSLWantReadError):
+                        break
+                    finally:
+                        sock.settimeout(0.2)
+                    if not data:
+                        break
+                    buf += data
+            while buf:
+                del packets[:]
+                used = wire.parse(buf, v5, packets, limit)
+                if not used:
+                    break
+                del buf[:used]
+                publishes = [p for p in packets if isinstance(p, wire.Publish)]
+                for packet in packets:
+                    if isinstance(packet, wire.Control):
+                        if packet.kind == wire.CONNACK:
+                            if not self._on_connack(sock, packet.body, subscribe_mid):
+                                return
+                            connected = True
+                        elif packet.kind == wire.SUBACK:
+                            self._on_suback(packet.body)
+                        elif packet.kind == wire.DISCONNECT:
+                            code = packet.body[0] if packet.body else 0
+                            raise _Lost(f"the broker disconnected us, reason 0x{code:02x}")
+                if publishes:
+                    if not self._deliver(sock, publishes):
+                        return
+                    last_sent = time.monotonic()
+            now = time.monotonic()
+            if ping_sent and now - last_heard > s.keepalive * 1.5:
+                raise _Lost(f"no answer from the broker for {s.keepalive * 1.5:.0f} s")
+            if not ping_sent and now - last_sent > s.keepalive * 0.75:
+                sock.sendall(wire.PINGREQ_PACKET)
+                last_sent = now
+                ping_sent = True
+
+    def _take(
+        self,
+        buf: bytearray,
+        packets: list[wire.Publish | wire.Control],
+        v5: bool,
+        limit: int,
+        sock: socket.socket,
+    ) -> None:
+        while buf:
+            del packets[:]
+            used = wire.parse(buf, v5, packets, limit)
+            if not used:
+                return
+            del buf[:used]
+            publishes = [p for p in packets if isinstance(p, wire.Publish)]
+            if publishes and not self._deliver(sock, publishes):
+                return
+
+    def _on_connack(self, sock: socket.socket, body: bytes, mid: int) -> bool:
+        s = self.settings
+        session_present, code = wire.connack(body, v5=self._v5)
+        if code:
+            why = _TERMINAL_CONNACK.get(code)
             if why is not None and not self._ever_connected:
                 self._refusal = f"MQTT broker {s.safe_url} refused the connection: {why}" + (
-                    " (check the user name and password)" if reason.value in (0x86, 0x87) else ""
+                    " (check the user name and password)" if code in (0x86, 0x87) else ""
                 )
-                client.disconnect()
                 self._outcome.set()
-                return
-            log.warning("MQTT broker %s refused the connection: %s", s.safe_url, reason)
-            return
+                return False
+            raise _Lost(f"refused the connection: reason 0x{code:02x}")
         with self._lock:
-            self._session += 1
             self._connected = True
-            self._next_delay = None
             reconnected = self._ever_connected
             self._ever_connected = True
             if reconnected:
                 self._reconnects += 1
+        self._delay = None
         if reconnected:
             log.info(
                 "reconnected to broker %s as %s (session %s)",
                 s.safe_url,
                 self.client_id,
-                "resumed" if flags.session_present else "new",
+                "resumed" if session_present else "new",
             )
         else:
             log.info(
@@ -381,24 +506,15 @@ class MqttConnector:
                 s.qos,
                 ", ".join(s.subscriptions),
             )
-        topics: list[tuple[str, int]] = [(t, s.qos) for t in s.subscriptions]
-        result, mid = client.subscribe(topics)
-        if result == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
-            self._pending_subscribe.add(mid)
+        sock.sendall(wire.subscribe(mid, [(t, s.qos) for t in s.subscriptions], v5=self._v5))
+        return True
 
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        mid: int,
-        reasons: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
-        self._pending_subscribe.discard(mid)
+    def _on_suback(self, body: bytes) -> None:
+        _, reasons = wire.suback(body, v5=self._v5)
         refused = [
-            f"{topic} ({reason})"
+            f"{topic} (reason 0x{reason:02x})"
             for topic, reason in zip(self.settings.subscriptions, reasons, strict=False)
-            if reason.is_failure
+            if reason >= 0x80
         ]
         if refused:
             message = f"MQTT broker {self.settings.safe_url} refused the subscription to " + (
@@ -409,96 +525,27 @@ class MqttConnector:
                 self._refusal = message
         self._outcome.set()
 
-    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
-        log.warning(
-            "cannot reach MQTT broker %s; retrying in %s s",
-            self.settings.safe_url,
-            self._advance_delay(),
-        )
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.DisconnectFlags,
-        reason: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        with self._lock:
-            was_connected = self._connected
-            self._connected = False
-        if self._closing.is_set() or self._refusal is not None or not was_connected:
-            return
-        with self._lock:
-            unacked = self._queue.qsize()
-        log.warning(
-            "lost connection to broker %s (%s); retrying in %s s (%d received message(s) not "
-            "yet stored; QoS 1 ones will be redelivered)",
-            self.settings.safe_url,
-            reason,
-            self._advance_delay(),
-            unacked,
-        )
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        if self._closing.is_set():
-            return  # not acknowledged: a persistent session gets it again on the next start
-        try:
-            topic = msg.topic
-        except UnicodeDecodeError:  # kept, so the pipeline can dead-letter it with the bytes
-            topic = msg._topic.decode("utf-8", "replace")
-        item = _Pending(
-            RawMessage("mqtt", topic, bytes(msg.payload), self.clock.now(), client=self.client_id),
-            msg.mid,
-            msg.qos,
-            self._session,
-        )
-        with self._lock:
-            self._received += 1
-        while True:  # a full queue blocks the network loop: TCP back-pressure, no loss
+    def _topic(self, raw: bytes) -> str:
+        topic = self._topics.get(raw)
+        if topic is None:
             try:
-                self._queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                if self._closing.is_set():
-                    return
+                topic = raw.decode()
+            except UnicodeDecodeError:  # kept, so the pipeline can dead-letter it
+                topic = raw.decode("utf-8", "replace")
+            if len(self._topics) < 100_000:
+                self._topics[raw] = topic
+        return topic
 
-    # -- worker thread ------------------------------------------------------------------
-
-    def _drain(self) -> None:
-        while True:
-            batch = self._next_batch()
-            if batch:
-                self._deliver(batch)
-            elif self._closing.is_set() or self._abort.is_set():
-                return
-
-    def _next_batch(self) -> list[_Pending]:
+    def _deliver(self, sock: socket.socket, publishes: list[wire.Publish]) -> bool:
+        """Store a batch, then acknowledge it; False when giving up at shutdown."""
         s = self.settings
-        try:
-            first = self._queue.get(timeout=0.1)
-        except queue.Empty:
-            return []
-        batch = [first]
-        unacked = int(first.qos > 0)
-        deadline = time.monotonic() + s.batch_latency_ms / 1000
-        while len(batch) < s.batch_size and unacked < s.inflight:
-            remaining = deadline - time.monotonic()
-            try:
-                item = (
-                    self._queue.get(timeout=remaining)
-                    if remaining > 0
-                    else self._queue.get_nowait()
-                )
-            except queue.Empty:
-                break
-            batch.append(item)
-            unacked += item.qos > 0
-        return batch
-
-    def _deliver(self, batch: list[_Pending]) -> None:
-        s = self.settings
-        messages = [p.message for p in batch]
+        now = self.clock.now()
+        client = self.client_id
+        topic = self._topic
+        messages = [RawMessage("mqtt", topic(p.topic), p.payload, now, client) for p in publishes]
+        with self._lock:
+            self._received += len(messages)
+            self._pending = len(messages)
         delay = float(s.reconnect_min)
         while True:
             try:
@@ -521,17 +568,16 @@ class MqttConnector:
                         "unacknowledged for redelivery",
                         len(messages),
                     )
-                    return
+                    return False
                 delay = min(delay * 2, float(s.reconnect_max))
+        mids = [p.mid for p in publishes if p.qos]
         with self._lock:
-            self._submitted += len(batch)
-            session = self._session
-        acked = 0
-        for p in batch:
-            # An ack belongs to the connection the message came in on; one from before a
-            # reconnect is redelivered by the broker instead (stored twice, deduped later).
-            if p.qos > 0 and p.session == session:
-                self._client.ack(p.mid, p.qos)
-                acked += 1
-        with self._lock:
-            self._acked += acked
+            self._submitted += len(messages)
+            self._pending = 0
+        if mids:
+            # The acks go out on the connection the batch came in on; if it broke while the
+            # batch was stored, the broker redelivers (stored twice, deduped by the pipeline).
+            sock.sendall(wire.pubacks(mids))
+            with self._lock:
+                self._acked += len(mids)
+        return True
