@@ -54,3 +54,33 @@ CASES: list[Case] = [
     Case("function-stateless", _stateless_gain),
     Case("function-stateful", _leaky_integrator, dt=0.5),
 ]
+
+
+# -- ODE models (twinsight.sim.ode) and the reference physics (twinsight.sim.physics) --------
+def _ode_cases() -> list[Case]:
+    from typing import Any
+
+    from twinsight.sim.physics import SYSTEMS
+
+    def single(kind: str, **options: Any) -> Callable[[], SimulationModel]:
+        return lambda: SYSTEMS[kind](kind).model(**options)
+
+    def fleet(kind: str, **options: Any) -> Callable[[], SimulationModel]:
+        return lambda: SYSTEMS[kind](kind).fleet(["a", "b", "c"], **options)
+
+    running = {"load": 0.8, "running": 1.0}
+    return [
+        Case("ode-motor-rk45", single("motor"), running, dt=60.0),
+        Case("ode-motor-rk4", single("motor", solver="rk4", max_step=10.0), running, dt=60.0),
+        Case("ode-motor-lsoda", single("motor", solver="LSODA"), running, dt=60.0),
+        Case("ode-motor-fleet", fleet("motor"), {f"{m}.load": 0.8 for m in "abc"}, dt=60.0),
+        Case("ode-motor-fleet-rk4", fleet("motor", solver="rk4", max_step=10.0), dt=60.0),
+        Case("ode-motor-fleet-bdf", fleet("motor", solver="BDF"), dt=60.0),
+        Case("ode-pump", single("pump"), {"speed": 1450.0}, dt=1.0),
+        Case("ode-tank", single("tank"), {"inflow": 80.0}, dt=60.0),
+        Case("ode-battery", single("battery"), {"current": 40.0}, dt=10.0),
+        Case("ode-zone", single("zone"), {"hvac_heat": 2.0, "solar_gain": 0.5}, dt=600.0),
+    ]
+
+
+CASES += _ode_cases()

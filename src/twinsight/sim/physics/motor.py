@@ -1,0 +1,163 @@
+r"""An induction motor as a twin needs it: how hot, how worn, how much it shakes and draws.
+
+Not an electromagnetic model (a twin never sees the currents' phase), but the slow physics
+that maintenance cares about, each part the simplest that still behaves right:
+
+**Losses.** At load fraction :math:`L` the motor loses a constant part (iron, friction) and a
+part growing with the square of the current (copper), scaled so rated load gives the rated
+efficiency :math:`\eta`:
+
+.. math:: P_\text{loss} = r\,P_\text{rated}\,(1/\eta - 1)\,(a + (1 - a) L^2)
+
+where :math:`r` is 1 when running and 0 when stopped, :math:`a` the no-load loss fraction.
+
+**Two-node thermal network.** All losses heat the winding (capacity :math:`C_w`), which
+passes heat to the housing through :math:`R_{wh}`; the housing (capacity :math:`C_h`) loses it
+to the ambient :math:`T_a` through :math:`R_{ha}`. Two nodes, because the winding reacts in
+minutes and the housing in an hour, and a single node cannot show both:
+
+.. math::
+    C_w \dot T_w = P_\text{loss} - (T_w - T_h)/R_{wh} \qquad
+    C_h \dot T_h = (T_w - T_h)/R_{wh} - (T_h - T_a)/R_{ha}
+
+so in steady state :math:`T_w = T_a + P_\text{loss}(R_{wh} + R_{ha})`.
+
+**Wear** is the fraction of rated life consumed (Miner's rule). Bearings wear with the cube
+of the load (the L10 life law) and insulation ages twice as fast per 10 K (an Arrhenius-like
+rule of thumb), so a hot, loaded motor wears faster:
+
+.. math:: \dot w = \frac{r}{3600\,\text{life}}\,(b + (1 - b) L^3)\,2^{(T_w - T_\text{ref})/10}
+
+It may pass 1 (the motor outlives its rated life); the ``wear`` output is clipped to 0..1.
+
+**Vibration** (RMS velocity, mm/s, as ISO 10816 grades it) rises with the square of wear,
+slowly at first and then fast, from :math:`v_0` new to :math:`v_1` worn out:
+:math:`v = r\,(v_0 + (v_1 - v_0)\,\min(w, 1)^2)`.
+
+**Speed** falls linearly with load from synchronous speed (the slip), and the **power**
+drawn is the shaft power plus the losses.
+
+>>> model = motor_system().model()
+>>> model.set_inputs({"load": 1.0, "running": 1.0, "ambient_temperature": 25.0})
+>>> model.advance(20 * 3600.0)  # long enough for the housing (tau ~ 35 min) to settle
+>>> outputs = model.outputs()
+>>> round(outputs["temperature"], 1), round(outputs["speed"]), round(outputs["power"], 2)
+(103.3, 1460, 16.3)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from twinsight.sim.model import ModelDescription, Variable
+from twinsight.sim.ode import FloatArray, OdeSystem
+
+PARAMETERS = (
+    Variable("rated_power", 15.0, "kW", "shaft power at rated load", min=0.1, max=10000.0),
+    Variable("efficiency", 0.92, "1", "efficiency at rated load", min=0.5, max=0.995),
+    Variable("no_load_loss_fraction", 0.3, "1", "share of rated losses that do not depend on "
+             "load (iron, friction)", min=0.0, max=1.0),
+    Variable("synchronous_speed", 1500.0, "rpm", "speed at no load", min=1.0, max=10000.0),
+    Variable("rated_speed", 1460.0, "rpm", "speed at rated load", min=1.0, max=10000.0),
+    Variable("winding_capacity", 6000.0, "J/K", "heat capacity of the winding",
+             min=1.0, max=1e8),
+    Variable("housing_capacity", 60000.0, "J/K", "heat capacity of the housing",
+             min=1.0, max=1e9),
+    Variable("winding_resistance", 0.025, "K/W", "thermal resistance winding to housing",
+             min=1e-6, max=10.0),
+    Variable("housing_resistance", 0.035, "K/W", "thermal resistance housing to ambient",
+             min=1e-6, max=10.0),
+    Variable("rated_life", 40000.0, "h", "life at rated load and reference temperature",
+             min=1e-3, max=1e7),
+    Variable("reference_temperature", 100.0, "°C", "winding temperature at which life is "
+             "the rated life", min=-50.0, max=250.0),
+    Variable("idle_wear_fraction", 0.1, "1", "wear rate running unloaded, as a share of "
+             "the rated-load rate", min=0.0, max=1.0),
+    Variable("vibration_new", 0.8, "mm/s", "vibration RMS of a new motor", min=0.0,
+             max=100.0),
+    Variable("vibration_worn", 7.1, "mm/s", "vibration RMS at the end of life", min=0.0,
+             max=100.0),
+)  # fmt: skip
+
+STATES = (
+    Variable("winding_temperature", 25.0, "°C", "winding temperature"),
+    Variable("housing_temperature", 25.0, "°C", "housing temperature"),
+    Variable("wear", 0.0, "1", "fraction of rated life consumed (may exceed 1)", min=0.0),
+)
+
+INPUTS = (
+    Variable("load", 0.0, "1", "shaft load as a fraction of rated power", min=0.0, max=1.2),
+    Variable("running", 1.0, "1", "1 when switched on, 0 when off", min=0.0, max=1.0),
+    Variable("ambient_temperature", 25.0, "°C", "air around the motor", min=-50.0, max=80.0),
+)
+
+OUTPUTS = (
+    Variable("temperature", unit="°C", description="winding temperature"),
+    Variable("housing_temperature", unit="°C", description="housing temperature"),
+    Variable("vibration", unit="mm/s", description="vibration velocity RMS"),
+    Variable("speed", unit="rpm", description="shaft speed"),
+    Variable("power", unit="kW", description="electric power drawn"),
+    Variable("wear", unit="1", description="fraction of rated life consumed, 0..1"),
+)
+
+_LN2_PER_10K = math.log(2.0) / 10.0
+
+
+def _losses(u: FloatArray, p: FloatArray) -> Any:
+    """Heat lost inside the motor, in W."""
+    load, running, _ = u
+    rated_power, efficiency, fixed = p[0], p[1], p[2]
+    return (
+        running
+        * 1000.0
+        * rated_power
+        * (1.0 / efficiency - 1.0)
+        * (fixed + (1.0 - fixed) * load * load)
+    )
+
+
+def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
+    winding, housing, _ = x
+    load, running, ambient = u
+    c_w, c_h, r_wh, r_ha, life, t_ref, idle = p[5], p[6], p[7], p[8], p[9], p[10], p[11]
+    to_housing = (winding - housing) / r_wh
+    ageing = np.exp(_LN2_PER_10K * (winding - t_ref))
+    return [
+        (_losses(u, p) - to_housing) / c_w,
+        (to_housing - (housing - ambient) / r_ha) / c_h,
+        running / (3600.0 * life) * (idle + (1.0 - idle) * load * load * load) * ageing,
+    ]
+
+
+def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any, ...]:
+    winding, housing, wear = x
+    load, running, _ = u
+    rated_power, n_sync, n_rated, v_new, v_worn = p[0], p[3], p[4], p[12], p[13]
+    worn = np.clip(wear, 0.0, 1.0)
+    return (
+        winding,
+        housing,
+        running * (v_new + (v_worn - v_new) * worn * worn),
+        running * (n_sync - (n_sync - n_rated) * load),
+        running * load * rated_power + _losses(u, p) / 1000.0,
+        worn,
+    )
+
+
+def motor_system(name: str = "motor") -> OdeSystem:
+    """The motor model (see the module docstring for the equations)."""
+    return OdeSystem(
+        ModelDescription(
+            name,
+            parameters=PARAMETERS,
+            states=STATES,
+            inputs=INPUTS,
+            outputs=OUTPUTS,
+            description="electric motor: two-node thermal network, wear and vibration",
+        ),
+        rhs=_rhs,
+        outputs=_outputs,
+    )
