@@ -24,6 +24,7 @@ from twinsight.ingest.mapping import Mapping
 from twinsight.ingest.pipeline import IngestPipeline
 from twinsight.models.repository import ModelRepository
 from twinsight.security import TokenService
+from twinsight.sim.spec import SimulationSpec
 from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
@@ -92,6 +93,9 @@ class Hub:
             flood=flood,
         )
         self.dead_letters = DeadLetters(SqliteDeadLetterStore(self.db), self.ingest)
+        # How this world's twins are simulated (set by a scenario world or the user): live
+        # simulation, what-if scenarios and sweeps start from it.
+        self.simulation: SimulationSpec | None = None
         # Live-data connectors (MQTT, CoAP, embedded broker) feeding self.ingest; the hub
         # owns their lifecycle: started by the server, stopped first on close.
         self.connectors: list[Lifecycle] = []
