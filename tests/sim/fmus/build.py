@@ -55,8 +55,20 @@ def lag_fmu(version: int, *, faults: bool = False) -> Path:
         c_files = [str(p) for p in sources if p.suffix == ".c"]
         defines = [f"-DFMI_VERSION={version}"] + (["-DLAG_FAULTS"] if faults else [])
         compiled = subprocess.run(
-            ["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror", f"-I{FMI_HEADERS}",
-             *defines, *c_files, "-o", str(binaries / "lag.so"), "-lm"],
+            [
+                "gcc",
+                "-shared",
+                "-fPIC",
+                "-O2",
+                "-Wall",
+                "-Werror",
+                f"-I{FMI_HEADERS}",
+                *defines,
+                *c_files,
+                "-o",
+                str(binaries / "lag.so"),
+                "-lm",
+            ],
             capture_output=True,
             text=True,
             check=False,

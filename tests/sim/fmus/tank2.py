@@ -24,8 +24,9 @@ class Tank2(Fmi2Slave):
         self.register_variable(Real("capacity", **parameter))
         self.register_variable(Real("inflow", causality=Fmi2Causality.input))
         self.register_variable(Real("level", causality=Fmi2Causality.output))
-        self.register_variable(Integer("steps", causality=Fmi2Causality.output, variability=Fmi2Variability.discrete))
-        self.register_variable(Boolean("full", causality=Fmi2Causality.output, variability=Fmi2Variability.discrete))
+        discrete = {"causality": Fmi2Causality.output, "variability": Fmi2Variability.discrete}
+        self.register_variable(Integer("steps", **discrete))
+        self.register_variable(Boolean("full", **discrete))
 
     def do_step(self, current_time, step_size):  # type: ignore[no-untyped-def]
         self.level += step_size * (self.inflow - self.leak * self.level)

@@ -1,6 +1,6 @@
 """The leaky tank of ``tank2.py`` as an FMI 3.0 co-simulation FMU, built by pythonfmu3."""
 
-from pythonfmu3 import Boolean, Fmi3Causality, Fmi3Slave, Fmi3Variability, Float64, Int32
+from pythonfmu3 import Boolean, Float64, Fmi3Causality, Fmi3Slave, Fmi3Variability, Int32
 
 
 class Tank3(Fmi3Slave):
@@ -17,15 +17,17 @@ class Tank3(Fmi3Slave):
         self.full = False
         parameter = {"causality": Fmi3Causality.parameter, "variability": Fmi3Variability.tunable}
         self.register_variable(
-            Float64("time", causality=Fmi3Causality.independent,
-                    variability=Fmi3Variability.continuous)
+            Float64(
+                "time", causality=Fmi3Causality.independent, variability=Fmi3Variability.continuous
+            )
         )
         self.register_variable(Float64("leak", **parameter))
         self.register_variable(Float64("capacity", **parameter))
         self.register_variable(Float64("inflow", causality=Fmi3Causality.input))
         self.register_variable(Float64("level", causality=Fmi3Causality.output))
-        self.register_variable(Int32("steps", causality=Fmi3Causality.output, variability=Fmi3Variability.discrete))
-        self.register_variable(Boolean("full", causality=Fmi3Causality.output, variability=Fmi3Variability.discrete))
+        discrete = {"causality": Fmi3Causality.output, "variability": Fmi3Variability.discrete}
+        self.register_variable(Int32("steps", **discrete))
+        self.register_variable(Boolean("full", **discrete))
 
     def do_step(self, current_time, step_size):  # type: ignore[no-untyped-def]
         self.level += step_size * (self.inflow - self.leak * self.level)
