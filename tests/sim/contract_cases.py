@@ -84,3 +84,25 @@ def _ode_cases() -> list[Case]:
 
 
 CASES += _ode_cases()
+
+
+# -- FMUs (twinsight.sim.fmu): the first-order lag of tests/sim/fmus/lag.c, built once -------
+def _fmu_cases() -> list[Case]:
+    from twinsight.sim.fmu import FmuModel, Kind
+
+    def fmu(version: int, kind: Kind) -> Callable[[], SimulationModel]:
+        def build() -> SimulationModel:
+            from sim.fmus.build import lag_fmu
+
+            return FmuModel(lag_fmu(version), kind=kind, step_size=0.05)
+
+        return build
+
+    return [
+        Case(f"fmu{v}-{short}", fmu(v, kind), {"u": 0.8}, dt=0.5)
+        for v in (2, 3)
+        for short, kind in (("cs", "co-simulation"), ("me", "model-exchange"))
+    ]
+
+
+CASES += _fmu_cases()
