@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import fmpy
@@ -27,9 +28,11 @@ CACHE = Path(tempfile.gettempdir()) / "twinsight-test-fmus"
 FMI_HEADERS = Path(fmpy.__file__).parent / "c-code"
 
 
-def _cached(key_parts: list[bytes], name: str, build: callable) -> Path:  # type: ignore[valid-type]
+def _cached(
+    key_parts: list[bytes], name: str, build: Callable[[Path], Path], cache: Path | None
+) -> Path:
     digest = hashlib.sha256(b"\0".join(key_parts)).hexdigest()[:16]
-    target = CACHE / digest / name
+    target = (cache or CACHE) / digest / name
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -39,9 +42,10 @@ def _cached(key_parts: list[bytes], name: str, build: callable) -> Path:  # type
     return target
 
 
-def lag_fmu(version: int, *, faults: bool = False) -> Path:
+def lag_fmu(version: int, *, faults: bool = False, cache: Path | None = None) -> Path:
     """The first-order lag FMU (FMI ``version`` 2 or 3); ``faults`` builds the variant that
-    fails a step for an input above 1000 and gives a NaN output for one below -1000."""
+    fails a step for an input above 1000 and gives a NaN output for one below -1000.
+    ``cache`` is the folder to build into (default: the shared one under the temp dir)."""
     sources = [HERE / "lag.c", HERE / f"lag{version}.xml"]
     if version == 3:
         sources.append(HERE / "unsupported.c")
@@ -81,10 +85,10 @@ def lag_fmu(version: int, *, faults: bool = False) -> Path:
             archive.write(binaries / "lag.so", f"binaries/{platform}/lag.so")
         return fmu
 
-    return _cached(key, name, build)
+    return _cached(key, name, build, cache)
 
 
-def tank_fmu(version: int) -> Path:
+def tank_fmu(version: int, *, cache: Path | None = None) -> Path:
     """The leaky-tank FMU built by pythonfmu (``version`` 2) or pythonfmu3 (3)."""
     script = HERE / f"tank{version}.py"
     if version == 2:
@@ -99,7 +103,7 @@ def tank_fmu(version: int) -> Path:
     def build(work: Path) -> Path:
         return Path(FmuBuilder.build_FMU(script, dest=work))
 
-    return _cached(key, name, build)
+    return _cached(key, name, build, cache)
 
 
 def with_platforms_renamed(fmu: Path, folder: Path, rename: dict[str, str]) -> Path:
