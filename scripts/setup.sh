@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # wrk: HTTP load generator for bench/graph.py; mosquitto: the MQTT broker the tests run
-# (and the embedded broker's fallback); libcoap3-bin: coap-client for the CoAP tests.
-SYSTEM_PACKAGES=(python3-venv wrk mosquitto mosquitto-clients libcoap3-bin)
+# (and the embedded broker's fallback); libcoap3-bin: coap-client for the CoAP tests;
+# gcc, libc6-dev: the FMU tests compile their test FMUs from C.
+SYSTEM_PACKAGES=(python3-venv wrk mosquitto mosquitto-clients libcoap3-bin gcc libc6-dev)
 
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
