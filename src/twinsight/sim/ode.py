@@ -168,7 +168,11 @@ class _Integrator:
                 f"{type(error).__name__}: {error}",
                 model=self.model,
             ) from error
-        if not np.isfinite(result).all():
+        if not (
+            all(map(math.isfinite, result.tolist()))
+            if result.ndim == 1
+            else np.isfinite(result).all()
+        ):
             raise SimulationError(
                 f"diverged between t={t0:g} s and t={t0 + dt:g} s: "
                 f"the state is not finite (try a smaller max_step or a stiff solver)",
@@ -236,6 +240,8 @@ class _Integrator:
 def _derivative(value: Any, shape: tuple[int, ...], model: str) -> FloatArray:
     """``value`` as an array of ``shape``; a sequence whose entries are scalars and arrays
     mixed (``[0.0, rate]`` in a fleet) is broadcast entry by entry."""
+    if type(value) is np.ndarray and value.shape == shape and value.dtype == np.float64:
+        return value
     try:
         array = np.asarray(value, dtype=np.float64)
     except ValueError:

@@ -106,9 +106,8 @@ OUTPUTS = (
 _LN2_PER_10K = math.log(2.0) / 10.0
 
 
-def _losses(u: FloatArray, p: FloatArray) -> Any:
+def _losses(load: Any, running: Any, p: FloatArray) -> Any:
     """Heat lost inside the motor, in W."""
-    load, running, _ = u
     rated_power, efficiency, fixed = p[0], p[1], p[2]
     return (
         running
@@ -122,13 +121,13 @@ def _losses(u: FloatArray, p: FloatArray) -> Any:
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
     winding, housing, _ = x
     load, running, ambient = u
-    c_w, c_h, r_wh, r_ha, life, t_ref, idle = p[5], p[6], p[7], p[8], p[9], p[10], p[11]
+    _, _, _, _, _, c_w, c_h, r_wh, r_ha, life, t_ref, idle, _, _ = p
     to_housing = (winding - housing) / r_wh
     ageing = np.exp(_LN2_PER_10K * (winding - t_ref))
     return [
-        (_losses(u, p) - to_housing) / c_w,
+        (_losses(load, running, p) - to_housing) / c_w,
         (to_housing - (housing - ambient) / r_ha) / c_h,
-        running / (3600.0 * life) * (idle + (1.0 - idle) * load * load * load) * ageing,
+        running * (idle + (1.0 - idle) * load * load * load) * ageing / (3600.0 * life),
     ]
 
 
@@ -142,7 +141,7 @@ def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any
         housing,
         running * (v_new + (v_worn - v_new) * worn * worn),
         running * (n_sync - (n_sync - n_rated) * load),
-        running * load * rated_power + _losses(u, p) / 1000.0,
+        running * load * rated_power + _losses(load, running, p) / 1000.0,
         worn,
     )
 
