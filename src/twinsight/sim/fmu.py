@@ -124,14 +124,15 @@ class _Block:
         vrs = (ctypes.c_uint32 * n)(*(v.valueReference for v in variables))
         self.values: Any = (element * n)()
         prefix, suffix = ("fmi3", suffix3) if fmi3 else ("fmi2", suffix2)
-        get = getattr(fmu, f"{prefix}Get{suffix}")
-        put = getattr(fmu, f"{prefix}Set{suffix}")
-        args = (fmu.component, vrs, n, self.values) + ((n,) if fmi3 else ())
-        self._get: Callable[[], Any] = lambda: get(*args)
-        self._set: Callable[[], Any] = lambda: put(*args)
+        self._get = _direct(fmu, f"{prefix}Get{suffix}", vrs, n, self.values, fmi3)
+        self._set = _direct(fmu, f"{prefix}Set{suffix}", vrs, n, self.values, fmi3)
+
+    def fetch(self) -> None:
+        """Read the FMU's current values into the buffer."""
+        self._get()
 
     def read(self) -> Iterable[tuple[str, float]]:
-        self._get()
+        """The buffered values by name, as floats."""
         if self.real:
             return zip(self.names, self.values, strict=True)
         return zip(self.names, map(float, self.values), strict=True)
@@ -149,6 +150,23 @@ class _Block:
             value = values[name]
             buffer[i] = value if self.real else round(value) if self.integral else value != 0.0
         self._set()
+
+
+def _direct(fmu: Any, function: str, *args: Any) -> Callable[[], None]:
+    """A get/set call with its arguments bound, made on the library's function itself (fmpy
+    has set its argument types) with the status checked here: fmpy's per-call bookkeeping
+    would be most of the cost of a step of a small FMU."""
+    fmi3 = args[-1]
+    vrs, n, values = args[:3]
+    call = getattr(fmu.dll, function)
+    bound = (fmu.component, vrs, n, values, n) if fmi3 else (fmu.component, vrs, n, values)
+
+    def run() -> None:
+        status = call(*bound)
+        if status > 1:
+            raise FMICallException(function=function, status=status)
+
+    return run
 
 
 def _blocks(fmu: Any, fmi3: bool, variables: Sequence[ModelVariable]) -> tuple[_Block, ...]:
@@ -321,7 +339,7 @@ class FmuModel(BaseModel):
         self._stepped = False
         self._inputs_dirty = False
         self._input_event = False
-        self._cached_outputs: dict[str, float] | None = None
+        self._fresh = False  # the output buffers hold the outputs at the current time
         self._saved: weakref.WeakSet[_SavedState] = weakref.WeakSet()
         try:
             fmpy.extract(str(self.path), unzipdir=str(self._unzipped))
@@ -337,6 +355,9 @@ class FmuModel(BaseModel):
         self._input_blocks = _blocks(fmu, self._fmi3, inputs)
         self._output_blocks = _blocks(fmu, self._fmi3, outputs)
         self._real_outputs = [b for b in self._output_blocks if b.real]
+        only = self._output_blocks[0] if len(self._output_blocks) == 1 else None
+        self._single_output = only if only is not None and only.real else None
+        self._input_vars = {v.name: v for v in self._description.inputs}
         self._bind_stepping(md)
         if parameters:
             self._parameters.update(
@@ -429,18 +450,22 @@ class FmuModel(BaseModel):
                 flags = [ctypes.c_bool() for _ in range(3)]
                 last = ctypes.c_double()
                 refs = (*(ctypes.byref(f) for f in flags), ctypes.byref(last))
-                do_step = fmu.fmi3DoStep
+                do_step3 = fmu.dll.fmi3DoStep
                 self._terminate_flag: ctypes.c_bool | None = flags[1]
 
-                def step(t: float, dt: float) -> Any:
-                    return do_step(component, t, dt, True, *refs)
+                def step(t: float, dt: float) -> None:
+                    status = do_step3(component, t, dt, True, *refs)
+                    if status > 1:
+                        raise FMICallException(function="fmi3DoStep", status=status)
 
             else:
-                do_step2 = fmu.fmi2DoStep
+                do_step2 = fmu.dll.fmi2DoStep
                 self._terminate_flag = None
 
-                def step(t: float, dt: float) -> Any:
-                    return do_step2(component, t, dt, 1)
+                def step(t: float, dt: float) -> None:
+                    status = do_step2(component, t, dt, 1)
+                    if status > 1:
+                        raise FMICallException(function="fmi2DoStep", status=status)
 
             self._step = step
             return
@@ -468,7 +493,7 @@ class FmuModel(BaseModel):
             fmu.enterInitializationMode()
         fmu.exitInitializationMode()
         self._inputs_dirty = False
-        self._cached_outputs = None
+        self._fresh = False
         if self._me:
             self._event_iteration(enter=False)
 
@@ -503,6 +528,27 @@ class FmuModel(BaseModel):
             fmu.getEventIndicators(self._z, self._nz)
 
     # -- stepping ----------------------------------------------------------------------------
+    def advance(self, dt: float) -> None:
+        """As :meth:`BaseModel.advance`; a co-simulation step takes a short path of its own
+        (one input write if inputs changed, one ``doStep``, one output read per type)."""
+        if self._me:
+            super().advance(dt)
+            return
+        if not dt > 0 or math.isinf(dt):
+            raise SimulationError(
+                f"advance needs a positive, finite step in seconds, got {dt!r}", model=self.name
+            )
+        if self._failed is not None:
+            raise SimulationError(self._failed, model=self.name)
+        try:
+            self._cs_step(dt)
+        except SimulationError:
+            raise
+        except FMICallException as error:
+            raise self._call_failed(error, "advancing") from None
+        self._time += dt
+        self._stepped = True
+
     def _advance(self, dt: float) -> None:
         if self._failed is not None:
             raise SimulationError(self._failed, model=self.name)
@@ -519,7 +565,7 @@ class FmuModel(BaseModel):
                 f"the FMU asked to terminate at t={self._time + dt:g} s{self._log_tail()}",
                 model=self.name,
             )
-        self._cached_outputs = self._read_outputs(self._time + dt)
+        self._fetch_outputs(self._time + dt)
 
     def _me_step(self, dt: float) -> None:
         fmu = self._instance.fmu
@@ -555,7 +601,7 @@ class FmuModel(BaseModel):
             )
             if time_event or step_event or state_event:
                 self._event_iteration()
-        self._cached_outputs = self._read_outputs(end)
+        self._fetch_outputs(end)
 
     def _rk4(self, t: float, t1: float) -> None:
         """One classical Runge-Kutta step of the FMU's states from ``t`` to ``t1``."""
@@ -579,10 +625,11 @@ class FmuModel(BaseModel):
         self._get_dx(self._dx, self._nx)
         return list(self._dx)
 
-    def _read_outputs(self, t: float) -> dict[str, float]:
-        outputs: dict[str, float] = {}
+    def _fetch_outputs(self, t: float) -> None:
+        """Read the outputs into their buffers; a NaN fails the model (it would otherwise
+        flow on into twins and other models)."""
         for block in self._output_blocks:
-            outputs.update(block.read())
+            block.fetch()
         for block in self._real_outputs:
             for name, value in zip(block.names, block.values, strict=True):
                 if math.isnan(value):
@@ -591,7 +638,7 @@ class FmuModel(BaseModel):
                         f"{self._log_tail()}"
                     )
                     raise SimulationError(self._failed, model=self.name, code="SimulationDiverged")
-        return outputs
+        self._fresh = True
 
     def _write(self, blocks: Iterable[_Block], values: Mapping[str, float]) -> None:
         for block in blocks:
@@ -606,25 +653,34 @@ class FmuModel(BaseModel):
         except SimulationError:
             raise
         except FMICallException as error:
-            status = _STATUS[error.status] if 0 <= error.status < len(_STATUS) else error.status
-            message = (
-                f"FMU {str(self.path)!r} returned {status} from {error.function} while "
-                f"{doing} at t={self._time:g} s{self._log_tail()}"
-            )
-            if error.status >= 3:
-                self._failed = message + (
-                    "; its library is unusable" if error.status >= _FATAL else ""
-                )
-                self._fatal = error.status >= _FATAL
-            raise SimulationError(message, model=self.name, code="FmuError") from None
+            raise self._call_failed(error, doing) from None
         except (OSError, ValueError, TypeError, ctypes.ArgumentError) as error:
             raise _fail(self.path, self.name, f"failed while {doing}: {error}") from None
 
+    def _call_failed(self, error: FMICallException, doing: str) -> SimulationError:
+        status = _STATUS[error.status] if 0 <= error.status < len(_STATUS) else error.status
+        message = (
+            f"FMU {str(self.path)!r} returned {status} from {error.function} while "
+            f"{doing} at t={self._time:g} s{self._log_tail()}"
+        )
+        if error.status >= 3:
+            self._failed = message + ("; its library is unusable" if error.status >= _FATAL else "")
+            self._fatal = error.status >= _FATAL
+        return SimulationError(message, model=self.name, code="FmuError")
+
     # -- the model interface -----------------------------------------------------------------
     def set_inputs(self, values: Mapping[str, float]) -> None:
-        super().set_inputs(values)
+        declared = self._input_vars
+        try:
+            checked = {
+                n: declared[n].check(v, kind="input", model=self.name) for n, v in values.items()
+            }
+        except KeyError:
+            super().set_inputs(values)  # raises the usual error naming the unknown input
+            return
+        self._inputs.update(checked)
         self._inputs_dirty = True
-        self._cached_outputs = None
+        self._fresh = False
         if self._discrete_inputs and not self._discrete_inputs.isdisjoint(values):
             self._input_event = True
 
@@ -640,7 +696,7 @@ class FmuModel(BaseModel):
                 model=self.name,
             )
         self._parameters.update(checked)
-        self._cached_outputs = None
+        self._fresh = False
         if fixed:
             self._guard("re-initialising", self._reinitialize)
         elif changed:
@@ -670,20 +726,25 @@ class FmuModel(BaseModel):
         fmu = self._instance.fmu
         self._guard("setting states", fmu.setContinuousStates, self._x, self._nx)
         self._guard("reading event indicators", self._read_continuous)
-        self._cached_outputs = None
+        self._fresh = False
 
     def outputs(self) -> dict[str, float]:
-        if self._cached_outputs is None:
+        if not self._fresh:
             self._open()
 
             def read() -> None:
                 if self._inputs_dirty:
                     self._write(self._input_blocks, self._inputs)
                     self._inputs_dirty = False
-                self._cached_outputs = self._read_outputs(self._time)
+                self._fetch_outputs(self._time)
 
             self._guard("reading outputs", read)
-        return dict(self._cached_outputs or {})
+        if self._single_output is not None:
+            return dict(zip(self._single_output.names, self._single_output.values, strict=True))
+        outputs: dict[str, float] = {}
+        for block in self._output_blocks:
+            outputs.update(block.read())
+        return outputs
 
     def snapshot(self) -> FmuSnapshot:
         saved = None
@@ -740,7 +801,7 @@ class FmuModel(BaseModel):
         self._inputs_dirty = True
         self._time = snapshot.time
         self._stepped = snapshot.time > 0
-        self._cached_outputs = None
+        self._fresh = False
         if self._me:
             self._next_event = saved.next_event
             self._guard("reading states", self._read_continuous)
