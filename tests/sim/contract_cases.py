@@ -106,3 +106,17 @@ def _fmu_cases() -> list[Case]:
 
 
 CASES += _fmu_cases()
+
+
+def _production_line() -> SimulationModel:
+    from twinsight.sim.des import ProductionLine
+
+    # Short MTBF, random times, scrap and a night shift inside three 20-minute steps.
+    return ProductionLine(
+        "line",
+        machines=3,
+        parameters={"lot_size": 5, "start_hour": 21.5, "m2.mtbf": 600.0, "m2.cv": 0.5},
+    )
+
+
+CASES.append(Case("des-line", _production_line, inputs={"speed_factor": 1.2}, dt=1200.0))
