@@ -108,6 +108,15 @@ def _fmu_cases() -> list[Case]:
 CASES += _fmu_cases()
 
 
+def _state_space() -> SimulationModel:
+    from sim.thermal import thermal_model
+
+    return thermal_model(winding=60.0, housing=40.0)
+
+
+CASES.append(Case("state-space-thermal", _state_space, inputs={"loss": 300.0}, dt=2.0))
+
+
 def _production_line() -> SimulationModel:
     from twinsight.sim.des import ProductionLine
 

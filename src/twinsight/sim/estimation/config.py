@@ -1,0 +1,173 @@
+"""What a state estimator estimates and measures, declared rather than coded.
+
+A configuration names model quantities and noise levels only; it holds no model and no
+filter, so it can be read from a file, checked against a model's description before any
+data flows, and reused for every twin of the same kind.
+
+>>> config = EstimatorConfig.from_dict({
+...     "method": "ukf",
+...     "states": {"winding": {"q": 0.01, "initial_std": 5, "publish_as": "windingTemperature"}},
+...     "measurements": {"housingTemperature": {"output": "housing", "r": 0.25}},
+...     "inputs": {"power": "loss"},
+... })
+>>> config.method, config.states[0].q, config.measurements[0].output
+('ukf', 0.01, 'housing')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, get_args
+
+from twinsight.core.errors import SimulationError
+from twinsight.sim.model import ModelDescription
+
+Method = Literal["kf", "ekf", "ukf"]
+METHODS: tuple[str, ...] = get_args(Method)
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedState:
+    """One estimated quantity: a model state, or a model parameter estimated alongside the
+    states (a slowly drifting resistance, a wrong nameplate value) as a random walk.
+
+    ``q`` is the process noise as a variance *rate* (unit²/s): how far the model is trusted
+    to drift from the truth per second of prediction, so the filter behaves the same
+    whatever the sample rate. ``initial_std`` is the uncertainty of the start value.
+    ``publish_as`` names the virtual sensor on the twin (with ``<name>Std`` beside it);
+    ``None`` keeps the estimate internal.
+    """
+
+    name: str
+    q: float
+    initial_std: float = 1.0
+    publish_as: str | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.q) and self.q >= 0):
+            raise SimulationError(f"estimated state {self.name!r}: q must be >= 0, got {self.q}")
+        if not (math.isfinite(self.initial_std) and self.initial_std > 0):
+            raise SimulationError(
+                f"estimated state {self.name!r}: initial_std must be > 0, got {self.initial_std}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One measured value: its ``name`` in the live data (a twin's property or telemetry
+    name), the model ``output`` it measures, and its noise variance ``r`` (unit²)."""
+
+    name: str
+    output: str
+    r: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.r) and self.r > 0):
+            raise SimulationError(f"measurement {self.name!r}: r must be > 0, got {self.r}")
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatorConfig:
+    """The whole declaration: the filter ``method``, the estimated states, the
+    measurements, the live values that drive model ``inputs`` (live name -> model input),
+    the outlier gate (probability of the chi-square distribution a measurement's
+    normalized innovation must fall within; ``None`` turns the gate off) and the relative
+    finite-difference step of the EKF's Jacobians."""
+
+    states: tuple[EstimatedState, ...]
+    measurements: tuple[Measurement, ...]
+    method: Method = "ukf"
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    gate: float | None = 0.999
+    jacobian_step: float = 1e-5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
+        problems: list[str] = []
+        if self.method not in METHODS:
+            problems.append(f"method {self.method!r} is not one of {', '.join(METHODS)}")
+        if not self.states:
+            problems.append("no state is estimated")
+        if not self.measurements:
+            problems.append("no measurement is declared")
+        for kind, names in (
+            ("estimated state", [s.name for s in self.states]),
+            ("measurement", [m.name for m in self.measurements]),
+            ("published name", [s.publish_as for s in self.states if s.publish_as]),
+        ):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                problems.append(f"{kind} named more than once: {', '.join(twice)}")
+        if self.gate is not None and not 0 < self.gate < 1:
+            problems.append(f"gate must be a probability in (0, 1) or None, got {self.gate}")
+        if not 0 < self.jacobian_step < 1:
+            problems.append(f"jacobian_step must be in (0, 1), got {self.jacobian_step}")
+        if problems:
+            raise SimulationError("bad estimator configuration: " + "; ".join(problems))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EstimatorConfig:
+        """A configuration from plain data (a YAML or JSON document): ``states`` and
+        ``measurements`` are mappings from name to their fields."""
+        known = {"method", "states", "measurements", "inputs", "gate", "jacobian_step"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SimulationError(f"unknown estimator configuration keys: {', '.join(unknown)}")
+        try:
+            states = tuple(
+                EstimatedState(name, **fields) for name, fields in dict(data["states"]).items()
+            )
+            measurements = tuple(
+                Measurement(name, **fields) for name, fields in dict(data["measurements"]).items()
+            )
+            return cls(
+                states,
+                measurements,
+                method=data.get("method", "ukf"),
+                inputs=dict(data.get("inputs", {})),
+                gate=data.get("gate", 0.999),
+                jacobian_step=data.get("jacobian_step", 1e-5),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise SimulationError(f"bad estimator configuration: {error}") from None
+
+    def check(self, description: ModelDescription) -> None:
+        """Raise one :class:`SimulationError` listing every name the model does not have,
+        so a configuration for another model fails before any data is filtered."""
+        states = {v.name for v in description.states}
+        parameters = {v.name for v in description.parameters}
+        outputs = {v.name for v in description.outputs}
+        inputs = {v.name for v in description.inputs}
+        problems = [
+            f"estimated {s.name!r} is neither a state nor a parameter"
+            for s in self.states
+            if s.name not in states | parameters
+        ]
+        problems += [
+            f"measurement {m.name!r} measures unknown output {m.output!r}"
+            for m in self.measurements
+            if m.output not in outputs
+        ]
+        problems += [
+            f"live value {live!r} drives unknown input {name!r}"
+            for live, name in self.inputs.items()
+            if name not in inputs
+        ]
+        if problems:
+            known = (
+                f"(states: {', '.join(sorted(states)) or 'none'}; parameters: "
+                f"{', '.join(sorted(parameters)) or 'none'}; outputs: "
+                f"{', '.join(sorted(outputs)) or 'none'}; inputs: "
+                f"{', '.join(sorted(inputs)) or 'none'})"
+            )
+            raise SimulationError(
+                "the estimator configuration does not fit the model: "
+                + "; ".join(problems)
+                + " "
+                + known,
+                model=description.name,
+                details=[{"code": "SimulationError", "message": p} for p in problems],
+            )
