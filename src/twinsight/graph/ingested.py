@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from twinsight.core.errors import NotFound, ValidationFailed
 from twinsight.models.dtdl import Interface, ModelSet, Schema
@@ -28,9 +28,9 @@ class ValueTarget:
     unit: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class IngestedProperty:
-    """A validated property value for a twin, with the time it was measured."""
+class IngestedProperty(NamedTuple):
+    """A validated property value for a twin, with the time it was measured (a named tuple:
+    one is built per value on the ingest path)."""
 
     twin_id: str
     component: str | None
@@ -84,42 +84,73 @@ def merge_updates(
     current: Mapping[str, Any], updates: Sequence[IngestedProperty], now: str
 ) -> tuple[dict[str, Any] | None, int, int]:
     """The twin after ``updates`` (or ``None`` if nothing changed), and the counts of late and
-    duplicate values. Copies only what changes: documents are immutable values."""
+    duplicate values. Copies only what changes: documents are immutable values.
+
+    Updates are taken per property in source-time order: one older than the property's
+    current time is late, one at the same time with the same value is a duplicate, any
+    other becomes the current value. Only the last of those is written into the document,
+    so a batch of many values of one property costs one metadata entry, not one each."""
+    groups: dict[tuple[str | None, str], list[IngestedProperty]] = {}
+    for update in updates:
+        key = (update.component, update.name)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [update]
+        else:
+            group.append(update)
     doc = dict(current)
     meta = dict(doc["$metadata"])
     doc["$metadata"] = meta
     components: dict[str, dict[str, Any]] = {}
     late = duplicates = 0
     changed = False
-    for update in sorted(updates, key=lambda u: u.time):
-        if update.component is None:
+    now_time: datetime | None = None
+    for (component, name), group in groups.items():
+        if component is None:
             holder, holder_meta = doc, meta
         else:
-            holder = components.get(update.component) or _copy_component(
-                doc, components, update.component
-            )
+            holder = components.get(component) or _copy_component(doc, components, component)
             holder_meta = holder["$metadata"]
-        entry = holder_meta.get(update.name)
+        entry = holder_meta.get(name)
         previous = _time_of(entry) if isinstance(entry, Mapping) else None
-        if previous is not None:
-            if update.time < previous:
-                late += 1
-                continue
-            if update.time == previous and holder.get(update.name) == update.value:
-                duplicates += 1
-                continue
-        holder[update.name] = update.value
+        value = holder.get(name)
+        winner: IngestedProperty | None = None
+        if len(group) > 1:
+            group.sort(key=_by_time)
+        for update in group:
+            if previous is not None:
+                if update.time < previous:
+                    late += 1
+                    continue
+                if update.time == previous and value == update.value:
+                    duplicates += 1
+                    continue
+            winner = update
+            value = update.value
+            if update.source_time:
+                previous = update.time
+            else:  # the entry will say lastUpdateTime = now, which later values compare to
+                if now_time is None:
+                    now_time = datetime.fromisoformat(now)
+                previous = now_time
+        if winner is None:
+            continue
+        holder[name] = winner.value
         new_entry = {"lastUpdateTime": now}
-        if update.source_time:
-            new_entry["sourceTime"] = _iso(update.time)
-        holder_meta[update.name] = new_entry
-        if update.component is not None:
+        if winner.source_time:
+            new_entry["sourceTime"] = _iso(winner.time)
+        holder_meta[name] = new_entry
+        if component is not None:
             holder_meta["$lastUpdateTime"] = now
         changed = True
     if not changed:
         return None, late, duplicates
     meta["$lastUpdateTime"] = now
     return doc, late, duplicates
+
+
+def _by_time(update: IngestedProperty) -> datetime:
+    return update.time
 
 
 def _copy_component(

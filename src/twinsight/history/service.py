@@ -31,7 +31,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from twinsight.core.clock import Clock
 from twinsight.core.errors import BadRequest
@@ -151,6 +151,14 @@ class History:
         """Record points now, in one transaction: durable when this returns (the ingest
         pipeline calls this before acknowledging a message). Returns how many were new."""
         return self._store.append(points)
+
+    def append_rows(self, rows: Sequence[tuple[str, str, HistoryKind, datetime, Any]]) -> int:
+        """:meth:`append` for ``(twin_id, name, kind, time, value)`` tuples (the ingest
+        path), without a :class:`HistoryPoint` per value where the store allows."""
+        fast = getattr(self._store, "append_rows", None)
+        if fast is not None:
+            return int(fast(rows))
+        return self._store.append([HistoryPoint(*row) for row in rows])
 
     # ------------------------------------------------------------------- reads
 

@@ -29,7 +29,7 @@ from twinsight.core.clock import Clock
 from twinsight.core.errors import TwinsightError
 from twinsight.core.events import EventBus, IngestBatch, TelemetryReceived
 from twinsight.core.messages import IngestResult, RawMessage
-from twinsight.core.ports import DeadLetter, DeadLetterStore, HistoryPoint
+from twinsight.core.ports import DeadLetter, DeadLetterStore, HistoryKind
 from twinsight.graph.ingested import IngestedProperty, ValueTarget
 from twinsight.graph.service import TwinGraph
 from twinsight.history import History
@@ -149,12 +149,22 @@ class IngestPipeline:
     def _process(self, messages: Sequence[RawMessage]) -> tuple[list[Outcome], tuple[int, int]]:
         now = self._clock.now()
         limits = rule_limits(self.mapping)
+        # Each (twin, kind, name) is resolved once a batch: a batch is mostly the same few
+        # series again and again. Only within a batch, so a model or twin changed between
+        # batches is seen by the next one.
+        targets: dict[tuple[str, str, str], ValueTarget | str] = {}
         with self._lock:
-            outcomes = [self._map(message, now, limits) for message in messages]
+            outcomes = [self._map(message, now, limits, targets) for message in messages]
             late, duplicates = self._store(outcomes, now)
         return outcomes, (late, duplicates)
 
-    def _map(self, message: RawMessage, now: datetime, limits: tuple[float, float]) -> Outcome:
+    def _map(
+        self,
+        message: RawMessage,
+        now: datetime,
+        limits: tuple[float, float],
+        targets: dict[tuple[str, str, str], ValueTarget | str],
+    ) -> Outcome:
         outcome = Outcome(message)
         if len(message.payload) > self.max_payload_bytes:
             outcome.problems.append(
@@ -179,7 +189,7 @@ class IngestPipeline:
         values, problems = rule.extract(message, captures)
         outcome.problems.extend(problems)
         for value in values:
-            checked = self._check(value, message, limits)
+            checked = self._check(value, message, limits, targets)
             if isinstance(checked, str):
                 outcome.problems.append(f"{value.twin_id}/{value.name}: {checked}")
             else:
@@ -187,12 +197,22 @@ class IngestPipeline:
         return outcome
 
     def _check(
-        self, value: MappedValue, message: RawMessage, limits: tuple[float, float]
+        self,
+        value: MappedValue,
+        message: RawMessage,
+        limits: tuple[float, float],
+        targets: dict[tuple[str, str, str], ValueTarget | str],
     ) -> tuple[MappedValue, ValueTarget, Any, datetime] | str:
-        try:
-            target = self._graph.value_target(value.twin_id, value.kind, value.name)
-        except TwinsightError as exc:
-            return exc.message
+        key = (value.twin_id, value.kind, value.name)
+        target = targets.get(key)
+        if target is None:
+            try:
+                target = self._graph.value_target(value.twin_id, value.kind, value.name)
+            except TwinsightError as exc:
+                target = exc.message
+            targets[key] = target
+        if isinstance(target, str):
+            return target
         raw = value.value
         if value.from_text:
             raw = coerce_text(raw, target.schema)
@@ -207,9 +227,16 @@ class IngestPipeline:
                 return exc.message
             if _is_integer_schema(target.schema):
                 raw = round(raw)
-        problems = validate_value(target.schema, raw)
-        if problems:
-            return problems[0].removeprefix("(root): ")
+        schema = target.schema
+        if not (  # the common case, a finite float for a double, without the general check
+            raw.__class__ is float
+            and schema.__class__ is PrimitiveSchema
+            and schema.name in _FLOATS
+            and math.isfinite(raw)
+        ):
+            problems = validate_value(schema, raw)
+            if problems:
+                return problems[0].removeprefix("(root): ")
         time = value.time or message.received
         if value.time is not None:
             max_future, max_age_days = limits
@@ -220,14 +247,14 @@ class IngestPipeline:
         return value, target, raw, time
 
     def _store(self, outcomes: list[Outcome], now: datetime) -> tuple[int, int]:
-        points: list[HistoryPoint] = []
+        points: list[tuple[str, str, HistoryKind, datetime, Any]] = []
         properties: list[IngestedProperty] = []
         # one event per message, twin, component and source time: a SenML pack of timed
         # samples becomes one event per sample time, not one holding only the last sample
         telemetry: dict[tuple[int, str, str | None, datetime | None], dict[str, Any]] = {}
         for index, outcome in enumerate(outcomes):
             for value, target, raw, time in outcome.values:
-                points.append(HistoryPoint(value.twin_id, value.name, value.kind, time, raw))
+                points.append((value.twin_id, value.name, value.kind, time, raw))
                 if value.kind == "property":
                     properties.append(
                         IngestedProperty(
@@ -243,7 +270,7 @@ class IngestPipeline:
                     key = (index, value.twin_id, target.component, value.time)
                     telemetry.setdefault(key, {})[target.name] = raw
         if points:
-            self._history.append(points)
+            self._history.append_rows(points)
         stats = self._graph.apply_ingested(properties) if properties else None
         for (index, twin_id, component, source_time), payload in telemetry.items():
             message = outcomes[index].message

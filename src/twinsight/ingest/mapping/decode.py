@@ -192,5 +192,7 @@ def parse_time(raw: Any, fmt: str) -> datetime:
             raise DecodeError(f"the timestamp {raw!r} is not a number") from exc
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
         raise DecodeError(f"the timestamp {raw!r} is not a number")
-    scale = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6}[fmt]
-    return epoch(raw / scale)
+    return epoch(raw / _SCALES[fmt])
+
+
+_SCALES = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6}

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from twinsight.core.messages import RawMessage
 from twinsight.ingest.mapping.decode import (
@@ -30,9 +29,11 @@ Kind = Literal["property", "telemetry"]
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-@dataclass(frozen=True, slots=True)
-class MappedValue:
-    """One value read from a message, addressed to a twin property or telemetry."""
+class MappedValue(NamedTuple):
+    """One value read from a message, addressed to a twin property or telemetry.
+
+    A named tuple, not a frozen dataclass: one is built per value on the ingest path, and a
+    frozen dataclass's ``__init__`` costs several times a tuple's."""
 
     twin_id: str
     kind: Kind
@@ -77,15 +78,21 @@ class Template:
         return self._format.format_map(captures)
 
 
+def _json_getter(document: dict[str, Any]) -> Any:
+    return lambda path: json_path(document, path)
+
+
 def _escape_braces(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
 class _ValueRule:
-    __slots__ = ("field", "kind", "optional", "record", "target", "unit")
+    __slots__ = ("field", "kind", "optional", "plain", "record", "target", "unit")
 
     def __init__(self, spec: ValueSpec) -> None:
         self.field = spec.field
+        self.plain = spec.field is not None and "." not in spec.field
+        """A top-level JSON field: one dict look-up instead of a path walk."""
         self.kind: Kind = "property" if spec.property is not None else "telemetry"
         self.target = Template(spec.property if spec.property is not None else spec.telemetry or "")
         self.unit = spec.unit
@@ -114,6 +121,7 @@ class Rule:
         self.source = spec.source
         self.topic = compile_topic(spec.topic)
         self.values = [_ValueRule(v) for v in spec.values]
+        self._plain_time = spec.time is not None and "." not in spec.time.field
         self.twin = Template(spec.twin)
         captures = set(self.topic.groupindex)
         self._check_template("twin", spec.twin, captures)
@@ -175,13 +183,13 @@ class Rule:
         document = decode_json(payload)
         if not isinstance(document, dict):
             raise DecodeError("the JSON payload must be an object")
-        time = self._time(lambda path: json_path(document, path))
+        time = self._time(document.__getitem__ if self._plain_time else _json_getter(document))
         values: list[MappedValue] = []
         problems: list[str] = []
         for rule in self.values:
             assert rule.field is not None
             try:
-                raw = json_path(document, rule.field)
+                raw = document[rule.field] if rule.plain else json_path(document, rule.field)
             except KeyError:
                 if not rule.optional:
                     problems.append(f"field {rule.field!r} is missing")
@@ -251,16 +259,36 @@ class Rule:
         return values, problems
 
 
+_FIND_CACHE_SIZE = 50_000
+
+
 class Mapping:
-    """Every rule of a mapping file, tried in order; the first that matches wins."""
+    """Every rule of a mapping file, tried in order; the first that matches wins.
+
+    Which rule an address matches, and its captures, depend only on (source, address), and
+    devices publish to the same topics over and over: :meth:`find` remembers the answer for
+    up to 50,000 addresses (forgetting all when full), so the common case is a dict look-up
+    instead of a regex match per rule. Captures are shared between the messages of one
+    address and must not be changed by callers."""
 
     def __init__(self, spec: MappingSpec, rules: Sequence[Rule]) -> None:
         self.spec = spec
         self.rules = list(rules)
+        self._found: dict[tuple[str, str], tuple[Rule, dict[str, str]] | None] = {}
 
     def find(self, message: RawMessage) -> tuple[Rule, dict[str, str]] | None:
+        key = (message.source, message.address)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        found = None
         for rule in self.rules:
             captures = rule.match(message)
             if captures is not None:
-                return rule, captures
-        return None
+                found = rule, captures
+                break
+        if len(self._found) >= _FIND_CACHE_SIZE:
+            self._found.clear()
+        self._found[key] = found
+        return found

@@ -122,20 +122,27 @@ class SqliteHistoryStore:
     def append(self, points: Sequence[HistoryPoint]) -> int:
         if not points:
             return 0
+        return self.append_rows([(p.twin_id, p.name, p.kind, p.time, p.value) for p in points])
+
+    def append_rows(self, rows: Sequence[tuple[str, str, HistoryKind, datetime, Any]]) -> int:
+        """:meth:`append` for ``(twin_id, name, kind, time, value)`` tuples: the ingest
+        pipeline has them already, and skips building a :class:`HistoryPoint` per value."""
+        if not rows:
+            return 0
         ids = self._ids
         with self._db.transaction() as conn:
-            rows: list[tuple[int, int, Any, bytes | None]] = []
+            out: list[tuple[int, int, Any, bytes | None]] = []
+            append = out.append
             new_ids: dict[tuple[str, str], int] = {}
             # The fields of one message share one datetime object: convert it once.
             last_time: datetime | None = None
             us = 0
-            for p in points:
-                key = (p.twin_id, p.name)
+            for twin_id, name, kind, time, value in rows:
+                key = (twin_id, name)
                 sid = ids.get(key) or new_ids.get(key)
                 if sid is None:
-                    sid = self._series_id(conn, p.twin_id, p.name, p.kind)
+                    sid = self._series_id(conn, twin_id, name, kind)
                     new_ids[key] = sid
-                time = p.time
                 if time is not last_time:
                     last_time = time
                     us = (
@@ -143,17 +150,16 @@ class SqliteHistoryStore:
                         if time.tzinfo is not None
                         else (time.replace(tzinfo=UTC) - EPOCH) // _US
                     )
-                value = p.value
                 if value.__class__ is float or value.__class__ is int:
-                    rows.append((sid, us, value, None))
+                    append((sid, us, value, None))
                 else:
                     num, raw = _encode(value)
-                    rows.append((sid, us, num, raw))
+                    append((sid, us, num, raw))
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO history_points (series_id, time, num, raw)"
                 " VALUES (?, ?, ?, ?)",
-                rows,
+                out,
             )
             added = conn.total_changes - before
         # Only after the commit: a rolled-back series id must not be remembered.
