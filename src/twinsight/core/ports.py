@@ -384,3 +384,48 @@ class WebhookStore(Protocol):
     def count_failures(self, route_id: str, status: str | None = None) -> int: ...
 
     def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------- parameter versions
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterVersion:
+    """One calibrated parameter set of one model on one twin. Versions count up from 1 per
+    (twin, model) and are never changed afterwards, so a result can always name exactly
+    the parameters it ran with; ``summary`` is the fit report's summary (or why else the
+    values were set) and ``source`` says where they came from (``calibration``, ``manual``)."""
+
+    twin_id: str
+    model: str
+    version: int
+    parameters: dict[str, float]
+    summary: dict[str, Any]
+    source: str
+    created: datetime
+
+
+class ParameterVersionStore(Protocol):
+    """Durable, append-only home of calibrated parameter versions."""
+
+    def add_version(
+        self,
+        twin_id: str,
+        model: str,
+        parameters: dict[str, float],
+        summary: dict[str, Any],
+        source: str,
+        created: datetime,
+    ) -> ParameterVersion:
+        """Store the next version (the latest + 1, or 1) in one transaction; return it."""
+        ...
+
+    def get_version(self, twin_id: str, model: str, version: int) -> ParameterVersion | None: ...
+
+    def latest_version(self, twin_id: str, model: str) -> ParameterVersion | None: ...
+
+    def list_versions(self, twin_id: str, model: str) -> list[ParameterVersion]:
+        """Every version of a twin's model, oldest first."""
+        ...
+
+    def close(self) -> None: ...
