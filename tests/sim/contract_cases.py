@@ -129,3 +129,12 @@ def _production_line() -> SimulationModel:
 
 
 CASES.append(Case("des-line", _production_line, inputs={"speed_factor": 1.2}, dt=1200.0))
+
+
+def _queue() -> SimulationModel:
+    from twinsight.sim.des import QueueModel
+
+    return QueueModel("queue", servers=2, capacity=6, parameters={"arrival_rate": 0.05})
+
+
+CASES.append(Case("des-queue", _queue, dt=60.0))

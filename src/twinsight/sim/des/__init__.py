@@ -6,5 +6,6 @@ SimPy is imported only in this package (the layer rule in ``tests/test_architect
 
 from twinsight.sim.des.adapter import DesModel
 from twinsight.sim.des.line import ProductionLine
+from twinsight.sim.des.queue import QueueModel
 
-__all__ = ["DesModel", "ProductionLine"]
+__all__ = ["DesModel", "ProductionLine", "QueueModel"]
