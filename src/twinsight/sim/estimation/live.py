@@ -1,0 +1,144 @@
+"""A state estimator running live on one twin.
+
+It listens on the event bus for that twin's measured values (telemetry fields or property
+changes named like the configuration's measurements) and for the values that drive model
+inputs. Each new sample time moves the filter forward to that time (``predict`` by the
+gap since the last sample, with the inputs that held during it), corrects it with what
+was measured (``update``), then takes the new inputs. The virtual sensors (estimate and
+``...Std``) are published as telemetry of the twin through
+:meth:`TwinGraph.publish_telemetry <twinsight.graph.service.TwinGraph.publish_telemetry>`,
+at the sample's source time, so history records them and live streams carry them like any
+sensor's values.
+
+Time is the samples' own (source time, or arrival time when the device sent none), not
+the wall clock: a replay or a late batch is filtered exactly as it happened. A sample
+older than the last one is counted in ``late`` and skipped: a Kalman filter cannot go back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from twinsight.core.errors import SimulationError
+from twinsight.core.events import EventBus, TelemetryReceived, TwinChanged
+from twinsight.core.ports import HistoryPoint
+from twinsight.graph.service import TwinGraph
+from twinsight.history.recorder import points_from_telemetry, points_from_twin_change
+from twinsight.sim.estimation.estimator import StateEstimator, UpdateResult
+
+log = logging.getLogger(__name__)
+
+
+class LiveEstimator:
+    """Keeps ``estimator`` in step with twin ``twin_id`` until :meth:`close`."""
+
+    def __init__(
+        self,
+        twins: TwinGraph,
+        bus: EventBus,
+        twin_id: str,
+        estimator: StateEstimator,
+        *,
+        publish: bool = True,
+    ) -> None:
+        twins.get_twin(twin_id)  # NotFound now rather than silence later
+        config = estimator.config
+        self._measured = {m.name for m in config.measurements}
+        self._inputs = dict(config.inputs)
+        published = set(estimator.virtual_sensors())
+        clash = sorted(published & (self._measured | set(self._inputs)))
+        if clash:
+            raise SimulationError(
+                f"virtual sensor names {', '.join(clash)} are also measured or input names: "
+                "the estimator would read back what it publishes",
+                model=estimator.model.description.name,
+            )
+        self._twins = twins
+        self._twin_id = twin_id
+        self._estimator = estimator
+        self._publish = publish and bool(published)
+        self._lock = threading.RLock()
+        self._last: datetime | None = None
+        self.samples = 0
+        """Sample times filtered so far."""
+        self.late = 0
+        """Samples skipped because they were older than the last one."""
+        self.failures = 0
+        """Samples the model or the filter failed on (logged; the estimator carries on)."""
+        self.last_result: UpdateResult | None = None
+        self._unsubscribe: list[Callable[[], None]] = [
+            bus.subscribe(self._on_twin, TwinChanged),
+            bus.subscribe(self._on_telemetry, TelemetryReceived),
+        ]
+
+    @property
+    def estimator(self) -> StateEstimator:
+        return self._estimator
+
+    @property
+    def twin_id(self) -> str:
+        return self._twin_id
+
+    @property
+    def last_time(self) -> datetime | None:
+        """The source time the estimate is for."""
+        return self._last
+
+    def _on_twin(self, event: TwinChanged) -> None:
+        if event.twin_id == self._twin_id:
+            self._take(points_from_twin_change(event))
+
+    def _on_telemetry(self, event: TelemetryReceived) -> None:
+        if event.twin_id == self._twin_id:
+            self._take(points_from_telemetry(event))
+
+    def _take(self, points: Iterable[HistoryPoint]) -> None:
+        wanted = [
+            p
+            for p in points
+            if (p.name in self._measured or p.name in self._inputs)
+            and isinstance(p.value, int | float)
+        ]
+        if not wanted:
+            return  # our own virtual sensors, and everything else, end here
+        by_time: dict[datetime, list[HistoryPoint]] = {}
+        for point in wanted:
+            by_time.setdefault(point.time, []).append(point)
+        with self._lock:
+            for time in sorted(by_time):
+                self._sample(time, by_time[time])
+
+    def _sample(self, time: datetime, points: list[HistoryPoint]) -> None:
+        if self._last is not None and time < self._last:
+            self.late += 1
+            return
+        measurements = {p.name: float(p.value) for p in points if p.name in self._measured}  # type: ignore[arg-type]
+        inputs = {self._inputs[p.name]: float(p.value) for p in points if p.name in self._inputs}  # type: ignore[arg-type]
+        try:
+            if self._last is not None:
+                self._estimator.predict((time - self._last).total_seconds())
+            self._last = time
+            if measurements:
+                self.last_result = self._estimator.update(measurements)
+            if inputs:
+                self._estimator.model.set_inputs(inputs)
+        except SimulationError:
+            self.failures += 1
+            log.exception("state estimation of twin %s failed at %s", self._twin_id, time)
+            return
+        self.samples += 1
+        if self._publish and measurements:
+            self._twins.publish_telemetry(
+                self._twin_id,
+                self._estimator.virtual_sensors(),
+                message_id=f"estimator-{self._twin_id}-{self.samples}",
+                source_time=time,
+            )
+
+    def close(self) -> None:
+        """Stop listening (the estimator and its model stay as they are)."""
+        while self._unsubscribe:
+            self._unsubscribe.pop()()
