@@ -29,12 +29,15 @@ from twinsight.core.errors import BadRequest, NotFound, SimulationError, Twinsig
 from twinsight.graph.service import TwinGraph
 from twinsight.history import History
 from twinsight.ingest.units import converter
-from twinsight.sim.cosim import Algorithm, Connection, CoSimulation
+from twinsight.sim.cosim import Algorithm, Connection, CoSimulation, FleetConnection
 from twinsight.sim.model import SimulationModel, Variable
 
 ValueKind = Literal["property", "telemetry"]
 ModelFactory = Callable[[str], SimulationModel]
 """Builds a fresh model instance for the member (twin id) it will simulate."""
+FleetFactory = Callable[[Sequence[str]], SimulationModel]
+"""Builds one vectorised model (an :class:`~twinsight.sim.ode.OdeFleet`) for many twins,
+whose variables are namespaced ``"{twin}.{name}"``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,19 @@ class ModelBinding:
     outputs: Mapping[str, str | TwinValue] = field(default_factory=dict)
     values: Mapping[str, float] = field(default_factory=dict)
     """Fixed parameter values (applied after those read from the twin)."""
+    fleet: bool = False
+    """Simulate all the twins of ``dtdl_model`` as one vectorised model (much faster for
+    many twins; needs a fleet factory for ``model``)."""
 
     def __post_init__(self) -> None:
         if (self.twin is None) == (self.dtdl_model is None):
             raise SimulationError(
                 f"a binding of model {self.model!r} names either a twin or a DTDL model, "
                 "not both and not neither"
+            )
+        if self.fleet and self.dtdl_model is None:
+            raise SimulationError(
+                f"a fleet binding of model {self.model!r} needs a DTDL model, not one twin"
             )
 
     @property
@@ -144,8 +154,11 @@ def _just_after(at: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A model variable and the twin value it is bound to, with the unit conversions."""
+    """A model variable and the twin value it is bound to, with the unit conversions.
+    ``member`` is the co-simulation member that holds ``variable``: the twin itself, or the
+    fleet that simulates it (then ``variable`` is namespaced ``"{twin}.{name}"``)."""
 
+    twin: str
     member: str
     variable: str
     value: TwinValue
@@ -166,10 +179,21 @@ class TwinSimulation:
     states: list[Route]
     notes: list[str] = field(default_factory=list)
     """What was not found on the twins and was left at the model's default."""
+    locations: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Per twin: the member simulating it and the prefix of its variables there."""
 
     @property
     def members(self) -> Mapping[str, SimulationModel]:
         return self.cosim.members
+
+    def locate(self, twin_id: str) -> tuple[SimulationModel, str]:
+        """The model simulating ``twin_id`` and the prefix of the twin's variables in it
+        (empty for a model of its own, ``"{twin}."`` in a fleet)."""
+        member, prefix = self.locations.get(twin_id, (twin_id, ""))
+        try:
+            return self.cosim.members[member], prefix
+        except KeyError:
+            raise SimulationError(f"twin {twin_id!r} is not simulated here") from None
 
     def close(self) -> None:
         self.cosim.close()
@@ -184,9 +208,11 @@ class SimulationBuilder:
         graph: TwinGraph,
         catalog: Mapping[str, ModelFactory],
         reader: ValueReader | None = None,
+        fleets: Mapping[str, FleetFactory] | None = None,
     ) -> None:
         self._graph = graph
         self._catalog = catalog
+        self._fleets = fleets or {}
         self._reader = reader or GraphValues(graph)
 
     def build(
@@ -206,34 +232,61 @@ class SimulationBuilder:
                 + (f" among {', '.join(sorted(only))}" if only is not None else "")
             )
         members: dict[str, SimulationModel] = {}
+        locations: dict[str, tuple[str, str]] = {}
         notes: list[str] = []
         inputs: list[Route] = []
         outputs: list[Route] = []
         states: list[Route] = []
+        fleets: dict[int, tuple[ModelBinding, list[str]]] = {}
+        self._fleet_members: dict[str, dict[str, int]] = {}
         try:
             for twin_id, binding in bound.items():
-                model = self._instantiate(binding, twin_id)
-                members[twin_id] = model
-                self._apply_parameters(model, binding, twin_id, at, notes)
-                states += self._routes(model, binding, binding.states, twin_id, "states")
-                inputs += self._routes(model, binding, binding.inputs, twin_id, "inputs")
-                outputs += self._routes(model, binding, binding.outputs, twin_id, "outputs")
+                if binding.fleet:
+                    fleets.setdefault(id(binding), (binding, []))[1].append(twin_id)
+                    continue
+                members[twin_id] = self._instantiate(binding, twin_id)
+                locations[twin_id] = (twin_id, "")
+            for binding, twin_ids in fleets.values():
+                member = self._fleet_name(binding.model, members)
+                fleet = members[member] = self._instantiate_fleet(binding, twin_ids)
+                order = list(getattr(fleet, "members", twin_ids))
+                self._fleet_members[member] = {t: i for i, t in enumerate(order)}
+                locations.update({t: (member, f"{t}.") for t in twin_ids})
+            for twin_id, binding in bound.items():
+                member, prefix = locations[twin_id]
+                model = members[member]
+                self._apply_parameters(model, binding, twin_id, prefix, at, notes)
+                where = (twin_id, member, prefix)
+                states += self._routes(model, binding, binding.states, where, "states")
+                inputs += self._routes(model, binding, binding.inputs, where, "inputs")
+                outputs += self._routes(model, binding, binding.outputs, where, "outputs")
             for route in states:
                 read = self._read_number(route, at)
                 if read is None:
-                    notes.append(f"{route.member}: no value for state {route.variable}; default")
+                    notes.append(f"{route.twin}: no value for state {route.variable}; default")
                 else:
                     members[route.member].set_state({route.variable: read})
-            connections = self._connections(couplings, bound)
-            fed = {(c.target, c.input) for c in connections}
+            connections, fed = self._connections(couplings, bound, locations)
             inputs = [r for r in inputs if (r.member, r.variable) not in fed]
+            # Inputs start as the twins have them (now, or at the fork time), so a run
+            # that reads no twin on the way (a what-if, a sweep) starts from reality too.
+            for route in inputs:
+                read = self._read_number(route, at)
+                if read is not None:
+                    members[route.member].set_inputs({route.variable: read})
             cosim = CoSimulation(members, connections, algorithm=algorithm)
         except BaseException:
             for model in members.values():
                 model.close()
             raise
         return TwinSimulation(
-            cosim, {t: b.model for t, b in bound.items()}, inputs, outputs, states, notes
+            cosim,
+            {t: b.model for t, b in bound.items()},
+            inputs,
+            outputs,
+            states,
+            notes,
+            locations,
         )
 
     # ------------------------------------------------------------------ pieces
@@ -288,6 +341,31 @@ class SimulationBuilder:
                 return sorted(ids)
             page = self._graph.query(None, continuation=page.continuation, page_size=1000)
 
+    @staticmethod
+    def _fleet_name(model: str, members: Mapping[str, SimulationModel]) -> str:
+        name, n = f"fleet:{model}", 1
+        while name in members:
+            n += 1
+            name = f"fleet:{model}:{n}"
+        return name
+
+    def _instantiate_fleet(self, binding: ModelBinding, twin_ids: list[str]) -> SimulationModel:
+        factory = self._fleets.get(binding.model)
+        if factory is None:
+            raise SimulationError(
+                f"binding for {binding.target} asks for a fleet, but model {binding.model!r} "
+                f"has no fleet factory (fleets: {', '.join(sorted(self._fleets)) or 'none'})"
+            )
+        try:
+            return factory(twin_ids)
+        except TwinsightError:
+            raise
+        except Exception as error:
+            raise SimulationError(
+                f"could not build a fleet of {binding.model!r} for {len(twin_ids)} twins: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
     def _instantiate(self, binding: ModelBinding, twin_id: str) -> SimulationModel:
         try:
             return self._catalog[binding.model](twin_id)
@@ -305,22 +383,23 @@ class SimulationBuilder:
         model: SimulationModel,
         binding: ModelBinding,
         twin_id: str,
+        prefix: str,
         at: datetime | None,
         notes: list[str],
     ) -> None:
         values: dict[str, float] = {}
         declared = {v.name: v for v in model.description.parameters}
         for parameter, path in binding.parameters.items():
-            variable = _declared(declared, parameter, "parameter", binding.model, twin_id)
-            route = self._route(twin_id, variable, TwinValue(path))
+            variable = _declared(declared, prefix, parameter, "parameter", binding.model, twin_id)
+            route = self._route(twin_id, twin_id, variable, TwinValue(path))
             read = self._read_number(route, at)
             if read is None:
                 notes.append(f"{twin_id}: no value for parameter {parameter}; default")
             else:
-                values[parameter] = read
+                values[prefix + parameter] = read
         for parameter, value in binding.values.items():
-            _declared(declared, parameter, "parameter", binding.model, twin_id)
-            values[parameter] = value
+            _declared(declared, prefix, parameter, "parameter", binding.model, twin_id)
+            values[prefix + parameter] = value
         model.set_parameters(values)
 
     def _routes(
@@ -328,20 +407,22 @@ class SimulationBuilder:
         model: SimulationModel,
         binding: ModelBinding,
         mapping: Mapping[str, str | TwinValue],
-        twin_id: str,
+        where: tuple[str, str, str],
         kind: Literal["states", "inputs", "outputs"],
     ) -> list[Route]:
+        twin_id, member, prefix = where
         declared = {v.name: v for v in getattr(model.description, kind)}
         return [
             self._route(
                 twin_id,
-                _declared(declared, variable, kind[:-1], binding.model, twin_id),
+                member,
+                _declared(declared, prefix, variable, kind[:-1], binding.model, twin_id),
                 TwinValue.parse(text),
             )
             for variable, text in mapping.items()
         ]
 
-    def _route(self, twin_id: str, variable: Variable, value: TwinValue) -> Route:
+    def _route(self, twin_id: str, member: str, variable: Variable, value: TwinValue) -> Route:
         try:
             target = self._graph.value_target(twin_id, value.kind, value.path)
         except TwinsightError as error:
@@ -362,10 +443,10 @@ class SimulationBuilder:
                 ) from None
         else:
             to_twin = to_model = _same
-        return Route(twin_id, variable.name, value, to_twin, to_model)
+        return Route(twin_id, member, variable.name, value, to_twin, to_model)
 
     def _read_number(self, route: Route, at: datetime | None) -> float | None:
-        raw = self._reader.read(route.member, route.value, at)
+        raw = self._reader.read(route.twin, route.value, at)
         if raw is None:
             return None
         if isinstance(raw, bool):
@@ -375,16 +456,24 @@ class SimulationBuilder:
         if isinstance(raw, str) and raw in _STATE_WORDS:
             return _STATE_WORDS[raw]
         raise SimulationError(
-            f"twin {route.member!r}: {route.value.path} = {raw!r} is not a number for "
+            f"twin {route.twin!r}: {route.value.path} = {raw!r} is not a number for "
             f"{route.variable}",
-            model=route.member,
+            model=route.twin,
         )
 
     def _connections(
-        self, couplings: Sequence[Coupling], bound: Mapping[str, ModelBinding]
-    ) -> list[Connection]:
-        connections: list[Connection] = []
+        self,
+        couplings: Sequence[Coupling],
+        bound: Mapping[str, ModelBinding],
+        locations: Mapping[str, tuple[str, str]],
+    ) -> tuple[list[Connection | FleetConnection], set[tuple[str, str]]]:
+        """Connections for every coupled pair of bound twins; pairs between two fleets are
+        gathered into one :class:`FleetConnection` per coupling. Also returns the inputs
+        they feed (member, variable), which are then not read from the twins."""
+        connections: list[Connection | FleetConnection] = []
+        fed: set[tuple[str, str]] = set()
         for coupling in couplings:
+            pairs: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
             for twin_id, binding in bound.items():
                 if binding.model != coupling.source_model:
                     continue
@@ -393,29 +482,67 @@ class SimulationBuilder:
                     if target not in bound or bound[target].model != coupling.target_model:
                         continue
                     source, sink = (target, twin_id) if coupling.reverse else (twin_id, target)
+                    (src_member, src_prefix) = locations[source]
+                    (dst_member, dst_prefix) = locations[sink]
+                    fed.add((dst_member, dst_prefix + coupling.input))
+                    if src_prefix and dst_prefix:
+                        src_model = self._members_index(src_member, source)
+                        dst_model = self._members_index(dst_member, sink)
+                        lists = pairs.setdefault((src_member, dst_member), ([], []))
+                        lists[0].append(src_model)
+                        lists[1].append(dst_model)
+                        continue
                     connections.append(
                         Connection(
-                            source,
-                            coupling.output,
-                            sink,
-                            coupling.input,
+                            src_member,
+                            src_prefix + coupling.output,
+                            dst_member,
+                            dst_prefix + coupling.input,
                             coupling.gain,
                             coupling.offset,
                         )
                     )
-        return connections
+            for (src_member, dst_member), (src_index, dst_index) in pairs.items():
+                connections.append(
+                    FleetConnection(
+                        src_member,
+                        coupling.output,
+                        dst_member,
+                        coupling.input,
+                        tuple(src_index),
+                        tuple(dst_index),
+                        coupling.gain,
+                        coupling.offset,
+                    )
+                )
+        return connections, fed
+
+    def _members_index(self, member: str, twin_id: str) -> int:
+        order = self._fleet_members.get(member)
+        if order is None:
+            raise SimulationError(f"{member!r} is not a fleet")
+        return order[twin_id]
 
 
-_STATE_WORDS = {"running": 1.0, "stopped": 0.0, "on": 1.0, "off": 0.0}
+_STATE_WORDS = {
+    "running": 1.0,
+    "on": 1.0,
+    "stopped": 0.0,
+    "off": 0.0,
+    "idle": 0.0,
+    "fault": 0.0,
+    "maintenance": 0.0,
+}
 """Enum values that map naturally onto a 0/1 input (a machine's operating state)."""
 
 
 def _declared(
-    declared: Mapping[str, Variable], name: str, kind: str, model: str, twin_id: str
+    declared: Mapping[str, Variable], prefix: str, name: str, kind: str, model: str, twin_id: str
 ) -> Variable:
-    variable = declared.get(name)
+    variable = declared.get(prefix + name)
     if variable is None:
-        known = ", ".join(sorted(declared)) or "none"
+        own = [n[len(prefix) :] for n in declared if n.startswith(prefix)]
+        known = ", ".join(sorted(own)) or "none"
         raise SimulationError(
             f"binding of model {model!r} to twin {twin_id!r} names {kind} {name!r}, which the "
             f"model does not have (its {kind}s: {known})",

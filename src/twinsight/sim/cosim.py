@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,6 +54,40 @@ class Connection:
 
     def __str__(self) -> str:
         return f"{self.source}.{self.output} → {self.target}.{self.input}"
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConnection:
+    """Between two fleets (members simulated as one vectorised model, see
+    :class:`~twinsight.sim.ode.OdeFleet`): input ``input`` of fleet member
+    ``target_index[k]`` follows output ``output`` of source member ``source_index[k]``.
+    One array operation per step instead of one dict entry per pair of twins."""
+
+    source: str
+    output: str
+    target: str
+    input: str
+    source_index: tuple[int, ...]
+    target_index: tuple[int, ...]
+    gain: float = 1.0
+    offset: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.source}.{self.output} → {self.target}.{self.input} "
+            f"({len(self.target_index)} pairs)"
+        )
+
+
+@runtime_checkable
+class Fleet(Protocol):
+    """What the master needs of a vectorised member (an OdeFleet)."""
+
+    def output_arrays(self) -> Mapping[str, NDArray[np.float64]]: ...
+
+    def inputs_array(self) -> NDArray[np.float64]: ...
+
+    def set_inputs_array(self, name: str, values: NDArray[np.float64]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +120,32 @@ class CoSimulation:
     def __init__(
         self,
         members: Mapping[str, SimulationModel],
-        connections: Iterable[Connection] = (),
+        connections: Iterable[Connection | FleetConnection] = (),
         *,
         algorithm: Algorithm = "gauss-seidel",
     ) -> None:
         if algorithm not in ("gauss-seidel", "jacobi"):
             raise SimulationError(f"unknown master algorithm {algorithm!r}")
         self._members = dict(members)
-        self._connections = tuple(connections)
+        every = tuple(connections)
+        self._connections = tuple(c for c in every if isinstance(c, Connection))
+        self._fleet_connections = tuple(c for c in every if isinstance(c, FleetConnection))
         self._algorithm: Algorithm = algorithm
         self._check(self._connections)
-        self._order = _topological_order(list(self._members), self._connections)
+        self._check_fleets(self._fleet_connections)
+        self._order = _topological_order(list(self._members), every)
+        self._fleet_feeds: dict[str, list[FleetConnection]] = {name: [] for name in self._members}
+        # Per fleet connection: the target's input row and the index arrays, built once.
+        self._fleet_plan: dict[int, tuple[int, NDArray[np.intp], NDArray[np.intp]]] = {}
+        for fc in self._fleet_connections:
+            self._fleet_feeds[fc.target].append(fc)
+            system = getattr(self._members[fc.target], "system")  # noqa: B009
+            rows = {v.name: i for i, v in enumerate(system.description.inputs)}
+            self._fleet_plan[id(fc)] = (
+                rows[fc.input],
+                np.asarray(fc.source_index, dtype=np.intp),
+                np.asarray(fc.target_index, dtype=np.intp),
+            )
         # Per target member: (input, source member, output, gain, offset), built once.
         self._feeds: dict[str, list[tuple[str, str, str, float, float]]] = {
             name: [] for name in self._members
@@ -136,13 +185,39 @@ class CoSimulation:
                 details=[{"code": "BadConnection", "message": p} for p in problems],
             )
 
+    def _check_fleets(self, connections: Sequence[FleetConnection]) -> None:
+        problems: list[str] = []
+        for c in connections:
+            for end, variable, kind in (
+                (c.source, c.output, "outputs"),
+                (c.target, c.input, "inputs"),
+            ):
+                member = self._members.get(end)
+                if member is None:
+                    problems.append(f"{c}: no member {end!r}")
+                    continue
+                if not isinstance(member, Fleet):
+                    problems.append(f"{c}: {end!r} is not a fleet")
+                    continue
+                system = getattr(member, "system", None)
+                names = {v.name for v in getattr(system.description, kind)} if system else set()
+                if variable not in names:
+                    problems.append(f"{c}: fleet {end!r} has no {kind[:-1]} {variable!r}")
+            if len(c.source_index) != len(c.target_index):
+                problems.append(f"{c}: source and target index lists differ in length")
+        if problems:
+            raise SimulationError(
+                "the co-simulation is wired wrongly: " + "; ".join(problems),
+                details=[{"code": "BadConnection", "message": p} for p in problems],
+            )
+
     @property
     def members(self) -> Mapping[str, SimulationModel]:
         return self._members
 
     @property
-    def connections(self) -> tuple[Connection, ...]:
-        return self._connections
+    def connections(self) -> tuple[Connection | FleetConnection, ...]:
+        return self._connections + self._fleet_connections
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -155,6 +230,8 @@ class CoSimulation:
 
     # ----------------------------------------------------------------- stepping
     def _feed(self, name: str, outputs: Mapping[str, Mapping[str, float]] | None) -> None:
+        if self._fleet_feeds[name]:
+            self._feed_fleet(name, self._fleet_feeds[name])
         feeds = self._feeds[name]
         if not feeds:
             return
@@ -163,6 +240,19 @@ class CoSimulation:
             produced = outputs[source] if outputs is not None else self._members[source].outputs()
             values[input_name] = produced[output] * gain + offset
         self._members[name].set_inputs(values)
+
+    def _feed_fleet(self, name: str, feeds: list[FleetConnection]) -> None:
+        # Members were checked to be fleets at set-up; no per-step protocol checks here.
+        target: Any = self._members[name]
+        current = target.inputs_array()
+        for fc in feeds:
+            row, source_index, target_index = self._fleet_plan[id(fc)]
+            source: Any = self._members[fc.source]
+            values = current[row]
+            values[target_index] = source.output_arrays()[fc.output][source_index] * fc.gain
+            if fc.offset:
+                values[target_index] += fc.offset
+            target.set_inputs_array(fc.input, values)
 
     def step(self, h: float) -> None:
         """Advance every member by ``h`` seconds, exchanging values first."""
@@ -277,7 +367,9 @@ class CoSimulation:
             member.close()
 
 
-def _topological_order(names: list[str], connections: Sequence[Connection]) -> tuple[str, ...]:
+def _topological_order(
+    names: list[str], connections: Sequence[Connection | FleetConnection]
+) -> tuple[str, ...]:
     """Sources before targets (Kahn's algorithm, stable in ``names`` order); members on a
     cycle are appended in ``names`` order, which is where Gauss-Seidel must guess."""
     upstream: dict[str, set[str]] = {name: set() for name in names}

@@ -69,6 +69,7 @@ class DeviceProfile:
 @dataclass(frozen=True, slots=True)
 class _Device:
     twin: str
+    member: str
     topic: str
     fields: tuple[tuple[str, str, Any, float, int | None], ...]
     profile: DeviceProfile
@@ -130,8 +131,10 @@ class VirtualDevices:
                 f"device profile for {profile.model!r}: topic {profile.topic!r} uses "
                 f"{error.args[0]!r}, which the twin pattern {profile.twin!r} does not capture"
             ) from None
-        model = self._simulation.members[twin_id]
-        outputs = {v.name: v for v in model.description.outputs}
+        model, prefix = self._simulation.locate(twin_id)
+        outputs = {
+            v.name[len(prefix) :]: v for v in model.description.outputs if v.name.startswith(prefix)
+        }
         fields = []
         for spec in profile.fields:
             variable = outputs.get(spec.output)
@@ -153,24 +156,30 @@ class VirtualDevices:
                 raise SimulationError(
                     f"device field {spec.field!r}: noise must be ≥ 0, not {spec.noise!r}"
                 )
-            fields.append((spec.field, spec.output, convert, spec.noise, spec.digits))
-        return _Device(twin_id, topic, tuple(fields), profile)
+            fields.append((spec.field, prefix + spec.output, convert, spec.noise, spec.digits))
+        member = self._simulation.locations.get(twin_id, (twin_id, ""))[0]
+        return _Device(twin_id, member, topic, tuple(fields), profile)
 
     def write(self, when: datetime, values: Sequence[tuple[Route, float]] = ()) -> None:
         """Publish the messages due at ``when`` (the bound ``values`` are not needed: a
         device reads its model's outputs directly, bound to a twin or not)."""
+        outputs: dict[str, dict[str, float]] = {}  # per member, read once per step
         for device in self._devices:
             due = self._next_due.get(device.twin)
             if due is not None and when < due:
                 continue
             self._next_due[device.twin] = when + timedelta(seconds=device.profile.every)
+            produced = outputs.get(device.member)
+            if produced is None:
+                produced = outputs[device.member] = self._simulation.members[
+                    device.member
+                ].outputs()
             self._publisher.publish(
-                device.topic, self.payload(device, when), qos=device.profile.qos
+                device.topic, self._payload(device, when, produced), qos=device.profile.qos
             )
             self.sent += 1
 
-    def payload(self, device: _Device, when: datetime) -> bytes:
-        outputs = self._simulation.members[device.twin].outputs()
+    def _payload(self, device: _Device, when: datetime, outputs: Mapping[str, float]) -> bytes:
         body: dict[str, Any] = dict(device.profile.extra)
         if device.profile.time_field:
             body[device.profile.time_field] = int(when.timestamp() * 1000)

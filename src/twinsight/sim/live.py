@@ -48,10 +48,10 @@ class TwinWriter:
         patches: dict[str, list[dict[str, Any]]] = {}
         for route, value in values:
             if route.value.kind == "telemetry":
-                telemetry.setdefault(route.member, {})[route.value.path] = value
+                telemetry.setdefault(route.twin, {})[route.value.path] = value
             else:
                 path = "/" + route.value.path.replace(".", "/")
-                patches.setdefault(route.member, []).append(
+                patches.setdefault(route.twin, []).append(
                     {"op": "add", "path": path, "value": value}
                 )
         for twin_id, payload in telemetry.items():
@@ -121,7 +121,7 @@ class LiveSimulation:
     def _read_inputs(self) -> None:
         by_member: dict[str, dict[str, float]] = {}
         for route in self.simulation.inputs:
-            raw = self._reader.read(route.member, route.value, None)
+            raw = self._reader.read(route.twin, route.value, None)
             if isinstance(raw, bool):
                 raw = float(raw)
             if isinstance(raw, int | float):

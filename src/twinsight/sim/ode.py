@@ -251,9 +251,10 @@ def _derivative(value: Any, shape: tuple[int, ...], model: str) -> FloatArray:
     try:
         entries = list(value)
         if len(entries) == shape[0]:
-            return np.array(
-                [np.broadcast_to(np.asarray(e, dtype=np.float64), shape[1:]) for e in entries]
-            )
+            out = np.empty(shape, dtype=np.float64)
+            for row, entry in enumerate(entries):
+                out[row] = entry  # broadcasts a scalar (or a member array) into the row
+            return out
     except (TypeError, ValueError):
         pass
     got = "?" if array is None else array.shape
@@ -524,10 +525,11 @@ class OdeFleet(BaseModel):
                 f"outputs returned {len(values)} values for {len(names)} declared outputs",
                 model=self.name,
             )
-        return {
-            name: np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()
-            for name, value in zip(names, values, strict=True)
-        }
+        arrays: dict[str, FloatArray] = {}
+        for name, value in zip(names, values, strict=True):
+            array = arrays[name] = np.empty(n, dtype=np.float64)
+            array[...] = value  # a scalar output is the same for every member
+        return arrays
 
     # -- the two verbs -------------------------------------------------------------------
     def _advance(self, dt: float) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from twinsight.sim.binding import Coupling, ModelBinding, ModelFactory
+from twinsight.sim.binding import Coupling, FleetFactory, ModelBinding, ModelFactory
 from twinsight.sim.cosim import Algorithm
 from twinsight.sim.devices import DeviceProfile
 
@@ -25,6 +25,8 @@ class SimulationSpec:
 
     catalog: Mapping[str, ModelFactory]
     bindings: tuple[ModelBinding, ...]
+    fleets: Mapping[str, FleetFactory] = field(default_factory=dict)
+    """Vectorised factories, by the same catalogue names, for bindings with ``fleet=True``."""
     couplings: tuple[Coupling, ...] = ()
     step: float = 1.0
     """Communication step in seconds."""

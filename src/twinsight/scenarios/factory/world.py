@@ -54,11 +54,19 @@ def _ensure_relationship(graph: TwinGraph, source: str, rel_id: str, body: dict[
         graph.upsert_relationship(source, rel_id, body)
 
 
-def build(graph: TwinGraph) -> int:
+def line_ids(lines: int = len(LINES)) -> tuple[str, ...]:
+    """The ids of a factory with ``lines`` production lines: ``line-1`` … ``line-N``."""
+    if lines < 1:
+        raise ValueError(f"a factory needs at least one line, not {lines}")
+    return tuple(f"line-{n}" for n in range(1, lines + 1))
+
+
+def build(graph: TwinGraph, lines: int = len(LINES)) -> int:
     """Create the factory's twins and relationships that are missing; return how many twins
-    were created."""
+    were created. ``lines`` scales the plant (each line has the machines of
+    :data:`LINE_LAYOUT`); the demo has two, the simulation benchmark 25 (100 machines)."""
     created = int(_ensure_twin(graph, "site", "Site", {"name": "Demo plant"}))
-    for line in LINES:
+    for line in line_ids(lines):
         created += _ensure_twin(
             graph,
             line,
