@@ -14,7 +14,19 @@ Consumers:
   mapped by a mapping file, validated against the DTDL model, twin state updated by source
   time, history durably appended, and only then acknowledged to the broker. Zero loss is
   checked: after the run every message's value is in history;
-* **senml**: the same pipeline fed SenML packs of 100 values (one sensor, 100 samples).
+* **senml**: the same pipeline fed SenML packs of 100 values (one sensor, 100 samples);
+* **ceiling_bulk** (a second peer, since Twinsight no longer uses paho to receive): a bare
+  subscriber on Twinsight's own bulk MQTT reader (``mqtt_wire``) that only parses each
+  payload as JSON and acknowledges it — the fastest any consumer of this codec can go here.
+
+Latency (``latency``): ``twinsight serve`` runs as a separate process subscribed to this
+Mosquitto; a WebSocket client (another process) subscribes to telemetry on
+``/streams/ws?batch=true``; single-value JSON messages are published at QoS 1 by
+``mosquitto_pub -l`` at ``--rate`` (10,000/s) messages/s, each stamped with the wall-clock
+time (µs) it is handed to ``mosquitto_pub``, which the mapping takes as its source time. A
+latency is the client's wall-clock receive time minus that stamp: publish → broker →
+connector → mapping, validation, durable history → live stream → WebSocket frame → client.
+The first seconds are warm-up and not counted.
 
 Usage: ``python bench/ingest.py`` (200,000 messages) or ``--quick`` (20,000; under a minute).
 The last stdout line is one JSON object with every figure.
@@ -24,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import platform
 import shutil
@@ -33,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +59,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from twinsight.core.clock import WallClock  # noqa: E402
 from twinsight.hub import Hub  # noqa: E402
+from twinsight.ingest.connectors import mqtt_wire as wire  # noqa: E402
 from twinsight.ingest.connectors.mqtt import MqttConnector, MqttSettings  # noqa: E402
 from twinsight.ingest.mapping import parse_mapping  # noqa: E402
 from twinsight.models.diagnostics import Document  # noqa: E402
@@ -202,6 +216,57 @@ def run_ceiling(port: int, n: int, protocol: str) -> dict[str, Any]:
     }
 
 
+def run_bulk_ceiling(port: int, n: int) -> dict[str, Any]:
+    """A bare subscriber on Twinsight's bulk reader: parse JSON, acknowledge, nothing else."""
+    client_id = "ceiling-bulk"
+    make_session(port, client_id, "bench/#", "5")
+    publish(port, json_payloads(n))
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(
+        wire.connect(
+            client_id,
+            v5=True,
+            clean=False,
+            keepalive=60,
+            receive_maximum=INFLIGHT,
+            session_expiry=3600,
+        )
+    )
+    buf = bytearray()
+    packets: list[wire.Publish | wire.Control] = []
+    count = 0
+    first = last = 0.0
+    loads = orjson.loads
+    while count < n:
+        data = sock.recv(1 << 18)
+        if not data:
+            break
+        buf += data
+        del packets[:]
+        used = wire.parse(buf, True, packets)
+        del buf[:used]
+        mids = []
+        for p in packets:
+            if isinstance(p, wire.Publish):
+                loads(p.payload)
+                mids.append(p.mid)
+        if mids:
+            if not count:
+                first = time.perf_counter()
+            count += len(mids)
+            sock.sendall(wire.pubacks(mids))
+    last = time.perf_counter()
+    sock.sendall(wire.DISCONNECT_PACKET)
+    sock.close()
+    seconds = last - first
+    return {
+        "messages": count,
+        "seconds": round(seconds, 3),
+        "msgs_per_s": round(count / seconds) if seconds else None,
+    }
+
+
 def run_twinsight(port: int, n: int, folder: Path, senml: bool, protocol: str) -> dict[str, Any]:
     client_id = f"twinsight-{'senml' if senml else 'json'}"
     topic = "bench/+/senml" if senml else "bench/+/json"
@@ -255,6 +320,173 @@ def run_twinsight(port: int, n: int, folder: Path, senml: bool, protocol: str) -
     return figures
 
 
+LATENCY_MAPPING = """
+mappings:
+  - name: latency
+    topic: "lat/{twin}/json"
+    twin: "{twin}"
+    format: json
+    time: {field: t, format: epoch_us}
+    values: [{field: v, telemetry: reading}]
+"""
+
+
+def ws_client(url: str, ready: Any, results: Any, expected: int, timeout: float) -> None:
+    """Child process: subscribe to telemetry, record (receive time - source time) in µs for
+    every counted message (v >= 0; warm-up messages carry v = -1)."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    async def run() -> dict[str, Any]:
+        latencies: list[int] = []
+        dropped = 0
+        async with connect(url, max_size=None, max_queue=None) as ws:
+            await ws.send(json.dumps({"subscribe": {"types": ["telemetry"]}}))
+            ack = orjson.loads(await ws.recv())
+            assert ack["type"] == "subscribed", ack
+            ready.set()
+            deadline = time.monotonic() + timeout
+            while len(latencies) < expected and time.monotonic() < deadline:
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), deadline - time.monotonic())
+                except TimeoutError:
+                    break
+                now_us = time.time_ns() // 1000
+                frame = orjson.loads(raw)
+                if frame["type"] == "overflow":
+                    dropped += frame["dropped"]
+                    continue
+                for one in frame["events"] if frame["type"] == "batch" else (frame,):
+                    event = one["event"]
+                    if event["telemetry"]["reading"] < 0:
+                        continue
+                    sent = datetime.fromisoformat(event["sourceTime"])
+                    latencies.append(now_us - (sent - EPOCH) // ONE_US)
+        return {"latencies_us": latencies, "dropped": dropped}
+
+    results.put(asyncio.run(run()))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_US = timedelta(microseconds=1)
+
+
+def run_latency(
+    broker_port: int, folder: Path, rate: int, seconds: float, warmup: float
+) -> dict[str, Any]:
+    """Publish at ``rate`` through Mosquitto to a running ``twinsight serve``; latency to a
+    WebSocket client (see the module docstring)."""
+    import httpx
+
+    home = folder / "latency"
+    home.mkdir()
+    (home / "model.json").write_text(json.dumps(MODEL))
+    (home / "mapping.yaml").write_text(LATENCY_MAPPING)
+    http_port = free_port()
+    exe = Path(sys.executable).parent / "twinsight"
+    server = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "--port",
+            str(http_port),
+            "--data-dir",
+            str(home / "data"),
+            "--models",
+            str(home / "model.json"),
+            "--mqtt",
+            f"mqtt://127.0.0.1:{broker_port}",
+            "--mqtt-topic",
+            "lat/#",
+            "--mapping",
+            str(home / "mapping.yaml"),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{http_port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/models", timeout=2)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("twinsight serve did not start") from None
+                time.sleep(0.2)
+        body = {"$metadata": {"$model": MODEL["@id"]}}
+        httpx.put(f"{base}/digitaltwins/s0", json=body, timeout=10).raise_for_status()
+        expected = int(rate * seconds)
+        ctx = mp.get_context("spawn")
+        ready = ctx.Event()
+        results = ctx.Queue()
+        client = ctx.Process(
+            target=ws_client,
+            args=(
+                f"ws://127.0.0.1:{http_port}/streams/ws?batch=true",
+                ready,
+                results,
+                expected,
+                warmup + seconds + 30,
+            ),
+        )
+        client.start()
+        if not ready.wait(30):
+            raise SystemExit("the WebSocket client did not subscribe")
+        exe_pub = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+        topic = "lat/s0/json"
+        pub = subprocess.Popen(
+            [exe_pub, "-h", "127.0.0.1", "-p", str(broker_port), "-q", "1", "-l", "-t", topic],
+            stdin=subprocess.PIPE,
+        )
+        assert pub.stdin is not None
+        total = int(rate * (warmup + seconds))
+        counted_from = total - expected
+        start = time.perf_counter()
+        sent = last = 0
+        while sent < total:
+            due = min(total, int((time.perf_counter() - start) * rate) + 1)
+            lines = []
+            while sent < due:
+                stamp = max(time.time_ns() // 1000, last + 1)
+                last = stamp
+                value = -1 if sent < counted_from else sent
+                lines.append(b'{"t":%d,"v":%d}' % (stamp, value))
+                sent += 1
+            if lines:
+                pub.stdin.write(b"\n".join(lines) + b"\n")
+                pub.stdin.flush()
+            time.sleep(0.001)
+        elapsed = time.perf_counter() - start
+        pub.stdin.close()
+        pub.wait(60)
+        got = results.get(timeout=warmup + seconds + 60)
+        client.join(10)
+    finally:
+        server.terminate()
+        server.wait(30)
+    lat = sorted(got["latencies_us"])
+
+    def pct(q: float) -> float | None:
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))] / 1000, 2) if lat else None
+
+    return {
+        "rate": rate,
+        "publish_rate": round(sent / elapsed),
+        "seconds": seconds,
+        "received": len(lat),
+        "expected": expected,
+        "dropped": got["dropped"],
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": round(lat[-1] / 1000, 2) if lat else None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20,000 messages, < 1 minute")
@@ -262,6 +494,8 @@ def main() -> None:
     parser.add_argument(
         "--protocol", choices=["5", "3.1.1"], default="5", help="MQTT version of both consumers"
     )
+    parser.add_argument("--rate", type=int, default=10_000, help="latency run: messages/s")
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
     args = parser.parse_args()
     n = args.messages or (20_000 if args.quick else 200_000)
     packs = max(TWINS, n // 100)
@@ -272,6 +506,9 @@ def main() -> None:
             print(f"ceiling: bare paho subscriber, {n:,} JSON messages ...", flush=True)
             ceiling = run_ceiling(broker.port, n, args.protocol)
             print(f"  {ceiling['msgs_per_s']:,} msg/s", flush=True)
+            print(f"ceiling_bulk: bare bulk-reader subscriber, {n:,} messages ...", flush=True)
+            bulk = run_bulk_ceiling(broker.port, n)
+            print(f"  {bulk['msgs_per_s']:,} msg/s", flush=True)
             print("twinsight: MQTT -> mapping -> validation -> state -> history ...", flush=True)
             twinsight = run_twinsight(broker.port, n, folder, False, args.protocol)
             print(
@@ -283,9 +520,24 @@ def main() -> None:
             print(
                 f"  {senml['values_per_s']:,} values/s, zero loss: {senml['zero_loss']}", flush=True
             )
+            latency: dict[str, Any] | None = None
+            if not args.no_latency:
+                seconds, warmup = (5.0, 2.0) if args.quick else (10.0, 3.0)
+                print(
+                    f"latency: publish -> twinsight serve -> WebSocket at {args.rate:,} msg/s "
+                    f"for {seconds:g} s ...",
+                    flush=True,
+                )
+                latency = run_latency(broker.port, folder, args.rate, seconds, warmup)
+                print(
+                    f"  p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms, "
+                    f"{latency['received']:,}/{latency['expected']:,} received",
+                    flush=True,
+                )
         finally:
             broker.stop()
     ratio = (twinsight["msgs_per_s"] / ceiling["msgs_per_s"]) if ceiling["msgs_per_s"] else None
+    ratio_bulk = (twinsight["msgs_per_s"] / bulk["msgs_per_s"]) if bulk["msgs_per_s"] else None
     result = {
         "date": datetime.now(UTC).date().isoformat(),
         "cpus": os.cpu_count(),
@@ -295,12 +547,21 @@ def main() -> None:
         "ceiling": ceiling,
         "twinsight": twinsight,
         "senml": senml,
+        "ceiling_bulk": bulk,
+        "latency": latency,
         "ratio_to_ceiling": round(ratio, 3) if ratio else None,
+        "ratio_to_ceiling_bulk": round(ratio_bulk, 3) if ratio_bulk else None,
         "goals_met": {
             "msgs_per_s>=50000": twinsight["msgs_per_s"] >= 50_000,
             "ratio>=0.7": bool(ratio and ratio >= 0.7),
             "senml_values_per_s>=1000000": senml.get("values_per_s", 0) >= 1_000_000,
             "zero_loss": twinsight["zero_loss"] and senml["zero_loss"],
+            "latency_p99_ms<=25": bool(
+                latency
+                and latency["p99_ms"] is not None
+                and latency["p99_ms"] <= 25
+                and latency["received"] == latency["expected"]
+            ),
         },
     }
     print(json.dumps(result))

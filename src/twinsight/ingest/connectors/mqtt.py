@@ -95,8 +95,9 @@ class MqttSettings:
     batch_size: int = 500
     batch_latency_ms: int = 50
     """Kept for compatibility: batches no longer wait to fill (see the module docstring)."""
-    inflight: int = 20
-    """QoS 1 messages the broker may have unacknowledged with us (see module docstring)."""
+    inflight: int = 1000
+    """QoS 1 messages the broker may have unacknowledged with us (see module docstring);
+    the broker's own limit (Mosquitto's ``max_inflight_messages``) applies too."""
     queue_size: int = 10_000
     """Kept for compatibility: there is no queue between the socket and the sink."""
     keepalive: int = 30
