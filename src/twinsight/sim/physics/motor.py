@@ -119,13 +119,18 @@ def _losses(load: Any, running: Any, p: FloatArray) -> Any:
 
 
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
+    # The losses are written out here rather than calling _losses: this runs four times
+    # per rk4 step, and one unpacking of p is the cheapest way to reach the parameters.
     winding, housing, _ = x
     load, running, ambient = u
-    _, _, _, _, _, c_w, c_h, r_wh, r_ha, life, t_ref, idle, _, _ = p
+    rated, efficiency, fixed, _, _, c_w, c_h, r_wh, r_ha, life, t_ref, idle, _, _ = p
+    losses = (
+        running * 1000.0 * rated * (1.0 / efficiency - 1.0) * (fixed + (1.0 - fixed) * load * load)
+    )
     to_housing = (winding - housing) / r_wh
     ageing = np.exp(_LN2_PER_10K * (winding - t_ref))
     return [
-        (_losses(load, running, p) - to_housing) / c_w,
+        (losses - to_housing) / c_w,
         (to_housing - (housing - ambient) / r_ha) / c_h,
         running * (idle + (1.0 - idle) * load * load * load) * ageing / (3600.0 * life),
     ]
