@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol
 
 from twinsight.core.clock import Clock, WallClock
+from twinsight.core.errors import Conflict
 from twinsight.core.events import EventBus
 from twinsight.graph.service import TwinGraph
 from twinsight.history import History, Recorder, RetentionPolicy
@@ -24,10 +25,12 @@ from twinsight.ingest.mapping import Mapping
 from twinsight.ingest.pipeline import IngestPipeline
 from twinsight.models.repository import ModelRepository
 from twinsight.security import TokenService
+from twinsight.sim.scenarios import ScenarioService
 from twinsight.sim.spec import SimulationSpec
 from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
+from twinsight.store.sqlite.scenarios import SqliteScenarioStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
 from twinsight.store.sqlite.webhooks import SqliteWebhookStore
 from twinsight.streams import LiveStreams
@@ -45,11 +48,17 @@ class Lifecycle(Protocol):
 
 
 DATABASE_FILE = "twinsight.db"
+NO_SIMULATION = (
+    "no world is simulated on this hub: what-if scenarios and sweeps need a simulation "
+    "spec (set hub.simulation; the CLI takes --world)"
+)
 HISTORY_FILE = "history.db"
 
 
 class Hub:
     """Wires the embedded defaults together: one SQLite file in ``data_dir`` (or memory)."""
+
+    _scenarios: ScenarioService | None = None
 
     def __init__(
         self,
@@ -115,6 +124,18 @@ class Hub:
             self.clock,
             retry=webhook_retry,
         )
+
+    @property
+    def scenarios(self) -> ScenarioService:
+        """What-if scenarios of :attr:`simulation` (docs/scenarios.md), made on first use."""
+        if self.simulation is None:
+            raise Conflict(NO_SIMULATION, code="NoSimulation")
+        if self._scenarios is None or self._scenarios.spec is not self.simulation:
+            store = SqliteScenarioStore(self.db)
+            self._scenarios = ScenarioService(
+                self.twins, self.history, self.simulation, store, self.clock
+            )
+        return self._scenarios
 
     def start_connectors(self, connectors: Sequence[Lifecycle]) -> None:
         """Start ``connectors`` in order and own them; if one fails, those started are

@@ -386,6 +386,63 @@ class WebhookStore(Protocol):
     def close(self) -> None: ...
 
 
+# ----------------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScenario:
+    """One what-if scenario as the scenario store keeps it.
+
+    The columns a listing needs are fields; everything else (the fork's model states, the
+    changes, the horizon) is the JSON ``document`` the simulation layer writes and reads,
+    so the store never has to follow that record's shape.
+    """
+
+    id: str
+    name: str
+    created: datetime
+    status: str
+    document: dict[str, Any]
+
+
+class ScenarioStore(Protocol):
+    """Durable home of what-if scenarios and their result series.
+
+    Results are kept apart from live history on purpose: a scenario's simulated future must
+    never be mistaken for what the plant did. Each run of a scenario (``baseline`` and
+    ``scenario``) is a set of named series, each an opaque blob (the simulation layer packs
+    float64 arrays), with the run's time offsets stored as one more series.
+    """
+
+    def put_scenario(self, scenario: StoredScenario) -> None:
+        """Insert or replace a scenario's record."""
+        ...
+
+    def get_scenario(self, scenario_id: str) -> StoredScenario | None: ...
+
+    def list_scenarios(self) -> list[StoredScenario]:
+        """Every scenario, oldest first."""
+        ...
+
+    def delete_scenario(self, scenario_id: str) -> bool:
+        """Remove a scenario and its results; ``False`` if there was none."""
+        ...
+
+    def put_results(self, scenario_id: str, run: str, series: dict[str, bytes]) -> None:
+        """Replace every series of one run of a scenario, in one transaction."""
+        ...
+
+    def get_results(self, scenario_id: str, run: str) -> dict[str, bytes]:
+        """The series of one run (empty when it has not run)."""
+        ...
+
+    def delete_results(self, scenario_id: str) -> None:
+        """Remove every run's series of a scenario (the record stays)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 # ----------------------------------------------------------------------- parameter versions
 
 
