@@ -220,6 +220,10 @@ class CoSimulation:
         return self._connections + self._fleet_connections
 
     @property
+    def algorithm(self) -> Algorithm:
+        return self._algorithm
+
+    @property
     def order(self) -> tuple[str, ...]:
         """The order members advance in within a step (Gauss-Seidel)."""
         return self._order

@@ -25,6 +25,7 @@ implementation writes only ``_advance`` and ``_outputs``; the contract test in
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -84,8 +85,8 @@ class ModelDescription:
 
     def __post_init__(self) -> None:
         for kind in ("parameters", "states", "inputs", "outputs"):
-            names = [v.name for v in getattr(self, kind)]
-            duplicated = sorted({n for n in names if names.count(n) > 1})
+            counts = Counter(v.name for v in getattr(self, kind))
+            duplicated = sorted(n for n, c in counts.items() if c > 1)
             if duplicated:
                 raise SimulationError(
                     f"{kind} named more than once: {', '.join(duplicated)}", model=self.name

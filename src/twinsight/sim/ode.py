@@ -404,23 +404,18 @@ class OdeFleet(BaseModel):
         if len(set(member_names)) != len(member_names):
             raise SimulationError("fleet member names must be distinct", model=fleet_name)
         d = system.description
-
-        def spread(items: tuple[Variable, ...]) -> tuple[Variable, ...]:
-            return tuple(
-                replace(v, name=f"{member}.{v.name}") for member in member_names for v in items
-            )
-
+        # The namespaced description ("member.variable" for every member) is built only
+        # when asked for: a fleet of Monte-Carlo replicas has hundreds of thousands of
+        # variables and never needs their names.
         super().__init__(
             ModelDescription(
                 fleet_name,
-                parameters=spread(d.parameters),
-                states=spread(d.states),
-                inputs=spread(d.inputs),
-                outputs=spread(d.outputs),
                 description=f"{len(member_names)} members of {d.name}"
                 + (f": {d.description}" if d.description else ""),
             )
         )
+        self._full_description: ModelDescription | None = None
+        self._index_cache: dict[str, dict[str, tuple[int, int, Variable]]] | None = None
         self._system = system
         self._members = member_names
         self._integrator = _Integrator(fleet_name, solver, rtol, atol, max_step)
@@ -428,17 +423,6 @@ class OdeFleet(BaseModel):
         self._x = np.repeat(_start(d.states)[:, None], n, axis=1)
         self._u = np.repeat(_start(d.inputs)[:, None], n, axis=1)
         self._p = np.repeat(_start(d.parameters)[:, None], n, axis=1)
-        namespaced = {
-            "parameter": self._description.parameters,
-            "state": self._description.states,
-            "input": self._description.inputs,
-        }
-        per_member = {"parameter": d.parameters, "state": d.states, "input": d.inputs}
-        # name -> (row, column, variable); the namespaced variables are member-major.
-        self._index: dict[str, dict[str, tuple[int, int, Variable]]] = {}
-        for kind, items in namespaced.items():
-            width = len(per_member[kind])
-            self._index[kind] = {v.name: (k % width, k // width, v) for k, v in enumerate(items)}
         self._rows = {
             "parameter": {v.name: i for i, v in enumerate(d.parameters)},
             "state": {v.name: i for i, v in enumerate(d.states)},
@@ -449,6 +433,45 @@ class OdeFleet(BaseModel):
             if solver in ("BDF", "Radau")
             else None
         )
+
+    @property
+    def description(self) -> ModelDescription:
+        if self._full_description is None:
+            d = self._system.description
+
+            def spread(items: tuple[Variable, ...]) -> tuple[Variable, ...]:
+                return tuple(
+                    replace(v, name=f"{member}.{v.name}") for member in self._members for v in items
+                )
+
+            self._full_description = ModelDescription(
+                self._description.name,
+                parameters=spread(d.parameters),
+                states=spread(d.states),
+                inputs=spread(d.inputs),
+                outputs=spread(d.outputs),
+                description=self._description.description,
+            )
+        return self._full_description
+
+    @property
+    def _index(self) -> dict[str, dict[str, tuple[int, int, Variable]]]:
+        """name -> (row, column, variable); the namespaced variables are member-major."""
+        if self._index_cache is None:
+            d, full = self._system.description, self.description
+            per_member = {"parameter": d.parameters, "state": d.states, "input": d.inputs}
+            namespaced = {
+                "parameter": full.parameters,
+                "state": full.states,
+                "input": full.inputs,
+            }
+            self._index_cache = {}
+            for kind, items in namespaced.items():
+                width = len(per_member[kind])
+                self._index_cache[kind] = {
+                    v.name: (k % width, k // width, v) for k, v in enumerate(items)
+                }
+        return self._index_cache
 
     @property
     def system(self) -> OdeSystem:
@@ -480,6 +503,29 @@ class OdeFleet(BaseModel):
 
     def set_inputs(self, values: Mapping[str, float]) -> None:
         self._u = self._written(self._u, values, "input")
+
+    def replicated(self, copies: int) -> OdeFleet:
+        """``copies`` independent copies of this fleet, side by side in one fleet: members
+        ``"{k}/{member}"`` for k = 0…copies-1, each starting from this fleet's state,
+        inputs, parameters and time. A Monte-Carlo sweep runs its runs as copies, so one
+        numpy operation moves every machine of every run."""
+        if copies < 1:
+            raise SimulationError(f"copies must be at least 1, not {copies}", model=self.name)
+        i = self._integrator
+        twin = OdeFleet(
+            self._system,
+            [f"{k}/{m}" for k in range(copies) for m in self._members],
+            name=f"{self.name}*{copies}",
+            solver=i.solver,
+            rtol=i.rtol,
+            atol=i.atol,
+            max_step=i.max_step,
+        )
+        twin._x = np.tile(self._x, (1, copies))
+        twin._u = np.tile(self._u, (1, copies))
+        twin._p = np.tile(self._p, (1, copies))
+        twin._time = self._time
+        return twin
 
     # -- array accessors -----------------------------------------------------------------
     def state_array(self) -> FloatArray:
