@@ -12,6 +12,7 @@ from twinsight.api import (
     models_routes,
     quality_routes,
     query_routes,
+    scenario_routes,
     stream_routes,
     twins_routes,
     webhook_routes,
@@ -51,6 +52,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(stream_routes.router(hub))
     app.include_router(quality_routes.router(hub))
     app.include_router(webhook_routes.router(hub))
+    app.include_router(scenario_routes.router(hub))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:

@@ -676,3 +676,60 @@ def _changes(
         for twin in twins:
             values.setdefault(twin, {})[p.parameter] = float(value)
     return Changes(parameters=values)
+
+
+SWEEP_FIELDS = frozenset(
+    {"parameters", "runs", "horizon", "step", "record", "statistic", "seed", "sampling", "changes"}
+)
+
+
+def sweep_from_dict(raw: Mapping[str, Any], *, default_step: float) -> Sweep:
+    """A sweep from its JSON form: ``{"parameters": {"twin.parameter" or
+    "model:MODEL.parameter": distribution}, "runs", "horizon", "step"?, "record"?,
+    "statistic"?, "seed"?, "sampling"?, "changes"?}``; a malformed field is a
+    :class:`BadRequest` naming it."""
+    unknown = sorted(set(raw) - SWEEP_FIELDS)
+    if unknown:
+        raise BadRequest(
+            f"unknown sweep field(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(SWEEP_FIELDS))})",
+            code="InvalidArgument",
+        )
+    parameters = raw.get("parameters")
+    if not isinstance(parameters, Mapping) or not parameters:
+        raise BadRequest(
+            'parameters must be an object like {"line-1-motor.ratedPower": "uniform(10, 20)"}',
+            code="InvalidArgument",
+        )
+    runs = raw.get("runs")
+    if isinstance(runs, bool) or not isinstance(runs, int):
+        raise BadRequest(f"runs must be a whole number, got {runs!r}", code="InvalidArgument")
+    record = raw.get("record", [])
+    if not isinstance(record, list) or not all(isinstance(r, str) for r in record):
+        raise BadRequest("record must be a list of output names", code="InvalidArgument")
+    seed = raw.get("seed", 0)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise BadRequest(
+            f"seed must be a whole number or null, got {seed!r}", code="InvalidArgument"
+        )
+    statistic = raw.get("statistic", "final")
+    sampling = raw.get("sampling", "random")
+    return Sweep(
+        parameters=tuple(SweepParameter.parse(str(k), v) for k, v in parameters.items()),
+        runs=runs,
+        horizon=_field_number(raw.get("horizon"), "horizon"),
+        step=_field_number(raw.get("step", default_step), "step"),
+        record=tuple(record),
+        statistic=statistic,
+        seed=seed,
+        sampling=sampling,
+        changes=Changes.from_dict(raw.get("changes")),
+    )
+
+
+def _field_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(
+            f"{name} must be a number of seconds, got {value!r}", code="InvalidArgument"
+        )
+    return float(value)
