@@ -409,7 +409,7 @@ def run_latency(
     )
     base = f"http://127.0.0.1:{http_port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             try:
                 httpx.get(f"{base}/models", timeout=2)
@@ -435,7 +435,7 @@ def run_latency(
             ),
         )
         client.start()
-        if not ready.wait(30):
+        if not ready.wait(180):
             raise SystemExit("the WebSocket client did not subscribe")
         exe_pub = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
         topic = "lat/s0/json"
