@@ -18,6 +18,7 @@ import typer
 
 from twinsight.cli_ingest import deadletters_app, mapping_app
 from twinsight.cli_options import DEFAULT_DATA_DIR, AsJson, DataDir, err, out
+from twinsight.cli_sim import register as register_sim
 from twinsight.cli_streams import webhooks_app
 from twinsight.core.errors import TwinsightError
 from twinsight.models.diagnostics import DtdlError, DtdlParseError
@@ -37,6 +38,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(webhooks_app, name="webhooks")
+register_sim(app)
 tokens_app = typer.Typer(
     help="Create, list and revoke API bearer tokens (needed when serving beyond loopback).",
     no_args_is_help=True,
@@ -429,12 +431,22 @@ def demo(
             max=65535,
         ),
     ] = 1883,
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            help="Run the simulated plant that publishes the factory's sensor data "
+            "(--no-simulate: twins change only by what you publish or write)."
+        ),
+    ] = True,
 ) -> None:
     """Start the demo world: the smart-factory twin graph in a running server, with an MQTT
-    broker (127.0.0.1:1883 when free) whose factory/... topics feed the twins live."""
+    broker (127.0.0.1:1883 when free) whose factory/... topics feed the twins live, and a
+    simulated plant (motors, pumps, tanks on physics models) publishing to it."""
     from twinsight.live_ingest import IngestOptions
+    from twinsight.live_sim import start_simulation
     from twinsight.scenarios import factory
     from twinsight.scenarios.factory import world
+    from twinsight.scenarios.factory.sim import simulation_spec
     from twinsight.server import run_server
 
     run_server(
@@ -450,6 +462,9 @@ def demo(
             # the default port is skipped when busy; one asked for explicitly must be free
             embedded_broker_port=None if broker_port == 1883 else broker_port,
         ),
+        simulate=(lambda hub, broker: start_simulation(hub, simulation_spec(), broker))
+        if simulate
+        else None,
     )
 
 

@@ -12,6 +12,7 @@ import uvicorn
 from twinsight.api import create_app
 from twinsight.core.errors import TwinsightError
 from twinsight.hub import Hub
+from twinsight.ingest.connectors.embedded_broker import EmbeddedBroker
 from twinsight.live_ingest import IngestOptions, start_ingest
 from twinsight.models.diagnostics import Document
 from twinsight.models.loader import load_paths
@@ -62,6 +63,7 @@ def run_server(
     access_log: bool = True,
     seed: Callable[[Hub], int] | None = None,
     ingest: IngestOptions | None = None,
+    simulate: Callable[[Hub, str | None], object] | None = None,
 ) -> None:
     """Serve until interrupted; the hub is closed on the way out.
 
@@ -89,11 +91,19 @@ def run_server(
         added = import_missing_models(hub, model_paths)
         if seed is not None:
             log.info("demo world: %d twin(s) created", seed(hub))
+        broker_url: str | None = None
         if ingest is not None:  # live-data connectors, owned (and stopped) by the hub
             try:
-                start_ingest(hub, ingest, port)
+                parts = start_ingest(hub, ingest, port)
             except TwinsightError as exc:
                 raise SystemExit(f"cannot start live ingest: {exc.message}") from exc
+            brokers = [p.url for p in parts if isinstance(p, EmbeddedBroker)]
+            broker_url = ingest.mqtt_url or (brokers[0] if brokers else None)
+        if simulate is not None:  # the world's virtual plant, publishing to the broker
+            try:
+                simulate(hub, broker_url)
+            except TwinsightError as exc:
+                raise SystemExit(f"cannot start the simulation: {exc.message}") from exc
         log.info(
             "data in %s: %d model(s) (%d imported now); serving on http://%s:%d "
             "(API docs /docs; bearer tokens %s)",

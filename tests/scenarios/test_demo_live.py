@@ -21,8 +21,7 @@ from brokers import wait_until
 TWINSIGHT = Path(sys.executable).parent / "twinsight"
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
+def _start(tmp_path: Path, *extra: str) -> Iterator[tuple[str, int]]:
     port, broker = free_port(), free_port()
     process = subprocess.Popen(
         [
@@ -34,6 +33,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
             str(broker),
             "--data-dir",
             str(tmp_path / "demo"),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -53,6 +53,17 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
     finally:
         process.terminate()
         process.wait(20)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """The demo without its simulated plant: only what the test publishes arrives."""
+    yield from _start(tmp_path, "--no-simulate")
+
+
+@pytest.fixture
+def simulated_demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    yield from _start(tmp_path)
 
 
 def test_published_values_reach_twins_history_and_dead_letters(demo: tuple[str, int]) -> None:
@@ -87,3 +98,25 @@ def test_published_values_reach_twins_history_and_dead_letters(demo: tuple[str, 
     letters = httpx.get(f"{url}/deadletters").json()["value"]
     assert [x["address"] for x in letters] == ["factory/line-1/pump/telemetry"]
     assert "dischargePressure" in letters[0]["reason"]
+
+
+def test_the_simulated_plant_publishes_through_the_broker_into_history(
+    simulated_demo: tuple[str, int],
+) -> None:
+    url, _ = simulated_demo
+
+    def readings(twin: str, name: str) -> list[float]:
+        response = httpx.get(f"{url}/history/{twin}/{name}")
+        return [p["value"] for p in response.json()["value"]] if response.status_code == 200 else []
+
+    wait_until(
+        lambda: len(readings("line-2-tank", "level")) >= 2,
+        timeout=60,
+        what="two simulated tank levels to arrive over MQTT",
+    )
+    assert all(0.0 < v < 5.5 for v in readings("line-2-tank", "level"))
+    flows = readings("line-1-pump", "flow")
+    assert flows and all(v > 0.0 for v in flows)  # the pumps are turning
+    temperatures = readings("line-1-motor", "windingTemperature")
+    assert temperatures and all(-20.0 < v < 200.0 for v in temperatures)
+    assert httpx.get(f"{url}/deadletters").json()["value"] == []  # all mapped, all valid

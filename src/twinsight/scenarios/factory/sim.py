@@ -32,6 +32,8 @@ NS = "dtmi:twinsight:factory"
 STEP = 60.0
 """Communication step, s: under the motor winding's (~150 s) and the pumps' drive ramp
 (20 s, sub-stepped) time constants, and coarse enough to run a day in under a second."""
+DEVICE_PERIOD = 5.0
+"""s between two messages of one simulated device (when run live)."""
 RATED_POWER = 15.0
 """kW of the factory's motors: the pump's shaft power divided by it is the motor's load."""
 
@@ -129,21 +131,21 @@ DEVICES = (
             DeviceField("speed", "speed", unit="revolutionPerMinute", noise=2.0, digits=1),
             DeviceField("vibration", "vibration", unit="mm/s", noise=0.05, digits=3),
         ),
-        every=STEP,
+        every=DEVICE_PERIOD,
     ),
     DeviceProfile(
         model="pump",
         twin="{line}-pump",
         topic="factory/{line}/pump/telemetry",
         fields=(DeviceField("flow", "flow", unit="cubicMetrePerHour", noise=0.5, digits=2),),
-        every=STEP,
+        every=DEVICE_PERIOD,
     ),
     DeviceProfile(
         model="tank",
         twin="{line}-tank",
         topic="factory/{line}/tank/telemetry",
         fields=(DeviceField("level", "level", unit="metre", noise=0.005, digits=3),),
-        every=STEP,
+        every=DEVICE_PERIOD,
     ),
 )
 
