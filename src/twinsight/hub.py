@@ -25,11 +25,13 @@ from twinsight.ingest.mapping import Mapping
 from twinsight.ingest.pipeline import IngestPipeline
 from twinsight.models.repository import ModelRepository
 from twinsight.security import TokenService
+from twinsight.sim.parameters import ParameterVersions
 from twinsight.sim.scenarios import ScenarioService
 from twinsight.sim.spec import SimulationSpec
 from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
+from twinsight.store.sqlite.parameter_versions import SqliteParameterVersionStore
 from twinsight.store.sqlite.scenarios import SqliteScenarioStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
 from twinsight.store.sqlite.webhooks import SqliteWebhookStore
@@ -105,6 +107,8 @@ class Hub:
         # How this world's twins are simulated (set by a scenario world or the user): live
         # simulation, what-if scenarios and sweeps start from it.
         self.simulation: SimulationSpec | None = None
+        # Calibrated model parameters, versioned per twin and model (see docs/estimation.md).
+        self.parameters = ParameterVersions(SqliteParameterVersionStore(self.db), self.clock)
         # Live-data connectors (MQTT, CoAP, embedded broker) feeding self.ingest; the hub
         # owns their lifecycle: started by the server, stopped first on close.
         self.connectors: list[Lifecycle] = []
