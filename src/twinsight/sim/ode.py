@@ -415,6 +415,7 @@ class OdeFleet(BaseModel):
             )
         )
         self._full_description: ModelDescription | None = None
+        self._outputs_cache: tuple[tuple[object, ...], dict[str, FloatArray]] | None = None
         self._index_cache: dict[str, dict[str, tuple[int, int, Variable]]] | None = None
         self._system = system
         self._members = member_names
@@ -562,7 +563,20 @@ class OdeFleet(BaseModel):
         self._p = self._row_written(self._p, name, values, "parameter")
 
     def output_arrays(self) -> dict[str, FloatArray]:
-        """Each declared output (un-namespaced) as an array over the members."""
+        """Each declared output (un-namespaced) as an array over the members.
+
+        Computed once per state: a pump that feeds both its motor and its tank is evaluated
+        once a step. The arrays are shared with later callers until the state, inputs or
+        parameters change, so read them, never write into them."""
+        key = (self._x, self._u, self._p, self._time)
+        cached = self._outputs_cache
+        if cached is not None and all(a is b for a, b in zip(cached[0], key, strict=True)):
+            return cached[1]
+        arrays = self._compute_output_arrays()
+        self._outputs_cache = (key, arrays)
+        return arrays
+
+    def _compute_output_arrays(self) -> dict[str, FloatArray]:
         n = len(self._members)
         values = _call_outputs(self._system, self._time, self._x, self._u, self._p)
         names = [v.name for v in self._system.description.outputs]
