@@ -266,3 +266,26 @@ def test_forks_refuse_the_future_unknown_twins_and_a_hub_without_a_world(hub: Hu
     hub.simulation = None
     with pytest.raises(Conflict, match="no world is simulated"):
         hub.scenarios.fork()
+
+
+def test_twins_simulated_as_one_fleet_are_changed_one_by_one() -> None:
+    from twinsight.scenarios.factory.sim import simulation_spec
+
+    with Hub(clock=ManualClock(T0)) as hub:
+        build_factory(hub)
+        hub.simulation = simulation_spec()  # motors, pumps and tanks as three fleets
+        fork = hub.scenarios.fork(name="line 2 stopped")
+        assert set(hub.scenarios.fork_of(fork.id).members) == {
+            "fleet:motor",
+            "fleet:pump",
+            "fleet:tank",
+        }
+        stop = {"inputs": {"line-2-motor": {"running": 0.0}}}
+        hub.scenarios.run(fork.id, horizon=3600.0, changes=stop)
+        by_series = {c.series: c for c in hub.scenarios.compare(fork.id)}
+        assert by_series["line-2-pump.flow"].baseline_final > 10.0
+        assert by_series["line-2-pump.flow"].scenario_final == pytest.approx(0.0, abs=1e-6)
+        assert by_series["line-1-pump.flow"].max_abs_difference == 0.0
+        fed = {"inputs": {"line-1-pump": {"speed": 100.0}}}
+        with pytest.raises(SimulationError, match=r"line-1-pump\.speed is fed by fleet:motor"):
+            hub.scenarios.run(fork.id, horizon=60.0, changes=fed)
