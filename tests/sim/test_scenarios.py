@@ -289,3 +289,21 @@ def test_twins_simulated_as_one_fleet_are_changed_one_by_one() -> None:
         fed = {"inputs": {"line-1-pump": {"speed": 100.0}}}
         with pytest.raises(SimulationError, match=r"line-1-pump\.speed is fed by fleet:motor"):
             hub.scenarios.run(fork.id, horizon=60.0, changes=fed)
+
+
+def test_a_scenario_discarded_while_it_runs_leaves_nothing_behind(hub: Hub) -> None:
+    scenarios = hub.scenarios
+    fork = scenarios.fork(LINE1)
+    discarded: list[int] = []
+
+    def discard_midway(done: int, total: int) -> None:
+        if not discarded and done >= total // 2:
+            scenarios.discard(fork.id)
+            discarded.append(done)
+
+    scenarios.run(fork.id, horizon=100.0, progress=discard_midway)
+    assert discarded
+    with pytest.raises(NotFound):
+        scenarios.get(fork.id)
+    rows = hub.db.read(lambda c: c.execute("SELECT count(*) FROM scenario_results").fetchone())
+    assert rows[0] == 0

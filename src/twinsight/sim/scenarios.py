@@ -279,14 +279,18 @@ class ScenarioService:
             reason = f"{type(error).__name__}: {error}"
             self._fail(scenario, document, reason)
             raise SimulationError(f"scenario {scenario.name!r} failed: {reason}") from error
-        for run_name, result in zip(RUNS, results, strict=True):
-            self._store.put_results(scenario.id, run_name, _encode(result))
         done = replace(scenario, status="done")
-        self._save(done, document)
+        with self._lock:
+            if self._store.get_scenario(scenario.id) is None:
+                return done  # discarded while it ran: nothing to keep
+            for run_name, result in zip(RUNS, results, strict=True):
+                self._store.put_results(scenario.id, run_name, _encode(result))
+            self._save(done, document)
         return done
 
     def _fail(self, scenario: Scenario, document: dict[str, Any], reason: str) -> None:
-        self._save(replace(scenario, status="failed", error=reason), document)
+        if self._store.get_scenario(scenario.id) is not None:  # unless discarded meanwhile
+            self._save(replace(scenario, status="failed", error=reason), document)
 
     # --------------------------------------------------------------- results
     def results(self, scenario_id: str) -> RunResults:
