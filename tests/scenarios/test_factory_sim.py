@@ -80,3 +80,23 @@ def test_a_stopped_motor_stops_its_pump_and_its_tank_drains(hub: Hub) -> None:
     assert np.all(np.diff(level) <= 1e-12)  # draining, never filling
     assert level[-1] < level[0]
     assert _outputs(sim, "line-1-pump")["flow"] > 50.0  # the other lines carry on
+
+
+def test_live_an_operator_who_stops_a_motor_stops_its_pump(hub: Hub) -> None:
+    from twinsight.sim.live import LiveSimulation
+
+    clock = hub.clock
+    assert isinstance(clock, ManualClock)
+    sim = _build(hub, fleet=True)
+    live = LiveSimulation(sim, hub.twins, clock, step=60.0)
+    clock.advance(600.0)
+    live.catch_up()
+    assert _outputs(sim, "line-1-pump")["flow"] > 50.0
+    # The twin's operating state is a word; the model's input is 0/1.
+    hub.twins.patch_twin("line-1-motor", [{"op": "replace", "path": "/state", "value": "stopped"}])
+    clock.advance(600.0)
+    live.catch_up()
+    assert live.error is None
+    assert _outputs(sim, "line-1-motor")["speed"] == 0.0
+    assert _outputs(sim, "line-1-pump")["flow"] < 1.0
+    assert _outputs(sim, "line-2-pump")["flow"] > 50.0

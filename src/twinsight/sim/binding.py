@@ -446,20 +446,7 @@ class SimulationBuilder:
         return Route(twin_id, member, variable.name, value, to_twin, to_model)
 
     def _read_number(self, route: Route, at: datetime | None) -> float | None:
-        raw = self._reader.read(route.twin, route.value, at)
-        if raw is None:
-            return None
-        if isinstance(raw, bool):
-            return 1.0 if raw else 0.0
-        if isinstance(raw, int | float) and math.isfinite(raw):
-            return route.to_model(float(raw))
-        if isinstance(raw, str) and raw in _STATE_WORDS:
-            return _STATE_WORDS[raw]
-        raise SimulationError(
-            f"twin {route.twin!r}: {route.value.path} = {raw!r} is not a number for "
-            f"{route.variable}",
-            model=route.twin,
-        )
+        return model_value(route, self._reader.read(route.twin, route.value, at))
 
     def _connections(
         self,
@@ -534,6 +521,24 @@ _STATE_WORDS = {
     "maintenance": 0.0,
 }
 """Enum values that map naturally onto a 0/1 input (a machine's operating state)."""
+
+
+def model_value(route: Route, raw: Any) -> float | None:
+    """A twin's value as the number the model takes, in the model's unit: numbers
+    converted, booleans and operating states (``running``/``stopped``…) as 1.0/0.0, ``None``
+    when the twin has no value; anything else is a :class:`SimulationError` naming it."""
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        return 1.0 if raw else 0.0
+    if isinstance(raw, int | float) and math.isfinite(raw):
+        return route.to_model(float(raw))
+    if isinstance(raw, str) and raw in _STATE_WORDS:
+        return _STATE_WORDS[raw]
+    raise SimulationError(
+        f"twin {route.twin!r}: {route.value.path} = {raw!r} is not a number for {route.variable}",
+        model=route.twin,
+    )
 
 
 def _declared(

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from twinsight.core.clock import Clock
 from twinsight.core.errors import SimulationError, TwinsightError
 from twinsight.graph.service import TwinGraph
-from twinsight.sim.binding import GraphValues, Route, TwinSimulation, ValueReader
+from twinsight.sim.binding import GraphValues, Route, TwinSimulation, ValueReader, model_value
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +119,13 @@ class LiveSimulation:
         return taken
 
     def _read_inputs(self) -> None:
+        """The bound inputs as the twins have them now (an operator who stops a motor stops
+        its simulated pump); a value the model cannot take stops this simulation."""
         by_member: dict[str, dict[str, float]] = {}
         for route in self.simulation.inputs:
-            raw = self._reader.read(route.twin, route.value, None)
-            if isinstance(raw, bool):
-                raw = float(raw)
-            if isinstance(raw, int | float):
-                by_member.setdefault(route.member, {})[route.variable] = route.to_model(float(raw))
+            value = model_value(route, self._reader.read(route.twin, route.value, None))
+            if value is not None:
+                by_member.setdefault(route.member, {})[route.variable] = value
         for member, values in by_member.items():
             self.simulation.members[member].set_inputs(values)
 
