@@ -238,7 +238,7 @@ class SimulationBuilder:
         outputs: list[Route] = []
         states: list[Route] = []
         fleets: dict[int, tuple[ModelBinding, list[str]]] = {}
-        self._fleet_members: dict[str, dict[str, int]] = {}
+        fleet_index: dict[str, int] = {}  # twin -> its position in its fleet
         try:
             for twin_id, binding in bound.items():
                 if binding.fleet:
@@ -250,7 +250,7 @@ class SimulationBuilder:
                 member = self._fleet_name(binding.model, members)
                 fleet = members[member] = self._instantiate_fleet(binding, twin_ids)
                 order = list(getattr(fleet, "members", twin_ids))
-                self._fleet_members[member] = {t: i for i, t in enumerate(order)}
+                fleet_index.update({t: i for i, t in enumerate(order)})
                 locations.update({t: (member, f"{t}.") for t in twin_ids})
             for twin_id, binding in bound.items():
                 member, prefix = locations[twin_id]
@@ -266,7 +266,7 @@ class SimulationBuilder:
                     notes.append(f"{route.twin}: no value for state {route.variable}; default")
                 else:
                     members[route.member].set_state({route.variable: read})
-            connections, fed = self._connections(couplings, bound, locations)
+            connections, fed = self._connections(couplings, bound, locations, fleet_index)
             inputs = [r for r in inputs if (r.member, r.variable) not in fed]
             # Inputs start as the twins have them (now, or at the fork time), so a run
             # that reads no twin on the way (a what-if, a sweep) starts from reality too.
@@ -453,6 +453,7 @@ class SimulationBuilder:
         couplings: Sequence[Coupling],
         bound: Mapping[str, ModelBinding],
         locations: Mapping[str, tuple[str, str]],
+        fleet_index: Mapping[str, int],
     ) -> tuple[list[Connection | FleetConnection], set[tuple[str, str]]]:
         """Connections for every coupled pair of bound twins; pairs between two fleets are
         gathered into one :class:`FleetConnection` per coupling. Also returns the inputs
@@ -473,11 +474,9 @@ class SimulationBuilder:
                     (dst_member, dst_prefix) = locations[sink]
                     fed.add((dst_member, dst_prefix + coupling.input))
                     if src_prefix and dst_prefix:
-                        src_model = self._members_index(src_member, source)
-                        dst_model = self._members_index(dst_member, sink)
                         lists = pairs.setdefault((src_member, dst_member), ([], []))
-                        lists[0].append(src_model)
-                        lists[1].append(dst_model)
+                        lists[0].append(fleet_index[source])
+                        lists[1].append(fleet_index[sink])
                         continue
                     connections.append(
                         Connection(
@@ -503,12 +502,6 @@ class SimulationBuilder:
                     )
                 )
         return connections, fed
-
-    def _members_index(self, member: str, twin_id: str) -> int:
-        order = self._fleet_members.get(member)
-        if order is None:
-            raise SimulationError(f"{member!r} is not a fleet")
-        return order[twin_id]
 
 
 _STATE_WORDS = {

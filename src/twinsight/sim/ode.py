@@ -265,6 +265,17 @@ def _derivative(value: Any, shape: tuple[int, ...], model: str) -> FloatArray:
     )
 
 
+def _with_values(
+    array: FloatArray, names: Sequence[str], values: Mapping[str, float]
+) -> FloatArray:
+    """A copy of ``array`` (one entry per name, in ``names`` order) with ``values`` set: the
+    model never shares an array a caller may still hold."""
+    updated = array.copy()
+    for name, value in values.items():
+        updated[names.index(name)] = value
+    return updated
+
+
 def _start(items: Iterable[Variable]) -> FloatArray:
     return np.array([float(v.start) for v in items], dtype=np.float64)
 
@@ -312,20 +323,14 @@ class OdeModel(BaseModel):
 
     def set_state(self, values: Mapping[str, float]) -> None:
         checked = self._checked(values, self._description.states, "state")
-        x = self._x.copy()
-        for name, value in checked.items():
-            x[self._state_names.index(name)] = value
-        self._x = x
+        self._x = _with_values(self._x, self._state_names, checked)
 
     def inputs(self) -> dict[str, float]:
         return dict(zip(self._input_names, self._u.tolist(), strict=True))
 
     def set_inputs(self, values: Mapping[str, float]) -> None:
         checked = self._checked(values, self._description.inputs, "input")
-        u = self._u.copy()
-        for name, value in checked.items():
-            u[self._input_names.index(name)] = value
-        self._u = u
+        self._u = _with_values(self._u, self._input_names, checked)
 
     def state_array(self) -> FloatArray:
         """A copy of the state, in declared order."""
