@@ -137,7 +137,7 @@ class Hub:
         if self._scenarios is None or self._scenarios.spec is not self.simulation:
             store = SqliteScenarioStore(self.db)
             self._scenarios = ScenarioService(
-                self.twins, self.history, self.simulation, store, self.clock
+                self.twins, self.history, self.simulation, store, self.clock, self.parameters
             )
         return self._scenarios
 

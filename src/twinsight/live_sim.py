@@ -30,7 +30,11 @@ def start_simulation(
     """Bind ``spec`` to the hub's twins and keep it running (the hub owns and stops it)."""
     hub.simulation = spec
     builder = SimulationBuilder(
-        hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
+        hub.twins,
+        spec.catalog,
+        GraphValues(hub.twins, hub.history),
+        fleets=spec.fleets,
+        calibrated=hub.parameters,
     )
     simulation = builder.build(spec.bindings, spec.couplings, algorithm=spec.algorithm)
     for note in simulation.notes[:5]:

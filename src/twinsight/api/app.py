@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 import twinsight
 from twinsight.api import (
+    calibration_routes,
     deadletter_routes,
     history_routes,
     ingest_routes,
@@ -53,6 +54,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(quality_routes.router(hub))
     app.include_router(webhook_routes.router(hub))
     app.include_router(scenario_routes.router(hub))
+    app.include_router(calibration_routes.router(hub))
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:

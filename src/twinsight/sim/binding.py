@@ -113,6 +113,15 @@ class Coupling:
     offset: float = 0.0
 
 
+class CalibratedParameters(Protocol):
+    """The calibrated parameters a twin's model runs with (see
+    :class:`~twinsight.sim.parameters.ParameterVersions`), as they were at ``at``."""
+
+    def active_values(
+        self, twin_id: str, model_name: str, at: datetime | None = None
+    ) -> dict[str, float]: ...
+
+
 class ValueReader(Protocol):
     """Reads a twin's value now (``at=None``) or as it was at a past time."""
 
@@ -209,11 +218,13 @@ class SimulationBuilder:
         catalog: Mapping[str, ModelFactory],
         reader: ValueReader | None = None,
         fleets: Mapping[str, FleetFactory] | None = None,
+        calibrated: CalibratedParameters | None = None,
     ) -> None:
         self._graph = graph
         self._catalog = catalog
         self._fleets = fleets or {}
         self._reader = reader or GraphValues(graph)
+        self._calibrated = calibrated
 
     def build(
         self,
@@ -400,6 +411,14 @@ class SimulationBuilder:
         for parameter, value in binding.values.items():
             _declared(declared, prefix, parameter, "parameter", binding.model, twin_id)
             values[prefix + parameter] = value
+        if self._calibrated is not None:  # calibrated on this twin: they win
+            for parameter, value in self._calibrated.active_values(
+                twin_id, binding.model, at
+            ).items():
+                if prefix + parameter in declared:
+                    values[prefix + parameter] = value
+                else:
+                    notes.append(f"{twin_id}: calibrated {parameter} is not a parameter; skipped")
         model.set_parameters(values)
 
     def _routes(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,10 +87,11 @@ class CalibrationData:
         *,
         start: datetime | str,
         end: datetime | str,
-        step: float,
+        step: float | None,
         inputs: Mapping[str, str] = {},
         outputs: Mapping[str, str] = {},
         states: Mapping[str, str] = {},
+        convert: Mapping[str, Callable[[Any], float | None]] = {},
     ) -> CalibrationData:
         """Data from a twin's recorded series between ``start`` and ``end`` on a grid of
         ``step`` seconds. Each mapping goes from a model name to the twin's property or
@@ -100,19 +101,26 @@ class CalibrationData:
         and the fit would count them as independent evidence and report confidence
         intervals far too narrow. States take the last value recorded at or before ``start``:
         a noisy initial value biases the fit (its error decays only with the model's slowest
-        time constant), so prefer a known rest state, such as a cold machine at ambient."""
+        time constant), so prefer a known rest state, such as a cold machine at ambient.
+
+        ``step=None`` takes the measured outputs' own median sampling interval, so every
+        recorded sample is used once. ``convert`` turns a twin name's recorded values into
+        the model's (unit conversion, an operating state such as ``running`` as 1.0);
+        ``None`` from it drops the value. Without it, numbers are taken as they are."""
         lo, hi = parse_time(start, "start"), parse_time(end, "end")
         assert lo is not None and hi is not None
-        if not step > 0:
-            raise SimulationError(f"the resampling step must be > 0 s, got {step}")
         span = (hi - lo).total_seconds()
         if span <= 0:
             raise SimulationError(f"end {hi.isoformat()} is not after start {lo.isoformat()}")
-        times = np.arange(0.0, span, step)
         fetched = {
-            name: _recorded(history, twin_id, name, lo, hi)
+            name: _recorded(history, twin_id, name, lo, hi, convert.get(name))
             for name in {*inputs.values(), *outputs.values(), *states.values()}
         }
+        if step is None:
+            step = _median_interval([fetched[n][0] for n in outputs.values()], span)
+        if not step > 0:
+            raise SimulationError(f"the resampling step must be > 0 s, got {step}")
+        times = np.arange(0.0, span, step)
         return cls(
             times,
             inputs={m: _resample(*fetched[n], times, "hold") for m, n in inputs.items()},
@@ -123,8 +131,28 @@ class CalibrationData:
         )
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _median_interval(series_times: Sequence[Array], span: float) -> float:
+    """The median gap between recorded samples inside the window (the whole window when
+    there is at most one sample)."""
+    gaps = [np.diff(t[(t >= 0) & (t <= span)]) for t in series_times]
+    joined = np.concatenate(gaps) if gaps else np.empty(0)
+    joined = joined[joined > 0]
+    return float(np.median(joined)) if joined.size else span
+
+
 def _recorded(
-    history: History, twin_id: str, name: str, start: datetime, end: datetime
+    history: History,
+    twin_id: str,
+    name: str,
+    start: datetime,
+    end: datetime,
+    convert: Callable[[Any], float | None] | None = None,
 ) -> tuple[Array, Array]:
     """A series' numeric points as (seconds after ``start``, value), including the last
     point before ``start`` so a held input has a value from the first sample on."""
@@ -133,13 +161,18 @@ def _recorded(
         points = before[::-1] + history.range(f"{twin_id}/{name}", start, end, limit=MAX_LIMIT)
     except BadRequest as error:
         raise SimulationError(f"cannot read {twin_id}/{name} from history: {error}") from None
+    to_number = convert or _number
     pairs = [
-        ((p.time - start) / timedelta(seconds=1), float(p.value))
+        ((p.time - start) / timedelta(seconds=1), value)
         for p in points
-        if isinstance(p.value, int | float)
+        if (value := to_number(p.value)) is not None
     ]
     if not pairs:
-        raise SimulationError(f"{twin_id}/{name} has no numeric values in the window")
+        raise SimulationError(
+            f"{twin_id}/{name} has no numeric values recorded in the window "
+            f"{start.isoformat()} .. {end.isoformat()}",
+            code="NoHistory",
+        )
     t, v = zip(*pairs, strict=True)
     return np.array(t, dtype=float), np.array(v, dtype=float)
 
@@ -197,6 +230,32 @@ class CalibrationReport:
         """The fitted parameter values, ready for ``model.set_parameters``."""
         return {name: fit.value for name, fit in self.parameters.items()}
 
+    def residuals(self) -> dict[str, dict[str, float | int | None]]:
+        """Per output, what is left unexplained (measured - fitted, where measured):
+        count, mean (a bias the model cannot fit), standard deviation (about the sensor
+        noise when the model fits), largest absolute value and the 5/50/95 % quantiles."""
+
+        def number(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        summary: dict[str, dict[str, float | int | None]] = {}
+        for output, measured in self.measured.items():
+            left = (measured - self.fitted[output])[np.isfinite(measured)]
+            if not left.size:
+                summary[output] = {"count": 0}
+                continue
+            p5, p50, p95 = np.percentile(left, [5, 50, 95])
+            summary[output] = {
+                "count": int(left.size),
+                "mean": number(float(left.mean())),
+                "std": number(float(left.std(ddof=1))) if left.size > 1 else None,
+                "maxAbs": number(float(np.abs(left).max())),
+                "p5": number(float(p5)),
+                "median": number(float(p50)),
+                "p95": number(float(p95)),
+            }
+        return summary
+
     def summary(self) -> dict[str, Any]:
         """The report without its arrays, as plain JSON-able data."""
 
@@ -221,6 +280,7 @@ class CalibrationReport:
             "converged": self.converged,
             "message": self.message,
             "samples": self.samples,
+            "residuals": self.residuals(),
         }
 
     def __str__(self) -> str:

@@ -19,13 +19,17 @@ back is saving an old version's values again, so history is never rewritten.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from twinsight.core.clock import Clock
 from twinsight.core.errors import NotFound, SimulationError
 from twinsight.core.ports import ParameterVersion, ParameterVersionStore
+
+log = logging.getLogger(__name__)
 
 
 class ParameterVersions:
@@ -34,6 +38,13 @@ class ParameterVersions:
     def __init__(self, store: ParameterVersionStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        self._listeners: list[Callable[[ParameterVersion], None]] = []
+
+    def subscribe(self, listener: Callable[[ParameterVersion], None]) -> Callable[[], None]:
+        """Call ``listener`` with every version saved from now on (a running simulation
+        takes new parameters at once); returns the function that unsubscribes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def save(
         self,
@@ -63,7 +74,43 @@ class ParameterVersions:
         stored = self._store.add_version(
             twin_id, model_name, values, dict(report_summary or {}), source, self._clock.now()
         )
+        for listener in list(self._listeners):
+            try:
+                listener(stored)
+            except Exception:  # a listener's failure must not undo a stored version
+                log.exception("a parameter-version listener failed on %s", twin_id)
         return stored.version
+
+    def active(
+        self, twin_id: str, model_name: str, at: datetime | None = None
+    ) -> ParameterVersion | None:
+        """The version a run uses: the newest one, or the newest made at or before ``at``
+        (a fork of the past runs with the parameters the twin had then)."""
+        if at is None:
+            return self.latest(twin_id, model_name)
+        made = [v for v in self.history(twin_id, model_name) if v.created <= at]
+        return made[-1] if made else None
+
+    def active_values(
+        self, twin_id: str, model_name: str, at: datetime | None = None
+    ) -> dict[str, float]:
+        """The active version's parameters (empty when the twin's model was never
+        calibrated): what :class:`~twinsight.sim.binding.SimulationBuilder` applies."""
+        version = self.active(twin_id, model_name, at)
+        return dict(version.parameters) if version is not None else {}
+
+    def activate(self, twin_id: str, model_name: str, version: int) -> int:
+        """Make ``version`` active again by saving its values as the next version (source
+        ``rollback``), so the record of what ran when is never rewritten; returns the new
+        version's number."""
+        old = self.get(twin_id, model_name, version)
+        return self.save(
+            twin_id,
+            model_name,
+            old.parameters,
+            {"activatedFrom": version, "report": old.summary},
+            source="rollback",
+        )
 
     def latest(self, twin_id: str, model_name: str) -> ParameterVersion | None:
         """The newest version, or ``None`` when the twin's model was never calibrated."""

@@ -34,7 +34,7 @@ from twinsight.core.errors import BadRequest, Conflict, NotFound, SimulationErro
 from twinsight.core.ports import ScenarioStore, StoredScenario
 from twinsight.graph.service import TwinGraph
 from twinsight.history import History, parse_time
-from twinsight.sim.binding import GraphValues, SimulationBuilder
+from twinsight.sim.binding import CalibratedParameters, GraphValues, SimulationBuilder
 from twinsight.sim.cosim import ProgressCallback, Results
 from twinsight.sim.forks import Changes, Fork, fork_of, prepare, simulate
 from twinsight.sim.spec import SimulationSpec
@@ -135,6 +135,7 @@ class ScenarioService:
         spec: SimulationSpec,
         store: ScenarioStore,
         clock: Clock,
+        calibrated: CalibratedParameters | None = None,
     ) -> None:
         self.spec = spec
         self._graph = graph
@@ -142,7 +143,9 @@ class ScenarioService:
         self._store = store
         self._clock = clock
         self._reader = GraphValues(graph, history)
-        self._builder = SimulationBuilder(graph, spec.catalog, self._reader, fleets=spec.fleets)
+        self._builder = SimulationBuilder(
+            graph, spec.catalog, self._reader, fleets=spec.fleets, calibrated=calibrated
+        )
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ fork

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from twinsight.sim.binding import Coupling, FleetFactory, ModelBinding, ModelFactory
 from twinsight.sim.cosim import Algorithm
 from twinsight.sim.devices import DeviceProfile
+
+if TYPE_CHECKING:  # the estimation package pulls in filterpy; a spec without estimators need not
+    from twinsight.sim.estimation.config import EstimatorBinding
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +39,6 @@ class SimulationSpec:
     description: str = ""
     record: tuple[str, ...] = field(default_factory=tuple)
     """Output names worth recording and comparing in what-if runs (all when empty)."""
+    estimators: tuple[EstimatorBinding, ...] = ()
+    """Live state estimators run beside the live simulation (docs/estimation.md): which
+    twins, what is measured, and which unmeasured states are published as virtual sensors."""

@@ -4,7 +4,13 @@ model in step with live data, and virtual sensors for what is not measured.
 filterpy is imported only in this package (the architecture test checks it).
 """
 
-from twinsight.sim.estimation.config import EstimatedState, EstimatorConfig, Measurement, Method
+from twinsight.sim.estimation.config import (
+    EstimatedState,
+    EstimatorBinding,
+    EstimatorConfig,
+    Measurement,
+    Method,
+)
 from twinsight.sim.estimation.estimator import Estimate, StateEstimator, UpdateResult
 from twinsight.sim.estimation.linear import (
     DiscreteStateSpace,
@@ -17,6 +23,7 @@ __all__ = [
     "DiscreteStateSpace",
     "Estimate",
     "EstimatedState",
+    "EstimatorBinding",
     "EstimatorConfig",
     "LinearModel",
     "Measurement",

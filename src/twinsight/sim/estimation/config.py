@@ -31,8 +31,9 @@ METHODS: tuple[str, ...] = get_args(Method)
 
 @dataclass(frozen=True, slots=True)
 class EstimatedState:
-    """One estimated quantity: a model state, or a model parameter estimated alongside the
-    states (a slowly drifting resistance, a wrong nameplate value) as a random walk.
+    """One estimated quantity: a model state, or a model parameter (a slowly drifting
+    resistance, a wrong nameplate value) or input (a load no sensor measures) estimated
+    alongside the states as a random walk.
 
     ``q`` is the process noise as a variance *rate* (unit²/s): how far the model is trusted
     to drift from the truth per second of prediction, so the filter behaves the same
@@ -108,6 +109,21 @@ class EstimatorConfig:
         if problems:
             raise SimulationError("bad estimator configuration: " + "; ".join(problems))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The read-only view of ``inputs`` cannot be pickled; a spec holding this
+        # configuration is sent to sweep workers, so rebuild it from a plain dict.
+        return (
+            EstimatorConfig,
+            (
+                self.states,
+                self.measurements,
+                self.method,
+                dict(self.inputs),
+                self.gate,
+                self.jacobian_step,
+            ),
+        )
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EstimatorConfig:
         """A configuration from plain data (a YAML or JSON document): ``states`` and
@@ -142,9 +158,14 @@ class EstimatorConfig:
         outputs = {v.name for v in description.outputs}
         inputs = {v.name for v in description.inputs}
         problems = [
-            f"estimated {s.name!r} is neither a state nor a parameter"
+            f"estimated {s.name!r} is neither a state, a parameter nor an input"
             for s in self.states
-            if s.name not in states | parameters
+            if s.name not in states | parameters | inputs
+        ]
+        problems += [
+            f"input {name!r} is both estimated and driven by live value {live!r}"
+            for live, name in self.inputs.items()
+            if name in {s.name for s in self.states}
         ]
         problems += [
             f"measurement {m.name!r} measures unknown output {m.output!r}"
@@ -171,3 +192,35 @@ class EstimatorConfig:
                 model=description.name,
                 details=[{"code": "SimulationError", "message": p} for p in problems],
             )
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatorBinding:
+    """Which twins a live estimator runs on, declared beside the world's model bindings
+    (``SimulationSpec.estimators``): one ``twin``, or every twin of ``dtdl_model``. The
+    estimator's model is the one the world's bindings give the twin (its parameters, the
+    active calibrated version included, and its start state read from the twin), and
+    ``config`` says what is estimated, measured and published. Live names in ``config``
+    (measurements and inputs) are the twin's telemetry or property names; their values
+    are converted into the model's units as the bindings convert them."""
+
+    config: EstimatorConfig
+    twin: str | None = None
+    dtdl_model: str | None = None
+    name: str = ""
+    """For people and logs (default: the DTDL model or twin)."""
+
+    def __post_init__(self) -> None:
+        if (self.twin is None) == (self.dtdl_model is None):
+            raise SimulationError(
+                "an estimator names either a twin or a DTDL model, not both and not neither"
+            )
+
+    @property
+    def target(self) -> str:
+        return self.twin if self.twin is not None else f"every {self.dtdl_model}"
+
+    @property
+    def published(self) -> tuple[str, ...]:
+        """The virtual sensors' names (each with ``<name>Std`` beside it)."""
+        return tuple(s.publish_as for s in self.config.states if s.publish_as)

@@ -67,9 +67,16 @@ class _Access:
         d = model.description
         states = {v.name: v for v in d.states}
         parameters = {v.name: v for v in d.parameters}
+        inputs = {v.name: v for v in d.inputs}
         self.names = [s.name for s in config.states]
-        self.is_state = [name in states for name in self.names]
-        bounds = [states.get(name) or parameters[name] for name in self.names]
+        # What each estimated value is: a state, else a parameter, else an input (an
+        # unmeasured load estimated as a random walk, like a parameter).
+        self.kinds = [
+            "state" if n in states else "parameter" if n in parameters else "input"
+            for n in self.names
+        ]
+        self.is_state = [kind == "state" for kind in self.kinds]
+        bounds = [states.get(n) or parameters.get(n) or inputs[n] for n in self.names]
         self.low = np.array([v.min for v in bounds], dtype=float)
         self.high = np.array([v.max for v in bounds], dtype=float)
         self.q = np.array([s.q for s in config.states], dtype=float)
@@ -77,27 +84,27 @@ class _Access:
         self.base: Snapshot = model.snapshot()
 
     def read(self) -> Vector:
-        state, parameters = self.model.state(), self.model.parameters()
+        values = {
+            "state": self.model.state(),
+            "parameter": self.model.parameters(),
+            "input": self.model.inputs(),
+        }
         return np.array(
-            [
-                state[name] if is_state else parameters[name]
-                for name, is_state in zip(self.names, self.is_state, strict=True)
-            ],
+            [values[kind][name] for name, kind in zip(self.names, self.kinds, strict=True)],
             dtype=float,
         )
 
     def write(self, x: Vector) -> None:
         clipped = np.clip(x, self.low, self.high)
-        state = {
-            n: float(v) for n, v, s in zip(self.names, clipped, self.is_state, strict=True) if s
-        }
-        params = {
-            n: float(v) for n, v, s in zip(self.names, clipped, self.is_state, strict=True) if not s
-        }
-        if params:
-            self.model.set_parameters(params)
-        if state:
-            self.model.set_state(state)
+        values: dict[str, dict[str, float]] = {"state": {}, "parameter": {}, "input": {}}
+        for name, kind, value in zip(self.names, self.kinds, clipped, strict=True):
+            values[kind][name] = float(value)
+        if values["parameter"]:
+            self.model.set_parameters(values["parameter"])
+        if values["input"]:
+            self.model.set_inputs(values["input"])
+        if values["state"]:
+            self.model.set_state(values["state"])
 
     def transition(self, x: Vector, dt: float) -> Vector:
         try:

@@ -8,7 +8,8 @@ was measured (``update``), then takes the new inputs. The virtual sensors (estim
 ``...Std``) are published as telemetry of the twin through
 :meth:`TwinGraph.publish_telemetry <twinsight.graph.service.TwinGraph.publish_telemetry>`,
 at the sample's source time, so history records them and live streams carry them like any
-sensor's values.
+sensor's values. Live values can be converted on the way in (``convert``: a twin's unit to
+the model's, an operating state such as ``running`` to 1.0).
 
 Time is the samples' own (source time, or arrival time when the device sent none), not
 the wall clock: a replay or a late batch is filtered exactly as it happened. A sample
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from twinsight.core.errors import SimulationError
 from twinsight.core.events import EventBus, TelemetryReceived, TwinChanged
@@ -43,8 +45,10 @@ class LiveEstimator:
         estimator: StateEstimator,
         *,
         publish: bool = True,
+        convert: Mapping[str, Callable[[Any], float | None]] | None = None,
     ) -> None:
         twins.get_twin(twin_id)  # NotFound now rather than silence later
+        self._convert = dict(convert or {})
         config = estimator.config
         self._measured = {m.name for m in config.measurements}
         self._inputs = dict(config.inputs)
@@ -95,28 +99,37 @@ class LiveEstimator:
         if event.twin_id == self._twin_id:
             self._take(points_from_telemetry(event))
 
+    def _value(self, point: HistoryPoint) -> float | None:
+        """The point's value as the model takes it (converted when a conversion is given,
+        else numbers as they are); ``None`` for anything else."""
+        convert = self._convert.get(point.name)
+        if convert is not None:
+            return convert(point.value)
+        value = point.value
+        if isinstance(value, bool):
+            return float(value)
+        return float(value) if isinstance(value, int | float) else None
+
     def _take(self, points: Iterable[HistoryPoint]) -> None:
-        wanted = [
-            p
-            for p in points
-            if (p.name in self._measured or p.name in self._inputs)
-            and isinstance(p.value, int | float)
-        ]
-        if not wanted:
-            return  # our own virtual sensors, and everything else, end here
-        by_time: dict[datetime, list[HistoryPoint]] = {}
-        for point in wanted:
-            by_time.setdefault(point.time, []).append(point)
+        by_time: dict[datetime, list[tuple[str, float]]] = {}
+        for point in points:
+            if point.name not in self._measured and point.name not in self._inputs:
+                continue  # our own virtual sensors, and everything else, end here
+            value = self._value(point)
+            if value is not None:
+                by_time.setdefault(point.time, []).append((point.name, value))
+        if not by_time:
+            return
         with self._lock:
             for time in sorted(by_time):
                 self._sample(time, by_time[time])
 
-    def _sample(self, time: datetime, points: list[HistoryPoint]) -> None:
+    def _sample(self, time: datetime, points: list[tuple[str, float]]) -> None:
         if self._last is not None and time < self._last:
             self.late += 1
             return
-        measurements = {p.name: float(p.value) for p in points if p.name in self._measured}  # type: ignore[arg-type]
-        inputs = {self._inputs[p.name]: float(p.value) for p in points if p.name in self._inputs}  # type: ignore[arg-type]
+        measurements = {name: value for name, value in points if name in self._measured}
+        inputs = {self._inputs[name]: value for name, value in points if name in self._inputs}
         try:
             if self._last is not None:
                 self._estimator.predict((time - self._last).total_seconds())
