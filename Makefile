@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup lint bench-quick
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh src/twinsight/ui/package-lock.json
 	bash scripts/setup.sh
 	touch $(STAMP)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -27,6 +28,22 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse at once, with the reason, when something already listens on ``host:port``
+    (a second demo on the same port, say): otherwise the data folder would be opened and
+    seeded before the server found out, and the answer would be a bare bind error."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(
+                f"cannot serve on {host}:{port}: the port is already in use ({exc.strerror}); "
+                "another Twinsight (or another program) is listening there — stop it, or "
+                "choose another port with --port"
+            ) from exc
 
 
 def import_missing_models(hub: Hub, paths: Sequence[Path]) -> int:
@@ -81,6 +98,8 @@ def run_server(
             "reachable from other machines, so bearer tokens are always required there "
             "(drop --no-require-auth, or listen on 127.0.0.1)"
         )
+    if port:
+        ensure_port_free(host, port)
     with Hub(data_dir) as hub:
         if require_auth and hub.tokens.active_count() == 0:
             raise SystemExit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import twinsight
+from twinsight import ui
 from twinsight.api import (
     calibration_routes,
     deadletter_routes,
@@ -55,6 +56,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(webhook_routes.router(hub))
     app.include_router(scenario_routes.router(hub))
     app.include_router(calibration_routes.router(hub))
+    ui.mount(app)  # the web page at /ui/, a client of the routes above
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, object]:

@@ -1,0 +1,106 @@
+// The page: loads the twin graph and its state through the public API, draws the plant,
+// and keeps everything live from the WebSocket stream. Selection is one function, so the
+// 3D view, the explorer, the panel and links between twins all select the same way.
+
+import { TwinGraph } from "./graph.js";
+import { LiveState } from "./state.js";
+import { LiveStream } from "./stream.js";
+import { PlantScene } from "./scene.js";
+import { TwinPanel } from "./panel.js";
+import { Explorer } from "./explorer.js";
+import { WhatIfPanel } from "./whatif.js";
+
+const $ = (id) => document.getElementById(id);
+// Reading the graph starts first: it runs while the 3D view sets up its WebGL context.
+const firstGraph = TwinGraph.load();
+const state = new LiveState();
+let graph = null;
+let selected = null;
+
+function select(twinId) {
+  selected = twinId;
+  scene.select(twinId);
+  explorer.select(twinId);
+  panel.show(graph, state, twinId);
+  showTab("twin-panel");
+  history.replaceState(null, "", `#${encodeURIComponent(twinId)}`);
+}
+
+const scene = new PlantScene($("scene"), $("labels"), { onSelect: select });
+const panel = new TwinPanel($("twin-panel"), { onFollow: select });
+const explorer = new Explorer(
+  { search: $("explorer-search"), model: $("explorer-model"), list: $("explorer-list"), count: $("explorer-count") },
+  { onSelect: select },
+);
+const whatIf = new WhatIfPanel($("whatif-panel"));
+
+function showTab(id) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const active = tab.dataset.tab === id;
+    tab.setAttribute("aria-selected", String(active));
+    $(tab.dataset.tab).hidden = !active;
+  }
+}
+for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => showTab(tab.dataset.tab));
+
+function banner(text) {
+  $("banner").hidden = !text;
+  $("banner").textContent = text ?? "";
+}
+
+state.onChange((twinId, changed) => {
+  scene.update(twinId);
+  explorer.update(twinId);
+  panel.onState(twinId, changed);
+});
+
+/** (Re)read the graph and its state, and redraw what depends on them. */
+async function load(loading = TwinGraph.load()) {
+  graph = await loading;
+  state.reset(graph);
+  const site = graph.layout().site;
+  $("site-name").textContent = site ? (graph.twins.get(site)?.name ?? site) : "";
+  scene.build(graph, state);
+  explorer.setGraph(graph, state);
+  whatIf.setGraph(graph);
+  if (selected) select(selected);
+  await state.loadLatest(graph);
+}
+
+let reloadTimer = null;
+function reloadSoon() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => load().catch(showLoadError), 500);
+}
+
+function showLoadError(err) {
+  banner(`The platform could not be read: ${err.message}. Retrying in 5 s…`);
+  setTimeout(() => load().then(() => banner(null)).catch(showLoadError), 5000);
+}
+
+const stream = new LiveStream({
+  onEvent: (event) => {
+    if (graph && state.apply(event)) reloadSoon(); // twins or relationships came or went
+  },
+  onStatus: (status, detail) => {
+    const badge = $("live-status");
+    badge.className = `status status-${status}`;
+    badge.textContent = { connecting: "connecting…", live: "live", down: "offline" }[status];
+    banner(status === "down" ? detail : null);
+  },
+  onReconnect: reloadSoon,
+});
+
+load(firstGraph)
+  .then(() => {
+    const wanted = decodeURIComponent(location.hash.slice(1));
+    if (wanted && graph.twins.has(wanted)) select(wanted);
+  })
+  .catch(showLoadError)
+  .finally(() => stream.start());
+
+/** A read-only handle for automation (the browser tests and the load benchmark). */
+window.twinsight = {
+  screenPoint: (twinId) => scene.screenPoint(twinId),
+  selected: () => selected,
+};
