@@ -12,6 +12,7 @@ import logging
 
 from twinsight.hub import Hub
 from twinsight.ingest.connectors.mqtt_publisher import MqttPublisher
+from twinsight.live_estimation import start_estimators
 from twinsight.sim.binding import GraphValues, SimulationBuilder
 from twinsight.sim.devices import VirtualDevices
 from twinsight.sim.live import LiveSimulation, OutputWriter, SimulationRunner, TwinWriter
@@ -63,4 +64,5 @@ def start_simulation(
         len(simulation.members),
         step,
     )
+    start_estimators(hub, spec)  # the world's virtual sensors, beside its simulation
     return live

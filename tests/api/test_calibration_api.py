@@ -33,6 +33,7 @@ def hub() -> Iterator[Hub]:
     clock = ManualClock(T0)
     with Hub(clock=clock) as hub:
         build_factory(hub)
+        hub.recorder.flush()  # the twins' properties as built, in history
         hub.simulation = replace(simulation_spec(), estimators=estimators())
         record_motor_run(
             hub,
@@ -226,7 +227,7 @@ def test_bad_requests_are_refused_clearly_and_store_nothing(client: TestClient, 
 
     # Without the live estimator's recorded load, the motor's load (fed by its pump) is
     # not on the twin: the request must say what it was.
-    hub.simulation = simulation_spec()
+    hub.simulation = replace(simulation_spec(), estimators=())
     message = _error(client.post(url, json=good), 400, "InvalidArgument")
     assert "'load'" in message and '"inputs"' in message
 

@@ -345,14 +345,25 @@ class TwinCalibrations:
         and store the result as the next version unless ``request.apply`` is false."""
         request.check_window()
         binding = self.binding(twin_id)
-        # Build once to learn the model's names, then again with the mappings to use.
-        simulation, model = self._build(twin_id, binding, request.start)
+        # Build once to learn the model's names (and the inputs as the twin has them now),
+        # then again with the mappings to use.
+        simulation, model = self._build(twin_id, binding, None)
         try:
             self._check_names(model, request)
+            now = model.inputs()
         finally:
             simulation.close()
         notes: list[str] = []
         inputs, held, virtual = self._inputs(twin_id, binding, model, request)
+        for name, where in list(inputs.items()):
+            if name not in request.inputs and not self._ever_recorded(twin_id, where, request):
+                # A set-point written once, before history was kept: it has held since.
+                del inputs[name]
+                held[name] = now[name]
+                notes.append(
+                    f"input {name} ({where}) has no recorded value up to the window's end; "
+                    f"held at {now[name]:g}, the twin's value now"
+                )
         outputs = self._outputs(twin_id, binding, request, notes)
         states = {k: v for k, v in request.states.items() if isinstance(v, str)}
         mapped = replace(
@@ -565,6 +576,13 @@ class TwinCalibrations:
                 code="NoHistory",
             )
         return kept
+
+    def _ever_recorded(self, twin_id: str, where: str, request: CalibrationRequest) -> bool:
+        series = f"{twin_id}/{TwinValue.parse(where).path}"
+        try:
+            return bool(self._history.range(series, None, request.end, limit=1))
+        except BadRequest:
+            return False
 
     def _recorded(self, twin_id: str, where: str, request: CalibrationRequest) -> bool:
         series = f"{twin_id}/{TwinValue.parse(where).path}"

@@ -35,7 +35,9 @@ def motor_estimator() -> EstimatorConfig:
             EstimatedState(
                 "housing_temperature", q=1e-3, initial_std=15.0, publish_as="housingTemperature"
             ),
-            EstimatedState("load", q=1e-5, initial_std=0.5, publish_as="load"),
+            # A load steps when a valve moves: a q that lets it follow within seconds
+            # (the outlier gate would otherwise refuse the new speed as implausible).
+            EstimatedState("load", q=1e-3, initial_std=0.5, publish_as="load"),
         ),
         measurements=(
             Measurement("windingTemperature", output="temperature", r=0.3**2),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from twinsight.scenarios.factory.estimation import estimators
 from twinsight.sim.binding import Coupling, ModelBinding
 from twinsight.sim.devices import DeviceField, DeviceProfile
 from twinsight.sim.model import SimulationModel
@@ -160,6 +161,7 @@ def simulation_spec(*, fleet: bool = True, step: float = STEP) -> SimulationSpec
         couplings=COUPLINGS,
         step=step,
         devices=DEVICES,
+        estimators=estimators(),  # virtual sensors: see estimation.py
         description="factory lines: motor → pump → tank, physics models, MQTT devices",
         record=("temperature", "speed", "wear", "flow", "level"),
     )
