@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from twinsight.cli_calibrate import register as register_calibrate
 from twinsight.cli_ingest import deadletters_app, mapping_app
 from twinsight.cli_options import DEFAULT_DATA_DIR, AsJson, DataDir, err, out
 from twinsight.cli_sim import register as register_sim
@@ -39,6 +40,7 @@ app.add_typer(mapping_app, name="mapping")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(webhooks_app, name="webhooks")
 register_sim(app)
+register_calibrate(app)
 tokens_app = typer.Typer(
     help="Create, list and revoke API bearer tokens (needed when serving beyond loopback).",
     no_args_is_help=True,
