@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import TWINSIGHT, Console, Demo, open_page
-from playwright.sync_api import Page, WebSocketRoute, expect
+from harness import TWINSIGHT, VIEWPORT, Console, Demo, open_page
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +166,18 @@ def test_a_second_demo_on_the_same_port_is_refused_and_the_first_keeps_running(
     assert httpx.get(f"{demo.url}/health").status_code == 200
     open_page(page, demo)
     expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
+
+
+def test_a_browser_closed_mid_stream_leaves_the_platform_serving(
+    browser: Browser, page: Page, demo: Demo
+) -> None:
+    gone = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    tab = gone.new_page()
+    open_page(tab, demo)
+    expect(tab.locator("#live-status")).to_have_text("live", timeout=15_000)
+    gone.close()  # the tab goes away with its WebSocket open, as a closed browser does
+    assert httpx.get(f"{demo.url}/health").status_code == 200
+    open_page(page, demo)
+    expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
+    motor = _ids_of(demo, "Motor")[0]
+    expect(page.locator(f'#explorer-list li[data-twin="{motor}"]')).to_be_visible()

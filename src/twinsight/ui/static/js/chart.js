@@ -80,5 +80,6 @@ export class HistoryChart {
   #redraw() {
     this.plot.setData([this.times, this.values], !this.zoomed);
     this.element.dataset.points = String(this.times.length);
+    this.element.classList.toggle("empty", this.times.length === 0);
   }
 }

@@ -11,6 +11,7 @@ import { Explorer } from "./explorer.js";
 import { WhatIfPanel } from "./whatif.js";
 
 const $ = (id) => document.getElementById(id);
+performance.mark("twinsight:start");
 // Reading the graph starts first: it runs while the 3D view sets up its WebGL context.
 const firstGraph = TwinGraph.load();
 const state = new LiveState();
@@ -27,6 +28,7 @@ function select(twinId) {
 }
 
 const scene = new PlantScene($("scene"), $("labels"), { onSelect: select });
+performance.mark("twinsight:view-ready");
 const panel = new TwinPanel($("twin-panel"), { onFollow: select });
 const explorer = new Explorer(
   { search: $("explorer-search"), model: $("explorer-model"), list: $("explorer-list"), count: $("explorer-count") },
@@ -57,6 +59,7 @@ state.onChange((twinId, changed) => {
 /** (Re)read the graph and its state, and redraw what depends on them. */
 async function load(loading = TwinGraph.load()) {
   graph = await loading;
+  performance.mark("twinsight:graph-loaded");
   state.reset(graph);
   const site = graph.layout().site;
   $("site-name").textContent = site ? (graph.twins.get(site)?.name ?? site) : "";

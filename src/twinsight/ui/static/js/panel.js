@@ -141,25 +141,28 @@ export class TwinPanel {
     const token = ++this.loadToken;
     const twinId = this.twinId;
     const fields = this.graph.catalog.fields(this.graph.modelOf(twinId)).filter((f) => f.numeric);
-    let recorded;
+    let counts;
     try {
-      // a series needs two points to be a line (most properties hold one set value)
-      recorded = new Set((await seriesOf(twinId)).filter((s) => s.count > 1).map((s) => s.name));
+      counts = new Map((await seriesOf(twinId)).map((s) => [s.name, s.count]));
     } catch (err) {
       this.chartBox.replaceChildren(el("p", { class: "error" }, `history unavailable: ${err.message}`));
       return;
     }
+    // every telemetry (a chart fills live even before anything is recorded), and the
+    // properties that changed at least once (most hold one set value: no line to draw)
     const wanted = fields
-      .filter((f) => recorded.has(f.path))
+      .filter((f) => f.kind === "telemetry" || (counts.get(f.path) ?? 0) > 1)
       .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "telemetry" ? -1 : 1))
       .slice(0, MAX_CHARTS);
     const start = new Date(Date.now() - this.rangeMinutes * 60000).toISOString();
-    const series = await Promise.all(wanted.map((f) => historyRange(twinId, f.path, start).catch(() => [])));
+    const series = await Promise.all(
+      wanted.map((f) => (counts.has(f.path) ? historyRange(twinId, f.path, start).catch(() => []) : [])),
+    );
     if (token !== this.loadToken) return; // another twin or range was chosen meanwhile
     for (const chart of this.charts.values()) chart.destroy();
     this.charts.clear();
     this.chartBox.replaceChildren();
-    if (!wanted.length) this.chartBox.append(el("p", { class: "muted" }, "no numeric history recorded yet"));
+    if (!wanted.length) this.chartBox.append(el("p", { class: "muted" }, "nothing numeric to chart"));
     wanted.forEach((field, i) => {
       const unit = unitSymbol(field.unit);
       const chart = new HistoryChart(this.chartBox, { title: unit ? `${field.label} (${unit})` : field.label, unit });

@@ -18,7 +18,7 @@ export class PlantScene {
     this.onSelect = onSelect;
     this.machines = new Map();
     this.selected = null;
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true });
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false });
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
     this.scene = new THREE.Scene();
     this.scene.background = new THREE.Color(0xeef1f5);
@@ -166,7 +166,7 @@ export class PlantScene {
     const sphere = new THREE.Box3().setFromObject(this.world).getBoundingSphere(new THREE.Sphere());
     const fov = THREE.MathUtils.degToRad(this.camera.fov);
     const fit = Math.min(fov, 2 * Math.atan(Math.tan(fov / 2) * this.camera.aspect));
-    const distance = (sphere.radius / Math.sin(fit / 2)) * 0.8;
+    const distance = sphere.radius / Math.sin(fit / 2);
     const direction = new THREE.Vector3(-0.2, 0.75, 1).normalize();
     this.camera.position.copy(sphere.center).addScaledVector(direction, distance);
     this.controls.target.copy(sphere.center);
