@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from twinsight.cli_calibrate import register as register_calibrate
+from twinsight.cli_demo import register as register_demo
 from twinsight.cli_ingest import deadletters_app, mapping_app
 from twinsight.cli_options import DEFAULT_DATA_DIR, AsJson, DataDir, err, out
 from twinsight.cli_sim import register as register_sim
@@ -41,6 +42,7 @@ app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(webhooks_app, name="webhooks")
 register_sim(app)
 register_calibrate(app)
+register_demo(app)
 tokens_app = typer.Typer(
     help="Create, list and revoke API bearer tokens (needed when serving beyond loopback).",
     no_args_is_help=True,
@@ -417,57 +419,6 @@ def tokens_revoke(
             err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False)
             raise typer.Exit(1) from exc
     out.print(f"revoked {name}", highlight=False)
-
-
-@app.command("demo")
-def demo(
-    port: Port = 8080,
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", "-d", help="Folder for the demo's database.")
-    ] = Path("data/demo"),
-    broker_port: Annotated[
-        int,
-        typer.Option(
-            help="Port of the demo's MQTT broker on 127.0.0.1 (skipped if busy; 0: none).",
-            min=0,
-            max=65535,
-        ),
-    ] = 1883,
-    simulate: Annotated[
-        bool,
-        typer.Option(
-            help="Run the simulated plant that publishes the factory's sensor data "
-            "(--no-simulate: twins change only by what you publish or write)."
-        ),
-    ] = True,
-) -> None:
-    """Start the demo world: the smart-factory twin graph in a running server, with an MQTT
-    broker (127.0.0.1:1883 when free) whose factory/... topics feed the twins live, and a
-    simulated plant (motors, pumps, tanks on physics models) publishing to it."""
-    from twinsight.live_ingest import IngestOptions
-    from twinsight.live_sim import start_simulation
-    from twinsight.scenarios import factory
-    from twinsight.scenarios.factory import world
-    from twinsight.scenarios.factory.sim import simulation_spec
-    from twinsight.server import run_server
-
-    run_server(
-        host="127.0.0.1",
-        port=port,
-        data_dir=data_dir,
-        model_paths=[factory.MODELS_DIR],
-        log_level="info",
-        seed=lambda hub: world.build(hub.twins),
-        ingest=IngestOptions(
-            mqtt_topics=("factory/#",),
-            mapping_file=str(factory.MAPPING_FILE),
-            # the default port is skipped when busy; one asked for explicitly must be free
-            embedded_broker_port=None if broker_port == 1883 else broker_port,
-        ),
-        simulate=(lambda hub, broker: start_simulation(hub, simulation_spec(), broker))
-        if simulate
-        else None,
-    )
 
 
 @history_app.command("series")

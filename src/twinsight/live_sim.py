@@ -4,16 +4,18 @@ The world's :class:`~twinsight.sim.spec.SimulationSpec` is bound to the twins in
 and advanced on the hub's clock. With a broker, its virtual devices publish over MQTT, so
 the simulated plant's data comes in exactly as a real plant's would (broker, connector,
 mapping, twin, history); without one, the outputs are written onto the twins directly.
+Further writers ride along each step (the demo's fault injector, ``twinsight.sim.faults``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 
 from twinsight.hub import Hub
 from twinsight.ingest.connectors.mqtt_publisher import MqttPublisher
 from twinsight.live_estimation import start_estimators
-from twinsight.sim.binding import GraphValues, SimulationBuilder
+from twinsight.sim.binding import GraphValues, SimulationBuilder, TwinSimulation
 from twinsight.sim.devices import VirtualDevices
 from twinsight.sim.live import LiveSimulation, OutputWriter, SimulationRunner, TwinWriter
 from twinsight.sim.spec import SimulationSpec
@@ -25,10 +27,22 @@ LIVE_STEP = 5.0
 what-if's step so values move visibly on a dashboard."""
 
 
+WriterFactory = Callable[[TwinSimulation], OutputWriter]
+"""Builds a writer for the simulation once it is bound (a fault injector needs its models)."""
+
+
 def start_simulation(
-    hub: Hub, spec: SimulationSpec, broker_url: str | None, *, step: float = LIVE_STEP
+    hub: Hub,
+    spec: SimulationSpec,
+    broker_url: str | None,
+    *,
+    step: float = LIVE_STEP,
+    extra_writers: Sequence[WriterFactory] = (),
+    seed: int = 0,
 ) -> LiveSimulation:
-    """Bind ``spec`` to the hub's twins and keep it running (the hub owns and stops it)."""
+    """Bind ``spec`` to the hub's twins and keep it running on the hub's clock (the hub
+    owns and stops it). ``extra_writers`` are handed the bound simulation and called after
+    every step like the output writers; ``seed`` seeds the devices' sensor noise."""
     hub.simulation = spec
     builder = SimulationBuilder(
         hub.twins,
@@ -44,7 +58,7 @@ def start_simulation(
     writers: list[OutputWriter] = []
     if broker_url is not None and spec.devices:
         publisher = MqttPublisher(broker_url, client_id="twinsight-virtual-plant")
-        devices = VirtualDevices(simulation, spec.devices, publisher)
+        devices = VirtualDevices(simulation, spec.devices, publisher, seed=seed)
         writers.append(devices)
         parts.append(publisher)
         log.info(
@@ -55,6 +69,7 @@ def start_simulation(
     else:
         writers.append(TwinWriter(hub.twins))
         log.info("simulation writes straight onto %d twin(s) (no broker)", len(simulation.models))
+    writers += [make(simulation) for make in extra_writers]
     live = LiveSimulation(simulation, hub.twins, hub.clock, step=step, writers=writers)
     runner = SimulationRunner(live)
     hub.start_connectors([*parts, runner])  # type: ignore[list-item]

@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from twinsight.api import create_app
+from twinsight.core.clock import Clock
 from twinsight.core.errors import TwinsightError
 from twinsight.hub import Hub
 from twinsight.ingest.connectors.embedded_broker import EmbeddedBroker
@@ -81,6 +82,7 @@ def run_server(
     seed: Callable[[Hub], int] | None = None,
     ingest: IngestOptions | None = None,
     simulate: Callable[[Hub, str | None], object] | None = None,
+    clock: Clock | None = None,
 ) -> None:
     """Serve until interrupted; the hub is closed on the way out.
 
@@ -88,6 +90,9 @@ def run_server(
     non-loopback host ``require_auth`` defaults to on and cannot be turned off, and the
     server refuses to start before a token exists (nobody could use it, and an operator
     who forgot would otherwise find out from a client's 401). On loopback it is opt-in.
+
+    ``clock`` is the hub's (the wall clock by default; a scaled one runs a simulated world
+    faster than real time, with its twins, history and live data all on that time).
     """
     loopback = is_loopback(host)
     if require_auth is None:
@@ -100,7 +105,7 @@ def run_server(
         )
     if port:
         ensure_port_free(host, port)
-    with Hub(data_dir) as hub:
+    with Hub(data_dir, clock=clock) as hub:
         if require_auth and hub.tokens.active_count() == 0:
             raise SystemExit(
                 f"refusing to start on {host}: authentication is required but {data_dir} holds "

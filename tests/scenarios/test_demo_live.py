@@ -68,7 +68,7 @@ def simulated_demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
 
 def test_published_values_reach_twins_history_and_dead_letters(demo: tuple[str, int]) -> None:
     url, broker = demo
-    assert httpx.get(f"{url}/health").json()["twins"] == 11
+    assert httpx.get(f"{url}/health").json()["twins"] == 1 + 3 * 5  # site, 3 lines of 4
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     client.connect("127.0.0.1", broker)
     client.loop_start()

@@ -131,6 +131,15 @@ def _production_line() -> SimulationModel:
 CASES.append(Case("des-line", _production_line, inputs={"speed_factor": 1.2}, dt=1200.0))
 
 
+def _conveyor() -> SimulationModel:
+    from twinsight.sim.des import ConveyorLine
+
+    return ConveyorLine("conveyor", 2, parameters={"lot_size": 5.0, "m2.mtbf": 3600.0})
+
+
+CASES.append(Case("des-conveyor", _conveyor, inputs={"belt_speed_setpoint": 1.0}, dt=600.0))
+
+
 def _queue() -> SimulationModel:
     from twinsight.sim.des import QueueModel
 

@@ -129,7 +129,9 @@ def test_a_fleet_speaks_the_interface_with_namespaced_names() -> None:
     assert fleet.name == "motor-fleet"
     assert fleet.members == ("m1", "m2")
     assert set(fleet.inputs()) == {
-        f"{m}.{n}" for m in ("m1", "m2") for n in ("load", "running", "ambient_temperature")
+        f"{m}.{n}"
+        for m in ("m1", "m2")
+        for n in ("load", "running", "ambient_temperature", "speed_setpoint", "bearing_fault")
     }
     fleet.set_inputs({"m2.load": 0.7})
     assert fleet.inputs()["m2.load"] == 0.7
@@ -138,7 +140,7 @@ def test_a_fleet_speaks_the_interface_with_namespaced_names() -> None:
     assert set(fleet.state()) == {
         f"{m}.{n}"
         for m in ("m1", "m2")
-        for n in ("winding_temperature", "housing_temperature", "wear")
+        for n in ("winding_temperature", "housing_temperature", "wear", "drive_speed")
     }
     assert motor_system().fleet(3).members == ("motor-0", "motor-1", "motor-2")
 
@@ -158,7 +160,7 @@ def test_fleet_arrays_are_checked_against_the_bounds() -> None:
     with pytest.raises(SimulationError, match="shape"):
         fleet.set_state_array(np.zeros((2, 3)))
     assert fleet.inputs_array()[0].tolist() == [0.0, 0.0, 0.0]
-    fleet.set_state_array(np.full((3, 3), 40.0))
+    fleet.set_state_array(np.full((4, 3), 40.0))
     assert fleet.state()["m3.housing_temperature"] == 40.0
 
 

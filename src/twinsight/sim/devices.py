@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,13 +39,24 @@ from twinsight.sim.binding import Route, TwinSimulation
 class DeviceField:
     """One value in the device's JSON payload: ``field`` carries model output ``output``,
     converted into ``unit`` (when both have one), with Gaussian ``noise`` (standard
-    deviation in the device's unit) and rounded to ``digits``."""
+    deviation in the device's unit), kept inside the sensor's measuring ``range`` and
+    rounded to ``digits`` (0: sent as an integer, as a counter or a status code is).
+
+    The noise is bounded like a real sensor's: a draw further than
+    :data:`NOISE_BOUND` standard deviations from the truth is clipped there (a transmitter
+    filters out spikes), and a reading never leaves the range (a level gauge does not
+    read below empty, a stopped shaft's encoder not below 0 rpm)."""
 
     field: str
     output: str
     unit: str = ""
     noise: float = 0.0
     digits: int | None = 3
+    range: tuple[float, float] = (-math.inf, math.inf)
+
+
+NOISE_BOUND = 4.0
+"""Standard deviations beyond which sensor noise is clipped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +82,7 @@ class _Device:
     twin: str
     member: str
     topic: str
-    fields: tuple[tuple[str, str, Any, float, int | None], ...]
+    fields: tuple[tuple[str, str, Any, float, int | None, tuple[float, float]], ...]
     profile: DeviceProfile
 
 
@@ -100,6 +111,11 @@ class VirtualDevices:
     ) -> None:
         self._simulation = simulation
         self._publisher = publisher
+        # A publisher that takes a whole step's messages at once (MqttPublisher) writes
+        # them in one go instead of one socket write per message.
+        self._publish_many: Callable[[Sequence[tuple[str, bytes, int]]], None] | None = getattr(
+            publisher, "publish_many", None
+        )
         self._rng = np.random.default_rng(seed)
         self._devices: list[_Device] = []
         self._next_due: dict[str, datetime] = {}
@@ -156,7 +172,14 @@ class VirtualDevices:
                 raise SimulationError(
                     f"device field {spec.field!r}: noise must be ≥ 0, not {spec.noise!r}"
                 )
-            fields.append((spec.field, prefix + spec.output, convert, spec.noise, spec.digits))
+            low, high = spec.range
+            if not low < high:
+                raise SimulationError(
+                    f"device field {spec.field!r}: the range {spec.range!r} is empty"
+                )
+            fields.append(
+                (spec.field, prefix + spec.output, convert, spec.noise, spec.digits, spec.range)
+            )
         member = self._simulation.locations.get(twin_id, (twin_id, ""))[0]
         return _Device(twin_id, member, topic, tuple(fields), profile)
 
@@ -164,6 +187,7 @@ class VirtualDevices:
         """Publish the messages due at ``when`` (the bound ``values`` are not needed: a
         device reads its model's outputs directly, bound to a twin or not)."""
         outputs: dict[str, dict[str, float]] = {}  # per member, read once per step
+        batch: list[tuple[str, bytes, int]] = []
         for device in self._devices:
             due = self._next_due.get(device.twin)
             if due is not None and when < due:
@@ -174,20 +198,27 @@ class VirtualDevices:
                 produced = outputs[device.member] = self._simulation.members[
                     device.member
                 ].outputs()
-            self._publisher.publish(
-                device.topic, self._payload(device, when, produced), qos=device.profile.qos
-            )
-            self.sent += 1
+            batch.append((device.topic, self._payload(device, when, produced), device.profile.qos))
+        if self._publish_many is not None:
+            self._publish_many(batch)
+        else:
+            for topic, payload, qos in batch:
+                self._publisher.publish(topic, payload, qos=qos)
+        self.sent += len(batch)
 
     def _payload(self, device: _Device, when: datetime, outputs: Mapping[str, float]) -> bytes:
         body: dict[str, Any] = dict(device.profile.extra)
         if device.profile.time_field:
             body[device.profile.time_field] = int(when.timestamp() * 1000)
-        for name, output, convert, noise, digits in device.fields:
+        for name, output, convert, noise, digits, (low, high) in device.fields:
             value = outputs[output]
             if convert is not None:
                 value = convert(value)
             if noise:
-                value += float(self._rng.normal(0.0, noise))
-            body[name] = round(value, digits) if digits is not None else value
+                value += noise * min(max(float(self._rng.normal()), -NOISE_BOUND), NOISE_BOUND)
+            value = min(max(value, low), high)
+            if digits == 0:
+                body[name] = round(value)
+            else:
+                body[name] = round(value, digits) if digits is not None else value
         return orjson.dumps(body)

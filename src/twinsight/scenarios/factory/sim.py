@@ -1,27 +1,38 @@
-"""How the factory is simulated: which physics model stands for which machine, how the
-machines are coupled through the graph, and how their simulated devices publish.
+"""How the factory is simulated: which model stands for which machine, how the machines
+are coupled through the graph, and how their simulated devices publish.
 
-Each line is a motor driving a pump that fills a tank (the conveyor is not simulated yet):
+Each line is a conveyor and a motor driving a pump that fills a tank:
 
-* the **motor** (``sim.physics.motor``) runs while its twin's ``state`` is ``running``,
-  is loaded by the pump's shaft power, and heats, wears and shakes;
+* the **conveyor** (``sim.des.ConveyorLine``, with ``conveyors=True``) is a discrete-event
+  line of two stations fed by a belt that runs at its twin's ``beltSpeed`` while its
+  ``state`` is ``running``: what it makes follows the belt, less breakdowns and scrap;
+* the **motor** (``sim.physics.motor``) runs while its twin's ``state`` is ``running``, its
+  drive ramping to the twin's ``speedSetpoint``; it is loaded by the pump's shaft power,
+  and heats, wears and shakes;
 * the **pump** (``sim.physics.pump``) turns at the motor's speed (relationship
   ``drivenBy``) and delivers the flow its curve and the pipes allow;
 * the **tank** (``sim.physics.tank``) fills from the pump (relationship ``feeds``) and
   drains through its outlet valve.
 
-All twins of one DTDL model are simulated as one vectorised fleet, so a plant of hundreds
-of machines steps in microseconds per machine. The devices publish the way the factory's
-payload mapping (``mapping.yaml``) reads them, so simulated data travels the real path:
-MQTT broker, connector, mapping, validation, twin, history.
+All motors, pumps and tanks of the plant are simulated as one vectorised fleet per DTDL
+model, so a plant of hundreds of machines steps in microseconds per machine. The conveyors
+are discrete-event models, one SimPy line per twin: they cannot be laid side by side as
+Monte-Carlo replicas, which need every member to be a fleet, so they are left out unless
+asked for (``simulation_spec(conveyors=True)``: what the demo runs live).
+
+The devices publish the way the factory's payload mapping (``mapping.yaml``) reads them,
+so simulated data travels the real path: MQTT broker, connector, mapping, validation,
+twin, history. Faults the demo injects now and then are declared in ``faults.py``.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 from twinsight.scenarios.factory.estimation import estimators
 from twinsight.sim.binding import Coupling, ModelBinding
+from twinsight.sim.des.conveyor import ConveyorLine
 from twinsight.sim.devices import DeviceField, DeviceProfile
 from twinsight.sim.model import SimulationModel
 from twinsight.sim.physics.motor import motor_system
@@ -31,19 +42,24 @@ from twinsight.sim.spec import SimulationSpec
 
 NS = "dtmi:twinsight:factory"
 STEP = 60.0
-"""Communication step, s: under the motor winding's (~150 s) and the pumps' drive ramp
-(20 s, sub-stepped) time constants, and coarse enough to run a day in under a second."""
+"""Communication step, s: under the motor winding's (~150 s) time constant (the drives'
+speed loops and the pumps' flow, 10–20 s, are sub-stepped), and coarse enough to run a day
+in under a second."""
 DEVICE_PERIOD = 5.0
 """s between two messages of one simulated device (when run live)."""
 RATED_POWER = 15.0
 """kW of the factory's motors: the pump's shaft power divided by it is the motor's load."""
 
-# Solver settings: fixed-step RK4 with sub-steps at or below each model's fastest time
-# constant (pump drive ramp 20 s → 20 s; motor winding ~150 s → 60 s; tank ~30 min → 60 s).
-MOTOR_STEP, PUMP_STEP, TANK_STEP = 60.0, 20.0, 60.0
-PUMP_RAMP = 20.0
-"""s: the factory's pumps sit on variable-speed drives that ramp over ~20 s, which is what
-the flow follows (the water column itself answers in about a second)."""
+# Solver settings: fixed-step RK4 with sub-steps short enough for each model's fastest time
+# constant (RK4 is stable up to 2.8 time constants a step): the motor drive's speed loop
+# (20 s) → 30 s; the pump's flow (10 s) → 20 s; the tank (~30 min) → 60 s.
+MOTOR_STEP, PUMP_STEP, TANK_STEP = 30.0, 20.0, 60.0
+PUMP_RESPONSE = 10.0
+"""s: how fast a pump's flow follows its speed. The water column answers in a second or
+two; 10 s is the quickest response a 20-s sub-step integrates well, and no device that
+reports every 5 s can tell the difference (the motor's drive ramps the speed itself)."""
+CONVEYOR_STATIONS = 2
+"""Stations along each conveyor (say, a filler and a packer)."""
 
 
 def motor(twin_id: str) -> SimulationModel:
@@ -70,13 +86,39 @@ def tank_fleet(twin_ids: Sequence[str]) -> SimulationModel:
     return tank_system().fleet(twin_ids, name="tanks", solver="rk4", max_step=TANK_STEP)
 
 
-CATALOG = {"motor": motor, "pump": pump, "tank": tank}
+def conveyor(twin_id: str) -> SimulationModel:
+    """A conveyor line whose random streams are its own: seeded from its twin id, so two
+    lines do not break down at the same moments."""
+    seed = float(zlib.crc32(twin_id.encode()))
+    return ConveyorLine(twin_id, CONVEYOR_STATIONS, parameters={"seed": seed})
+
+
+CATALOG = {"motor": motor, "pump": pump, "tank": tank, "conveyor": conveyor}
 FLEETS = {"motor": motor_fleet, "pump": pump_fleet, "tank": tank_fleet}
 
 
-def bindings(*, fleet: bool = True) -> tuple[ModelBinding, ...]:
-    """The factory's bindings: every Motor, Pump and Tank twin gets its physics model."""
-    return (
+CONVEYOR_BINDING = ModelBinding(
+    "conveyor",
+    dtdl_model=f"{NS}:Conveyor;1",
+    inputs={"belt_speed_setpoint": "beltSpeed", "running": "state"},
+    # Never stops for a shift (a process plant); parts move in lots of 5 to keep counters
+    # smooth; the packer is a little slower than the belt brings parts at 1 m/s.
+    values={"shift_hours": 24.0, "lot_size": 5.0, "m1.rate": 16.0, "m2.rate": 14.0},
+    outputs={
+        "speed": "telemetry:speed",
+        "produced": "telemetry:partsProduced",
+        "throughput": "telemetry:throughput",
+        "wip": "telemetry:partsOnBelt",
+        "status": "telemetry:status",
+    },
+)
+"""Every Conveyor twin gets its discrete-event line (one model per twin)."""
+
+
+def bindings(*, fleet: bool = True, conveyors: bool = False) -> tuple[ModelBinding, ...]:
+    """The factory's bindings: every Motor, Pump and Tank twin gets its physics model (and
+    every Conveyor its line, with ``conveyors``)."""
+    physics = (
         ModelBinding(
             "motor",
             dtdl_model=f"{NS}:Motor;1",
@@ -86,7 +128,7 @@ def bindings(*, fleet: bool = True) -> tuple[ModelBinding, ...]:
                 "winding_temperature": "telemetry:windingTemperature",
                 "wear": "bearing.wear",
             },
-            inputs={"running": "state"},
+            inputs={"running": "state", "speed_setpoint": "speedSetpoint"},
             outputs={
                 "temperature": "telemetry:windingTemperature",
                 "speed": "telemetry:speed",
@@ -97,8 +139,8 @@ def bindings(*, fleet: bool = True) -> tuple[ModelBinding, ...]:
             "pump",
             dtdl_model=f"{NS}:Pump;1",
             fleet=fleet,
-            values={"response_time": PUMP_RAMP},
-            outputs={"flow": "telemetry:flow"},
+            values={"response_time": PUMP_RESPONSE},
+            outputs={"flow": "telemetry:flow", "pressure": "telemetry:dischargePressure"},
         ),
         ModelBinding(
             "tank",
@@ -111,6 +153,7 @@ def bindings(*, fleet: bool = True) -> tuple[ModelBinding, ...]:
             outputs={"level": "telemetry:level"},
         ),
     )
+    return (*physics, CONVEYOR_BINDING) if conveyors else physics
 
 
 COUPLINGS = (
@@ -122,6 +165,12 @@ COUPLINGS = (
     Coupling("feeds", "pump", "tank", output="flow", input="inflow"),
 )
 
+# Sensor noise (one standard deviation, clipped at four) as the transmitters of such a
+# plant have it: a PT100 on the winding ±0.3 K, an encoder ±2 rpm, an accelerometer
+# ±0.05 mm/s, a magnetic flow meter ±0.5 % of its 100 m³/h, a pressure transmitter ±1 kPa,
+# a radar level gauge ±5 mm, a belt-speed encoder ±5 mm/s. Counters and status codes are
+# exact. Readings stay inside each sensor's range (nothing reads below 0).
+POSITIVE = (0.0, float("inf"))
 DEVICES = (
     DeviceProfile(
         model="motor",
@@ -129,8 +178,12 @@ DEVICES = (
         topic="factory/{line}/motor/telemetry",
         fields=(
             DeviceField("temperature", "temperature", unit="degreeCelsius", noise=0.3, digits=2),
-            DeviceField("speed", "speed", unit="revolutionPerMinute", noise=2.0, digits=1),
-            DeviceField("vibration", "vibration", unit="mm/s", noise=0.05, digits=3),
+            DeviceField(
+                "speed", "speed", unit="revolutionPerMinute", noise=2.0, digits=1, range=POSITIVE
+            ),
+            DeviceField(
+                "vibration", "vibration", unit="mm/s", noise=0.05, digits=3, range=POSITIVE
+            ),
         ),
         every=DEVICE_PERIOD,
     ),
@@ -138,30 +191,58 @@ DEVICES = (
         model="pump",
         twin="{line}-pump",
         topic="factory/{line}/pump/telemetry",
-        fields=(DeviceField("flow", "flow", unit="cubicMetrePerHour", noise=0.5, digits=2),),
+        fields=(
+            DeviceField(
+                "flow", "flow", unit="cubicMetrePerHour", noise=0.5, digits=2, range=POSITIVE
+            ),
+            DeviceField(
+                "pressure", "pressure", unit="kilopascal", noise=1.0, digits=1, range=POSITIVE
+            ),
+        ),
         every=DEVICE_PERIOD,
     ),
     DeviceProfile(
         model="tank",
         twin="{line}-tank",
         topic="factory/{line}/tank/telemetry",
-        fields=(DeviceField("level", "level", unit="metre", noise=0.005, digits=3),),
+        fields=(
+            DeviceField("level", "level", unit="metre", noise=0.005, digits=3, range=POSITIVE),
+        ),
+        every=DEVICE_PERIOD,
+    ),
+    DeviceProfile(
+        model="conveyor",
+        twin="{line}-conveyor",
+        topic="factory/{line}/conveyor/telemetry",
+        fields=(
+            DeviceField("speed", "speed", unit="m/s", noise=0.005, digits=3, range=POSITIVE),
+            DeviceField("parts", "wip", digits=0),
+            DeviceField("produced", "produced", digits=0),
+            DeviceField("throughput", "throughput", digits=1),
+            DeviceField("status", "status", digits=0),
+        ),
         every=DEVICE_PERIOD,
     ),
 )
 
 
-def simulation_spec(*, fleet: bool = True, step: float = STEP) -> SimulationSpec:
-    """The factory's :class:`SimulationSpec` (fleets by default; ``fleet=False`` gives one
-    model per twin, the same physics, for checking one against the other)."""
+def simulation_spec(
+    *, fleet: bool = True, step: float = STEP, conveyors: bool = False
+) -> SimulationSpec:
+    """The factory's :class:`SimulationSpec`: motors, pumps and tanks (fleets by default;
+    ``fleet=False`` gives one model per twin, the same physics, for checking one against
+    the other), and with ``conveyors`` the conveyors' discrete-event lines too."""
+    chain = "conveyor line; motor → pump → tank" if conveyors else "motor → pump → tank"
     return SimulationSpec(
         catalog=CATALOG,
         fleets=FLEETS,
-        bindings=bindings(fleet=fleet),
+        bindings=bindings(fleet=fleet, conveyors=conveyors),
         couplings=COUPLINGS,
         step=step,
         devices=DEVICES,
         estimators=estimators(),  # virtual sensors: see estimation.py
-        description="factory lines: motor → pump → tank, physics models, MQTT devices",
-        record=("temperature", "speed", "wear", "flow", "level"),
+        description=f"factory lines: {chain}, simulated models, MQTT devices",
+        record=("temperature", "speed", "wear", "flow", "level", "throughput")
+        if conveyors
+        else ("temperature", "speed", "wear", "flow", "level"),
     )

@@ -1,11 +1,14 @@
 """Discrete-event models on SimPy behind the one model interface.
 
 SimPy is imported only in this package (the layer rule in ``tests/test_architecture.py``):
-:class:`DesModel` adapts it, :class:`ProductionLine` and :class:`QueueModel` are models.
+:class:`DesModel` adapts it, :class:`ProductionLine` and :class:`QueueModel` are models, and
+:class:`ConveyorLine` drives a production line by a belt's speed (the demo factory's
+conveyors).
 """
 
 from twinsight.sim.des.adapter import DesModel
+from twinsight.sim.des.conveyor import ConveyorLine
 from twinsight.sim.des.line import ProductionLine
 from twinsight.sim.des.queue import QueueModel
 
-__all__ = ["DesModel", "ProductionLine", "QueueModel"]
+__all__ = ["ConveyorLine", "DesModel", "ProductionLine", "QueueModel"]

@@ -7,9 +7,10 @@ that maintenance cares about, each part the simplest that still behaves right:
 part growing with the square of the current (copper), scaled so rated load gives the rated
 efficiency :math:`\eta`:
 
-.. math:: P_\text{loss} = r\,P_\text{rated}\,(1/\eta - 1)\,(a + (1 - a) L^2)
+.. math:: P_\text{loss} = r\,P_\text{rated}\,(1/\eta - 1)\,(a f + (1 - a) L^2) + r P_f d
 
-where :math:`r` is 1 when running and 0 when stopped, :math:`a` the no-load loss fraction.
+where :math:`r` is 1 when running and 0 when stopped, :math:`a` the no-load loss fraction,
+:math:`f` the speed fraction and :math:`P_f d` a bearing fault's friction (see below).
 
 **Two-node thermal network.** All losses heat the winding (capacity :math:`C_w`), which
 passes heat to the housing through :math:`R_{wh}`; the housing (capacity :math:`C_h`) loses it
@@ -26,16 +27,37 @@ so in steady state :math:`T_w = T_a + P_\text{loss}(R_{wh} + R_{ha})`.
 of the load (the L10 life law) and insulation ages twice as fast per 10 K (an Arrhenius-like
 rule of thumb), so a hot, loaded motor wears faster:
 
-.. math:: \dot w = \frac{r}{3600\,\text{life}}\,(b + (1 - b) L^3)\,2^{(T_w - T_\text{ref})/10}
+.. math:: \dot w = \frac{r f}{3600\,\text{life}}\,(b + (1 - b) L^3)\,2^{(T_w - T_\text{ref})/10}
+    \,(1 + k_f d)
 
 It may pass 1 (the motor outlives its rated life); the ``wear`` output is clipped to 0..1.
 
 **Vibration** (RMS velocity, mm/s, as ISO 10816 grades it) rises with the square of wear,
 slowly at first and then fast, from :math:`v_0` new to :math:`v_1` worn out:
-:math:`v = r\,(v_0 + (v_1 - v_0)\,\min(w, 1)^2)`.
+:math:`v = f\,(v_0 + (v_1 - v_0)\,\min(w, 1)^2 + v_f d)` while the shaft turns.
 
-**Speed** falls linearly with load from synchronous speed (the slip), and the **power**
-drawn is the shaft power plus the losses.
+**Speed.** The motor sits on a variable-speed drive. The drive's output speed :math:`n_d`
+(the field's synchronous speed) follows the set-point :math:`n_s` while the motor runs, and
+0 when it is stopped, limited to :math:`n_\text{max}`: it ramps at most at the drive's
+acceleration :math:`\alpha` (rpm/s) and settles with the speed loop's time constant
+:math:`\tau_n`:
+
+.. math:: \dot n_d = \operatorname{clip}\bigl((r \min(n_s, n_\text{max}) - n_d)/\tau_n,
+    -\alpha, \alpha\bigr)
+
+The shaft turns slower than the field by the slip, which grows with the load:
+:math:`n = n_d (1 - \sigma L)` with :math:`\sigma = 1 - n_\text{rated}/n_\text{sync}`;
+below 1 rpm the shaft reads 0. The no-load losses and the wear scale with the speed
+fraction :math:`f = n_d/n_\text{sync}` (friction and iron losses grow with speed; bearing
+life is counted in revolutions), vibration too. At the default set-point (the synchronous
+speed) :math:`f = 1` and the equations above hold as written.
+
+**Bearing fault.** The ``bearing_fault`` input (0 healthy … 1 fully developed spalling)
+is how a fault is injected: it adds vibration :math:`v_f` and friction heat :math:`P_f` in
+proportion to its severity :math:`d`, and makes the bearing wear :math:`1 + k_f d` times
+faster, which is what a vibration and temperature monitor sees of a failing bearing.
+
+The **power** drawn is the shaft power plus the losses.
 
 >>> model = motor_system().model()
 >>> model.set_inputs({"load": 1.0, "running": 1.0, "ambient_temperature": 25.0})
@@ -80,19 +102,36 @@ PARAMETERS = (
              max=100.0),
     Variable("vibration_worn", 7.1, "mm/s", "vibration RMS at the end of life", min=0.0,
              max=100.0),
+    Variable("max_speed", 1800.0, "rpm", "highest drive speed (field weakening above the "
+             "synchronous speed)", min=1.0, max=20000.0),
+    Variable("acceleration", 30.0, "rpm/s", "fastest the drive ramps its speed",
+             min=0.01, max=1e5),
+    Variable("speed_response", 20.0, "s", "time constant of the drive's speed loop near the "
+             "set-point", min=0.1, max=3600.0),
+    Variable("fault_vibration", 8.0, "mm/s", "extra vibration RMS of a fully developed "
+             "bearing fault", min=0.0, max=100.0),
+    Variable("fault_loss", 400.0, "W", "extra friction heat of a fully developed bearing "
+             "fault", min=0.0, max=1e6),
+    Variable("fault_wear_factor", 10.0, "1", "extra wear rate of a fully developed bearing "
+             "fault, as a multiple of the healthy rate", min=0.0, max=1000.0),
 )  # fmt: skip
 
 STATES = (
     Variable("winding_temperature", 25.0, "°C", "winding temperature"),
     Variable("housing_temperature", 25.0, "°C", "housing temperature"),
     Variable("wear", 0.0, "1", "fraction of rated life consumed (may exceed 1)", min=0.0),
+    Variable("drive_speed", 1500.0, "rpm", "speed the drive turns the field at"),
 )
 
 INPUTS = (
     Variable("load", 0.0, "1", "shaft load as a fraction of rated power", min=0.0, max=1.2),
     Variable("running", 1.0, "1", "1 when switched on, 0 when off", min=0.0, max=1.0),
     Variable("ambient_temperature", 25.0, "°C", "air around the motor", min=-50.0, max=80.0),
-)
+    Variable("speed_setpoint", 1500.0, "rpm", "speed the drive is told to run at",
+             min=0.0, max=20000.0),
+    Variable("bearing_fault", 0.0, "1", "severity of a bearing fault, 0 healthy to 1 fully "
+             "developed", min=0.0, max=1.0),
+)  # fmt: skip
 
 OUTPUTS = (
     Variable("temperature", unit="°C", description="winding temperature"),
@@ -106,47 +145,61 @@ OUTPUTS = (
 _LN2_PER_10K = math.log(2.0) / 10.0
 
 
-def _losses(load: Any, running: Any, p: FloatArray) -> Any:
+def _losses(load: Any, running: Any, fraction: Any, fault: Any, p: FloatArray) -> Any:
     """Heat lost inside the motor, in W."""
     rated_power, efficiency, fixed = p[0], p[1], p[2]
-    return (
-        running
-        * 1000.0
+    return running * (
+        1000.0
         * rated_power
         * (1.0 / efficiency - 1.0)
-        * (fixed + (1.0 - fixed) * load * load)
+        * (fixed * fraction + (1.0 - fixed) * load * load)
+        + p[18] * fault * fraction
     )
 
 
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
     # The losses are written out here rather than calling _losses: this runs four times
     # per rk4 step, and one unpacking of p is the cheapest way to reach the parameters.
-    winding, housing, _ = x
-    load, running, ambient = u
-    rated, efficiency, fixed, _, _, c_w, c_h, r_wh, r_ha, life, t_ref, idle, _, _ = p
-    losses = (
-        running * 1000.0 * rated * (1.0 / efficiency - 1.0) * (fixed + (1.0 - fixed) * load * load)
+    winding, housing, _, drive = x
+    load, running, ambient, setpoint, fault = u
+    (rated, efficiency, fixed, n_sync, _, c_w, c_h, r_wh, r_ha, life, t_ref, idle, _, _,
+     n_max, acceleration, response, _, fault_loss, fault_wear) = p  # fmt: skip
+    fraction = drive / n_sync
+    losses = running * (
+        1000.0 * rated * (1.0 / efficiency - 1.0) * (fixed * fraction + (1.0 - fixed) * load * load)
+        + fault_loss * fault * fraction
     )
     to_housing = (winding - housing) / r_wh
     ageing = np.exp(_LN2_PER_10K * (winding - t_ref))
+    ramp = (running * np.minimum(setpoint, n_max) - drive) / response
     return [
         (losses - to_housing) / c_w,
         (to_housing - (housing - ambient) / r_ha) / c_h,
-        running * (idle + (1.0 - idle) * load * load * load) * ageing / (3600.0 * life),
+        running
+        * fraction
+        * (idle + (1.0 - idle) * load * load * load)
+        * ageing
+        * (1.0 + fault_wear * fault)
+        / (3600.0 * life),
+        np.minimum(np.maximum(ramp, -acceleration), acceleration),
     ]
 
 
 def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any, ...]:
-    winding, housing, wear = x
-    load, running, _ = u
-    rated_power, n_sync, n_rated, v_new, v_worn = p[0], p[3], p[4], p[12], p[13]
+    winding, housing, wear, drive = x
+    load, running, _, _, fault = u
+    rated_power, n_sync, n_rated, v_new, v_worn, v_fault = p[0], p[3], p[4], p[12], p[13], p[17]
     worn = np.clip(wear, 0.0, 1.0)
+    fraction = drive / n_sync
+    turning = drive >= 1.0  # below 1 rpm a shaft encoder reads 0
     return (
         winding,
         housing,
-        running * (v_new + (v_worn - v_new) * worn * worn),
-        running * (n_sync - (n_sync - n_rated) * load),
-        running * load * rated_power + _losses(load, running, p) / 1000.0,
+        np.where(
+            turning, fraction * (v_new + (v_worn - v_new) * worn * worn + v_fault * fault), 0.0
+        ),
+        np.where(turning, drive * (1.0 - (1.0 - n_rated / n_sync) * load), 0.0),
+        running * load * rated_power + _losses(load, running, fraction, fault, p) / 1000.0,
         worn,
     )
 

@@ -28,11 +28,21 @@ shut-off power and scales with :math:`s^3`:
 
 With no static head, half speed gives exactly half the flow and a quarter of the head.
 
+**Cavitation.** When the suction cannot keep the liquid above its vapour pressure (a
+clogged strainer, a low suction tank), vapour bubbles form and collapse in the impeller
+and the head breaks down. The ``cavitation`` input :math:`c` (0 none … 1 fully
+developed) is how that fault is injected: it scales the pump curve and the efficiency by
+:math:`k = 1 - \lambda c`, with :math:`\lambda` the head lost at full cavitation, so the
+flow settles lower and the pump turns more of its power into noise and heat:
+:math:`H_p = k (s^2 H_0 - k_p Q^2)` and
+:math:`Q^* = \sqrt{\max(k s^2 H_0 - H_s, 0)/(k k_p + k_s)}`. The **pressure** reported is
+the head as a discharge gauge reads it, :math:`\rho g H_p`.
+
 >>> pump = pump_system().model()
 >>> pump.set_inputs({"speed": 1450.0})
 >>> pump.advance(30.0)
 >>> {k: round(v, 2) for k, v in pump.outputs().items()}
-{'flow': 100.0, 'head': 32.0, 'shaft_power': 11.16, 'efficiency': 0.78}
+{'flow': 100.0, 'head': 32.0, 'shaft_power': 11.16, 'efficiency': 0.78, 'pressure': 313.29}
 """
 
 from __future__ import annotations
@@ -63,17 +73,24 @@ PARAMETERS = (
     Variable("density", 998.0, "kg/m³", "density of the liquid", min=500.0, max=2000.0),
     Variable("response_time", 2.0, "s", "time the flow takes to follow (water column, "
              "drive)", min=0.01, max=600.0),
+    Variable("cavitation_head_loss", 0.35, "1", "share of the head and efficiency lost at "
+             "full cavitation", min=0.0, max=0.95),
 )  # fmt: skip
 
 STATES = (Variable("flow", 0.0, "m³/h", "volume flow"),)
 
-INPUTS = (Variable("speed", 0.0, "rpm", "shaft speed", min=0.0, max=10000.0),)
+INPUTS = (
+    Variable("speed", 0.0, "rpm", "shaft speed", min=0.0, max=10000.0),
+    Variable("cavitation", 0.0, "1", "severity of cavitation, 0 none to 1 fully developed",
+             min=0.0, max=1.0),
+)  # fmt: skip
 
 OUTPUTS = (
     Variable("flow", unit="m³/h", description="volume flow"),
     Variable("head", unit="m", description="head across the pump"),
     Variable("shaft_power", unit="kW", description="mechanical power at the shaft"),
     Variable("efficiency", unit="1", description="hydraulic efficiency"),
+    Variable("pressure", unit="kPa", description="discharge pressure above suction"),
 )
 
 
@@ -82,30 +99,33 @@ def _curve(p: FloatArray) -> tuple[Any, Any]:
     return p[1], (p[1] - p[3]) / (p[2] * p[2])
 
 
-def operating_flow(speed: Any, p: FloatArray) -> Any:
+def operating_flow(speed: Any, p: FloatArray, cavitation: Any = 0.0) -> Any:
     """Where pump and system curves cross at ``speed`` (m³/h), or 0 below the static
     head."""
     shutoff, k_pump = _curve(p)
     s = speed / p[0]
-    lift = np.maximum(s * s * shutoff - p[5], 0.0)
-    return np.sqrt(lift / (k_pump + p[6]))
+    k = 1.0 - p[9] * cavitation
+    lift = np.maximum(k * s * s * shutoff - p[5], 0.0)
+    return np.sqrt(lift / (k * k_pump + p[6]))
 
 
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
-    return [(operating_flow(u[0], p) - x[0]) / p[8]]
+    return [(operating_flow(u[0], p, u[1]) - x[0]) / p[8]]
 
 
 def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any, ...]:
     flow = np.maximum(x[0], 0.0)
     shutoff, k_pump = _curve(p)
     s = u[0] / p[0]
-    head = s * s * shutoff - k_pump * flow * flow
+    k = 1.0 - p[9] * u[1]
+    head = k * (s * s * shutoff - k_pump * flow * flow)
     bep_flow = s * p[2]
     q = np.minimum(flow / np.maximum(bep_flow, 1e-12), 1.9)
-    efficiency = p[4] * q * (2.0 - q)
-    power = p[7] * GRAVITY * np.maximum(head, 0.0) * (bep_flow / 3600.0) / (p[4] * (2.0 - q))
+    efficiency = k * p[4] * q * (2.0 - q)
+    positive = np.maximum(head, 0.0)
+    power = p[7] * GRAVITY * positive * (bep_flow / 3600.0) / (k * p[4] * (2.0 - q))
     efficiency = np.where(bep_flow > 0.0, np.maximum(efficiency, 0.0), 0.0)
-    return flow, head, power / 1000.0, efficiency
+    return flow, head, power / 1000.0, efficiency, p[7] * GRAVITY * positive / 1000.0
 
 
 def pump_system(name: str = "pump") -> OdeSystem:

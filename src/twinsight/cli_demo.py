@@ -1,0 +1,203 @@
+"""``twinsight demo``: the smart-factory demo world, served, with its simulated plant.
+
+One command for a first look: the factory's DTDL models and twin graph (``--lines`` lines
+of conveyor → motor → pump → tank), an MQTT broker (the embedded one, or ``--broker``)
+whose ``factory/...`` topics feed the twins, and a simulated plant publishing to it — its
+sensors noisy, its motors wearing, a fault now and then — running in real time or
+``--speed`` times faster. The options a server shares with ``twinsight serve`` read the
+same (``--port``, ``--data-dir``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+from urllib.parse import urlsplit
+
+import typer
+
+from twinsight.cli_options import err, out
+
+if TYPE_CHECKING:
+    from twinsight.core.clock import Clock
+    from twinsight.hub import Hub
+
+DEFAULT_BROKER_PORT = 1883
+
+
+def broker_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the demo's external broker, or None when it can."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        return f"--broker must look like mqtt://host:port, not {url!r}"
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        return f"--broker {url!r} has a bad port"
+    if parts.path not in ("", "/") or parts.query:
+        return f"--broker {url!r}: give only mqtt://host:port"
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``demo`` command to ``app``."""
+    app.command("demo")(demo)
+
+
+def demo(
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = 8080,
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir",
+            "--data",
+            "-d",
+            help="Folder for the demo's database (created if missing; kept between runs).",
+        ),
+    ] = Path("data/demo"),
+    lines: Annotated[
+        int,
+        typer.Option(
+            help="Production lines of the factory, four machines each (only adds lines to "
+            "an existing folder).",
+            min=1,
+            max=1000,
+        ),
+    ] = 3,
+    speed: Annotated[
+        float,
+        typer.Option(
+            help="Run the plant this many times faster than real time (60: an hour a "
+            "minute); the twins and their history keep the plant's time.",
+        ),
+    ] = 1.0,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this MQTT broker (mqtt://host:port) instead of the embedded one.",
+            show_default=False,
+        ),
+    ] = None,
+    broker_port: Annotated[
+        int,
+        typer.Option(
+            help="Port of the embedded MQTT broker on 127.0.0.1 (skipped if busy; 0: none).",
+            min=0,
+            max=65535,
+        ),
+    ] = DEFAULT_BROKER_PORT,
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            help="Run the simulated plant that publishes the factory's sensor data "
+            "(--no-simulate: twins change only by what you publish or write)."
+        ),
+    ] = True,
+    faults: Annotated[
+        bool,
+        typer.Option(
+            help="Inject a fault now and then (a motor bearing, pump cavitation, a stuck "
+            "tank valve), each logged, for anomaly detection to find."
+        ),
+    ] = True,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the sensor noise and of the faults.", min=0)
+    ] = 0,
+) -> None:
+    """Start the demo world: the smart-factory twin graph in a running server, with an MQTT
+    broker whose factory/... topics feed the twins live, and a simulated plant (conveyor
+    lines, motors, pumps, tanks) publishing to it."""
+    from twinsight.core.clock import ScaledClock
+    from twinsight.live_ingest import IngestOptions
+    from twinsight.scenarios import factory
+    from twinsight.server import run_server
+
+    if not (math.isfinite(speed) and speed > 0):
+        _usage(
+            f"--speed must be a positive number (1: real time, 60: an hour a minute), not {speed}"
+        )
+    if broker is not None:
+        problem = broker_problem(broker)
+        if problem:
+            _usage(problem)
+        if broker_port != DEFAULT_BROKER_PORT:
+            _usage("give either --broker (an external broker) or --broker-port (the embedded one)")
+    clock: Clock | None = ScaledClock(speed) if speed != 1.0 else None
+
+    def seed_world(hub: Hub) -> int:
+        from twinsight.scenarios.factory import world
+
+        created = world.build(hub.twins, lines=lines)
+        out.print(
+            f"factory: {lines} line(s) of conveyor → motor → pump → tank "
+            f"({lines * len(world.LINE_LAYOUT)} machines) in {data_dir}",
+            highlight=False,
+        )
+        return created
+
+    def start_plant(hub: Hub, broker_url: str | None) -> object:
+        return _start_plant(hub, broker_url, speed=speed, faults=faults, seed=seed, port=port)
+
+    if not simulate:
+        out.print(f"no simulated plant; open http://127.0.0.1:{port}/", highlight=False)
+    run_server(
+        host="127.0.0.1",
+        port=port,
+        data_dir=data_dir,
+        model_paths=[factory.MODELS_DIR],
+        log_level="info",
+        seed=seed_world,
+        ingest=IngestOptions(
+            mqtt_url=broker,
+            mqtt_topics=("factory/#",),
+            mapping_file=str(factory.MAPPING_FILE),
+            # the default port is skipped when busy; one asked for explicitly must be free
+            embedded_broker_port=None if broker_port == DEFAULT_BROKER_PORT else broker_port,
+        ),
+        simulate=start_plant if simulate else None,
+        clock=clock,
+    )
+
+
+def _start_plant(
+    hub: Hub, broker_url: str | None, *, speed: float, faults: bool, seed: int, port: int
+) -> object:
+    """The factory's simulated plant, live on the hub's clock, with its fault injector."""
+    from twinsight.live_sim import WriterFactory, start_simulation
+    from twinsight.scenarios.factory import faults as factory_faults
+    from twinsight.scenarios.factory.sim import simulation_spec
+    from twinsight.sim.binding import TwinSimulation
+    from twinsight.sim.faults import FaultInjector
+
+    def injector(simulation: TwinSimulation) -> FaultInjector:
+        return FaultInjector(
+            simulation,
+            factory_faults.FAULTS,
+            seed=seed,
+            mean_interval=factory_faults.MEAN_INTERVAL,
+            first_after=factory_faults.FIRST_AFTER,
+        )
+
+    extra: list[WriterFactory] = [injector] if faults else []
+    live = start_simulation(
+        hub, simulation_spec(conveyors=True), broker_url, extra_writers=extra, seed=seed
+    )
+    where = f"publishing to {broker_url}" if broker_url else "writing onto the twins (no broker)"
+    pace = "real time" if speed == 1.0 else f"{speed:g}× real time"
+    fault_note = (
+        f"a fault about every {factory_faults.MEAN_INTERVAL / 60:.0f} min of plant time"
+        if faults
+        else "no faults"
+    )
+    out.print(
+        f"simulated plant: {len(live.simulation.models)} machines {where}, at {pace}; {fault_note}",
+        highlight=False,
+    )
+    out.print(f"open http://127.0.0.1:{port}/ (API docs at /docs; Ctrl+C stops)", highlight=False)
+    return live
+
+
+def _usage(message: str) -> NoReturn:
+    err.print(f"[red]error[/red] {message}", highlight=False)
+    raise typer.Exit(2)
