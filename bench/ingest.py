@@ -57,6 +57,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from broker import INFLIGHT, Broker, free_port  # noqa: E402
 from twinsight.core.clock import WallClock  # noqa: E402
 from twinsight.hub import Hub  # noqa: E402
 from twinsight.ingest.connectors import mqtt_wire as wire  # noqa: E402
@@ -65,7 +66,6 @@ from twinsight.ingest.mapping import parse_mapping  # noqa: E402
 from twinsight.models.diagnostics import Document  # noqa: E402
 
 TWINS = 10
-INFLIGHT = 1000
 MODEL = {
     "@context": "dtmi:dtdl:context;3",
     "@id": "dtmi:twinsight:bench:Sensor;1",
@@ -90,44 +90,6 @@ mappings:
     values: [{record: sensor, telemetry: reading}]
 """
 T0_US = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Broker:
-    """A Mosquitto with unlimited queues, so a whole run can wait for its consumer."""
-
-    def __init__(self, folder: Path) -> None:
-        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.port = free_port()
-        config = folder / "mosquitto.conf"
-        lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
-            f"max_inflight_messages {INFLIGHT}",
-            "max_queued_messages 0",
-            "max_queued_bytes 0",
-            "persistence false",
-        ]
-        if os.geteuid() == 0:
-            lines.insert(0, "user root")
-        config.write_text("\n".join(lines) + "\n")
-        self.process = subprocess.Popen([exe, "-c", str(config)], stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise SystemExit("mosquitto did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 def make_session(port: int, client_id: str, topic: str, protocol: str) -> None:

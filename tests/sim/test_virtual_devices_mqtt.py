@@ -4,7 +4,7 @@ the path a real plant's messages take."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,3 +89,37 @@ def test_simulated_devices_feed_the_twins_through_broker_connector_and_mapping(
 
 def _has(hub: Hub) -> bool:
     return any(s.name == "flow" for s in hub.history.series(twin="line-2-pump"))
+
+
+class BatchRecorder:
+    """A publisher that, like ``MqttPublisher``, also takes many messages at once."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[str, bytes, int]]] = []
+        self.single = 0
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
+        self.single += 1
+
+    def publish_many(self, messages: Sequence[tuple[str, bytes, int]]) -> None:
+        self.batches.append(list(messages))
+
+
+def test_a_steps_messages_go_to_a_batch_publisher_as_one_batch(hub: Hub) -> None:
+    # One write per step instead of one per message is what lets a 100-machine plant run
+    # hundreds of times faster than real time (docs/benchmarks.md, Virtual plant).
+    clock = hub.clock
+    assert isinstance(clock, ManualClock)
+    sim = _builder(hub).build(BINDINGS, COUPLINGS)
+    publisher = BatchRecorder()
+    devices = VirtualDevices(sim, [PUMP_DEVICE], publisher, seed=3)
+    live = LiveSimulation(sim, hub.twins, clock, step=1.0, writers=[devices])
+    clock.advance(3.0)
+    assert live.catch_up() == 3
+    assert publisher.single == 0
+    assert [len(batch) for batch in publisher.batches] == [2, 2, 2]
+    assert devices.sent == 6
+    assert {(topic, qos) for batch in publisher.batches for topic, _, qos in batch} == {
+        ("factory/line-1/pump/telemetry", 1),
+        ("factory/line-2/pump/telemetry", 1),
+    }

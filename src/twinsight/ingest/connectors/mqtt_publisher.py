@@ -1,27 +1,63 @@
 """Publishing to an MQTT broker: what virtual devices (and later, commands) go out on.
 
-A thin adapter over paho-mqtt: connect once, publish with QoS 0 or 1, reconnect by itself
-(paho's back-off), and turn paho's failures into :class:`ConnectorError`. QoS 1 publishes
-are bounded by paho's in-flight window, so a simulation that outruns the broker is slowed
-down rather than buffering without limit.
+Why not paho: paho-mqtt costs about 60 µs of Python per published message on the 2-core
+benchmark machine (a message-info object with its own condition variable, a wake-up of its
+network thread through a socket pair, one socket write per message), and its QoS 1 queue
+is scanned on every acknowledgement, so a wide window makes it slower still. That was more
+than the whole ingest pipeline spends on the message at the other end (see
+docs/benchmarks.md, *Virtual plant*). Like the connector's receive side, this publisher
+speaks the few MQTT 3.1.1 packets it needs itself (:mod:`mqtt_wire` for CONNECT/CONNACK;
+PUBLISH, PUBACK and PINGREQ here):
+
+* **Batches**: :meth:`MqttPublisher.publish_many` encodes a whole batch (a simulation
+  step's messages) and writes it with one ``sendall``; :meth:`MqttPublisher.publish` is a
+  batch of one.
+* **No waiting per message**: QoS 1 messages stay in an in-flight window of
+  ``max_inflight`` until the broker's PUBACK, which a reader thread collects in bulk.
+  Back-pressure, not loss: when the window is full, publishing blocks until the broker
+  acknowledges; if it acknowledges nothing within the connect timeout, publishing fails
+  with :class:`~twinsight.core.errors.ConnectorError`. :meth:`MqttPublisher.flush` (and
+  :meth:`MqttPublisher.stop`) waits until every QoS 1 message is acknowledged, so what a
+  run published is really at the broker.
+* **Reconnects by itself** (1 s doubling to 30 s): QoS 1 messages not yet acknowledged are
+  sent again (flagged DUP) once the broker is back; QoS 0 messages published while it is
+  away are dropped, as QoS 0 allows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-
 from twinsight.core.errors import ConnectorError
+from twinsight.ingest.connectors import mqtt_wire as wire
 
 log = logging.getLogger(__name__)
 
+PUBACK = 0x40
+_REFUSED = {
+    0x84: "unsupported protocol version",
+    0x85: "client identifier not valid",
+    0x86: "bad user name or password",
+    0x87: "not authorized",
+}
+
+
+def publish_packet(topic: bytes, payload: bytes, qos: int, mid: int, *, dup: bool = False) -> bytes:
+    """One MQTT 3.1.1 PUBLISH (``topic`` already UTF-8)."""
+    length = 2 + len(topic) + (2 if qos else 0) + len(payload)
+    first = 0x30 | (qos << 1) | (0x08 if dup else 0)
+    header = bytes((first, length)) if length < 0x80 else bytes((first,)) + wire.varint(length)
+    ident = mid.to_bytes(2, "big") if qos else b""
+    return b"".join((header, len(topic).to_bytes(2, "big"), topic, ident, payload))
+
 
 class MqttPublisher:
-    """Publishes messages to ``url`` (``mqtt://host:port``)."""
+    """Publishes messages to ``url`` (``mqtt://host:port``), MQTT 3.1.1, QoS 0 or 1."""
 
     def __init__(
         self,
@@ -31,63 +67,295 @@ class MqttPublisher:
         username: str | None = None,
         password: str | None = None,
         connect_timeout: float = 10.0,
-        max_inflight: int = 100,
+        max_inflight: int = 1000,
+        keepalive: int = 30,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "mqtt" or not parts.hostname:
             raise ConnectorError(f"MQTT publisher URL must look like mqtt://host:port: {url!r}")
+        if not 1 <= max_inflight <= 65_535:
+            raise ConnectorError(f"max_inflight must be 1..65535, not {max_inflight!r}")
         self._host = parts.hostname
         self._port = parts.port or 1883
+        self._client_id = client_id
+        self._username = username
+        self._password = password
         self._timeout = connect_timeout
-        self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311
-        )
-        self._client.max_inflight_messages_set(max_inflight)
-        self._client.max_queued_messages_set(10 * max_inflight)
-        if username is not None:
-            self._client.username_pw_set(username, password)
-        self._connected = threading.Event()
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
+        self._max_inflight = max_inflight
+        self._keepalive = keepalive
+        # Guards the window and the connection state; notified on every PUBACK and connect.
+        self._lock = threading.Condition()
+        # One writer at a time, held without the window lock so PUBACKs keep being counted
+        # while a large batch is written.
+        self._send_lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._inflight: dict[int, bytes] = {}  # mid → PUBLISH packet, until its PUBACK
+        self._next_mid = 0
+        self._topics: dict[str, bytes] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
         self.published = 0
+        """Messages accepted for publishing (QoS 1 ones are kept until acknowledged)."""
+        self.reconnects = 0
 
-    def _on_connect(
-        self, client: object, userdata: object, flags: object, rc: object, *_: object
-    ) -> None:
-        if not getattr(rc, "is_failure", False):
-            self._connected.set()
-            log.info("publishing to mqtt://%s:%d", self._host, self._port)
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self._host}:{self._port}"
 
-    def _on_disconnect(self, *_: object) -> None:
-        if self._connected.is_set():
-            log.warning("publisher lost mqtt://%s:%d; reconnecting", self._host, self._port)
-        self._connected.clear()
+    @property
+    def connected(self) -> bool:
+        with self._lock:
+            return self._sock is not None
+
+    @property
+    def unacknowledged(self) -> int:
+        """QoS 1 messages published and not yet acknowledged by the broker."""
+        with self._lock:
+            return len(self._inflight)
+
+    # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        try:
-            self._client.connect(self._host, self._port, keepalive=30)
-        except OSError as error:
-            raise ConnectorError(
-                f"cannot reach MQTT broker mqtt://{self._host}:{self._port}: {error}"
-            ) from error
-        self._client.loop_start()
-        if not self._connected.wait(self._timeout):
-            self.stop()
-            raise ConnectorError(
-                f"MQTT broker mqtt://{self._host}:{self._port} did not accept the publisher "
-                f"within {self._timeout:g} s"
-            )
-
-    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
-        info = self._client.publish(topic, payload, qos=qos)
-        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-            # The broker is slower than we publish: wait for the window to open.
-            info.wait_for_publish(self._timeout)
-            info = self._client.publish(topic, payload, qos=qos)
-        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-            raise ConnectorError(f"MQTT publish to {topic!r} failed: {paho.error_string(info.rc)}")
-        self.published += 1
+        self._stopping.clear()
+        sock = self._open()
+        with self._lock:
+            self._sock = sock
+        self._thread = threading.Thread(
+            target=self._run, name="twinsight-mqtt-publisher", daemon=True
+        )
+        self._thread.start()
+        log.info("publishing to %s", self.url)
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        """Give the broker a moment to acknowledge what is in flight, then disconnect."""
+        if self.connected and not self.flush():
+            log.warning(
+                "publisher stops with %d message(s) not acknowledged by %s",
+                self.unacknowledged,
+                self.url,
+            )
+        self._stopping.set()
+        with self._lock:
+            sock, self._sock = self._sock, None
+            self._lock.notify_all()
+        if sock is not None:
+            with contextlib.suppress(OSError), self._send_lock:
+                sock.sendall(wire.DISCONNECT_PACKET)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _open(self) -> socket.socket:
+        """Connect and wait for the CONNACK; any failure is a :class:`ConnectorError`."""
+        try:
+            sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
+        except OSError as error:
+            raise ConnectorError(f"cannot reach MQTT broker {self.url}: {error}") from error
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(
+                wire.connect(
+                    self._client_id,
+                    v5=False,
+                    clean=True,
+                    keepalive=self._keepalive,
+                    username=self._username,
+                    password=self._password,
+                )
+            )
+            buf = bytearray()
+            packets: list[wire.Publish | wire.Control] = []
+            while not packets:
+                data = sock.recv(4096)
+                if not data:
+                    raise ConnectorError(f"MQTT broker {self.url} closed the connection")
+                buf += data
+                del buf[: wire.parse(buf, False, packets)]
+            first = packets[0]
+            if not isinstance(first, wire.Control) or first.kind != wire.CONNACK:
+                raise ConnectorError(f"MQTT broker {self.url} did not answer with a CONNACK")
+            code = wire.connack(first.body, v5=False)[1]
+            if code:
+                reason = _REFUSED.get(code, f"reason code 0x{code:02x}")
+                raise ConnectorError(f"MQTT broker {self.url} refused the publisher: {reason}")
+            # The reader wakes up this often to keep the connection alive.
+            sock.settimeout(max(0.5, self._keepalive / 2))
+        except (OSError, wire.ProtocolError) as error:
+            sock.close()
+            if isinstance(error, TimeoutError):
+                raise ConnectorError(
+                    f"MQTT broker {self.url} did not accept the publisher within "
+                    f"{self._timeout:g} s"
+                ) from error
+            raise ConnectorError(f"MQTT connect to {self.url} failed: {error}") from error
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
+        self.publish_many(((topic, payload, qos),))
+
+    def publish_many(self, messages: Iterable[tuple[str, bytes, int]]) -> None:
+        """Publish ``(topic, payload, qos)`` messages in order, written in one go (split only
+        where the in-flight window is full and must wait for the broker)."""
+        out: list[bytes] = []
+        count = 0
+        for topic, payload, qos in messages:
+            name = self._topics.get(topic)
+            if name is None:
+                if not topic or "+" in topic or "#" in topic:
+                    raise ConnectorError(f"cannot publish to topic {topic!r}")
+                name = self._topics[topic] = topic.encode()
+            if qos == 0:
+                out.append(publish_packet(name, payload, 0, 0))
+                count += 1
+                continue
+            if qos != 1:
+                raise ConnectorError(f"the MQTT publisher sends QoS 0 or 1, not {qos!r}")
+            while True:
+                with self._lock:
+                    if len(self._inflight) < self._max_inflight:
+                        mid = self._next_free_mid()
+                        packet = self._inflight[mid] = publish_packet(name, payload, 1, mid)
+                        self.published += count + 1
+                        count = 0
+                        break
+                # The window is full: send what is ready first (its acknowledgements are
+                # what opens the window), then wait for the broker.
+                self._write(out)
+                out = []
+                with self._lock:
+                    if len(self._inflight) >= self._max_inflight:
+                        self._wait_for_window()
+            out.append(packet)
+        with self._lock:
+            self.published += count
+        self._write(out)
+
+    def _next_free_mid(self) -> int:
+        mid = self._next_mid
+        while True:
+            mid = mid % 65_535 + 1
+            if mid not in self._inflight:
+                self._next_mid = mid
+                return mid
+
+    def _wait_for_window(self) -> None:
+        """Called with the lock held: wait until the broker acknowledges one message."""
+        waiting = len(self._inflight)
+        if not self._lock.wait_for(
+            lambda: len(self._inflight) < waiting or self._stopping.is_set(),
+            timeout=self._timeout,
+        ):
+            raise ConnectorError(
+                f"MQTT broker {self.url} acknowledged none of {waiting} messages in flight "
+                f"within {self._timeout:g} s"
+            )
+        if self._stopping.is_set():
+            raise ConnectorError("the MQTT publisher is stopped")
+
+    def _write(self, packets: list[bytes]) -> None:
+        """Send ``packets`` if connected; a failed write is the reader's to handle (QoS 1
+        packets are still in the window and go out again after the reconnect)."""
+        if not packets:
+            return
+        data = b"".join(packets)
+        with self._send_lock:
+            sock = self._sock
+            if sock is None:
+                return
+            try:
+                sock.sendall(data)
+            except OSError as error:
+                log.debug("publisher write failed: %s", error)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until the broker has acknowledged every QoS 1 message published so far (at
+        most ``timeout`` seconds, the connect timeout by default); True if it has."""
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: not self._inflight, timeout=self._timeout if timeout is None else timeout
+            )
+
+    # -- the reader thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            with self._lock:
+                sock = self._sock
+            if sock is None:
+                try:
+                    sock = self._open()
+                except ConnectorError as error:
+                    log.warning("publisher cannot reach %s (%s); retrying", self.url, error)
+                    self._stopping.wait(delay)
+                    delay = min(30.0, delay * 2)
+                    continue
+                self._reconnected(sock)
+                delay = 1.0
+            try:
+                self._read(sock)
+            except (OSError, wire.ProtocolError) as error:
+                if self._stopping.is_set():
+                    return
+                log.warning("publisher lost %s (%s); reconnecting", self.url, error)
+            with self._lock:
+                if self._sock is sock:
+                    self._sock = None
+            sock.close()
+
+    def _reconnected(self, sock: socket.socket) -> None:
+        with self._send_lock, self._lock:
+            if self._stopping.is_set():
+                sock.close()
+                return
+            again = [publish_packet_dup(packet) for _, packet in sorted(self._inflight.items())]
+            self._sock = sock
+            self.reconnects += 1
+            self._lock.notify_all()
+            try:
+                sock.sendall(b"".join(again))
+            except OSError as error:
+                log.debug("publisher resend failed: %s", error)
+        log.info("publisher reconnected to %s (%d message(s) sent again)", self.url, len(again))
+
+    def _read(self, sock: socket.socket) -> None:
+        """Collect PUBACKs until the connection ends; ping when it has been quiet."""
+        buf = bytearray()
+        packets: list[wire.Publish | wire.Control] = []
+        while not self._stopping.is_set():
+            try:
+                data = sock.recv(1 << 16)
+            except TimeoutError:
+                with self._send_lock:
+                    sock.sendall(wire.PINGREQ_PACKET)
+                continue
+            if not data:
+                raise OSError("the broker closed the connection")
+            buf += data
+            del packets[:]
+            del buf[: wire.parse(buf, False, packets)]
+            acked = [
+                int.from_bytes(p.body[:2], "big")
+                for p in packets
+                if isinstance(p, wire.Control) and p.kind == PUBACK
+            ]
+            if acked:
+                with self._lock:
+                    for mid in acked:
+                        self._inflight.pop(mid, None)
+                    self._lock.notify_all()
+
+
+def publish_packet_dup(packet: bytes) -> bytes:
+    """``packet`` (a QoS 1 PUBLISH) flagged as sent again."""
+    return bytes((packet[0] | 0x08,)) + packet[1:]

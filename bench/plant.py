@@ -1,0 +1,262 @@
+"""Virtual plant: the factory simulated faster than real time, its devices publishing real
+MQTT messages through Mosquitto into the platform's own ingest path.
+
+What runs, in one process as in ``twinsight demo``: the 100-machine factory
+(``scenarios/factory``, 25 lines) in an on-disk hub; its simulation
+(``scenarios/factory/sim.py``) advanced by the live loop
+(:class:`~twinsight.sim.live.LiveSimulation`, a 5 s communication step as the demo's) as fast
+as it will go; its :class:`~twinsight.sim.devices.VirtualDevices` publishing every device's
+JSON message at QoS 1 through :class:`~twinsight.ingest.connectors.mqtt_publisher.MqttPublisher`
+to a Mosquitto this benchmark starts on a free port; and the platform's
+:class:`~twinsight.ingest.connectors.mqtt.MqttConnector` subscribed to ``factory/#``, feeding
+the factory's ``mapping.yaml`` → unit conversion and DTDL validation → twins → durable
+history, acknowledging each message only once it is stored.
+
+Figures (medians over ``--repeats`` runs, each in a fresh hub):
+
+* ``published_per_s``: messages the virtual devices published per wall-clock second, from
+  the first step until the broker acknowledged the last one;
+* ``ingested_per_s``: messages stored per second end to end, from the first step until the
+  connector acknowledged the last one (stored in history and on the twins);
+* ``speedup``: simulated time over the live loop's wall time (simulating and publishing,
+  while the ingest runs beside it on the same cores);
+* ``zero_loss``: every published message arrived: the connector received and stored as
+  many as were published, history holds every value they carried, and there is no dead
+  letter.
+
+Why a separate benchmark from ``bench/sim.py``: that one measures the simulation's compute
+alone (no I/O, a 60 s step); this one measures the whole loop a real plant's data takes,
+with the simulation only as its source, and needs a broker.
+
+Usage (from the repository root): ``python bench/plant.py`` (6 simulated hours, 3 repeats)
+or ``--quick`` (1 simulated hour, 2 repeats; under a minute). The last line of stdout is
+one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from twinsight.core.clock import ManualClock
+from twinsight.hub import Hub
+from twinsight.ingest.connectors.mqtt import MqttConnector, MqttSettings
+from twinsight.ingest.connectors.mqtt_publisher import MqttPublisher
+from twinsight.ingest.mapping import load_mapping_file
+from twinsight.live_sim import LIVE_STEP
+from twinsight.models.loader import load_paths
+from twinsight.scenarios.factory import MAPPING_FILE, MODELS_DIR, world
+from twinsight.scenarios.factory.sim import simulation_spec
+from twinsight.sim.binding import GraphValues, SimulationBuilder
+from twinsight.sim.devices import VirtualDevices
+from twinsight.sim.live import LiveSimulation
+
+LINES = 25  # x 4 machines = 100
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+class CountingPublisher:
+    """Counts what the devices publish per topic (so the values expected in history are
+    known exactly) and passes every message on unchanged."""
+
+    def __init__(self, publisher: MqttPublisher) -> None:
+        self.publisher = publisher
+        self.sent: Counter[str] = Counter()
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
+        self.publisher.publish(topic, payload, qos=qos)
+        self.sent[topic] += 1
+
+    def publish_many(self, messages: Sequence[tuple[str, bytes, int]]) -> None:
+        self.publisher.publish_many(messages)
+        self.sent.update(topic for topic, _, _ in messages)
+
+
+def stored_values(hub: Hub, end: datetime) -> int:
+    """How many values history holds before ``end`` (counted in the database)."""
+    total = 0
+    for info in hub.history.series():
+        counts = hub.history.aggregate(
+            (info.twin_id, info.name), T0 - DAY, end, bucket=DAY, functions=("count",)
+        )
+        total += sum(int(b.values["count"] or 0) for buckets in counts.values() for b in buckets)
+    return total
+
+
+def run_plant(
+    broker_url: str,
+    folder: Path,
+    *,
+    lines: int = LINES,
+    seconds: float = 3600.0,
+    step: float = LIVE_STEP,
+    max_inflight: int = 1000,
+    progress: Callable[[str], None] | None = None,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Simulate the factory of ``lines`` lines for ``seconds`` of simulated time as fast as
+    the live loop goes, its devices publishing through ``broker_url`` into a hub on disk in
+    ``folder``; return the figures (see the module docstring)."""
+    clock = ManualClock(T0)
+    hub = Hub(folder, clock=clock, mapping=load_mapping_file(MAPPING_FILE))
+    try:
+        docs, errors = load_paths([MODELS_DIR])
+        assert errors == [], errors
+        hub.models.add(docs)
+        world.build(hub.twins, lines=lines)
+        spec = simulation_spec()
+        builder = SimulationBuilder(
+            hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
+        )
+        simulation = builder.build(spec.bindings, spec.couplings, algorithm=spec.algorithm)
+        connector = MqttConnector(
+            hub.ingest, MqttSettings(broker_url, topics=("factory/#",), qos=1), clock
+        )
+        publisher = MqttPublisher(broker_url, client_id="virtual-plant", max_inflight=max_inflight)
+        counter = CountingPublisher(publisher)
+        devices = VirtualDevices(simulation, spec.devices, counter, seed=7)
+        live = LiveSimulation(simulation, hub.twins, clock, step=step, writers=[devices])
+        # Values each message carries: the fields of its device's profile, by topic.
+        per_model = {p.model: len(p.fields) for p in spec.devices}
+        fields = {}
+        for device in devices.devices:
+            twin, topic = device.split(" → ")
+            fields[topic] = per_model[simulation.models[twin]]
+        # History already holds the twins' initial property values: count from there.
+        hub.recorder.flush()
+        before = stored_values(hub, T0 + timedelta(seconds=1))
+        hub.start_connectors([connector, publisher])
+
+        steps = round(seconds / step)
+        start = time.perf_counter()
+        report = start + 5.0
+        for done in range(1, steps + 1):
+            clock.advance(step)
+            live.catch_up()
+            if live.error is not None:
+                raise SystemExit(f"the simulation stopped: {live.error.message}")
+            if progress is not None and time.perf_counter() > report:
+                report += 5.0
+                progress(
+                    f"  {done}/{steps} steps, {devices.sent:,} published, "
+                    f"{connector.stats().acked:,} stored"
+                )
+        looped = time.perf_counter()
+        if not publisher.flush(timeout):
+            raise SystemExit("the broker did not acknowledge every published message")
+        published_at = time.perf_counter()
+        sent = devices.sent
+        deadline = published_at + timeout
+        while connector.stats().acked < sent and time.perf_counter() < deadline:
+            time.sleep(0.005)
+        ingested_at = time.perf_counter()
+        stats = connector.stats()
+        hub.recorder.flush()
+        expected_values = sum(n * fields[topic] for topic, n in counter.sent.items())
+        values = stored_values(hub, clock.now() + timedelta(seconds=1)) - before
+        dead = hub.dead_letters.count("pending")
+    finally:
+        hub.close()
+    loop_seconds = looped - start
+    return {
+        "lines": lines,
+        "machines": lines * 4,
+        "devices": len(devices.devices),
+        "simulated_seconds": steps * step,
+        "step": step,
+        "published": sent,
+        "received": stats.received,
+        "ingested": stats.acked,
+        "values_expected": expected_values,
+        "values_stored": values,
+        "dead_letters": dead,
+        "zero_loss": stats.received == sent == stats.acked
+        and values == expected_values
+        and dead == 0,
+        "loop_seconds": round(loop_seconds, 3),
+        "speedup": round(steps * step / loop_seconds, 1),
+        "published_per_s": round(sent / (published_at - start)),
+        "ingested_per_s": round(stats.acked / (ingested_at - start)),
+        "ingest_lag_seconds": round(ingested_at - published_at, 3),
+    }
+
+
+def main() -> None:
+    from broker import Broker
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 simulated hour, 2 repeats")
+    parser.add_argument("--hours", type=float, help="simulated hours per run (6)")
+    parser.add_argument("--repeats", type=int, help="runs, each in a fresh hub (3)")
+    parser.add_argument("--lines", type=int, default=LINES, help="factory lines (25)")
+    args = parser.parse_args()
+    hours = args.hours or (1.0 if args.quick else 6.0)
+    repeats = args.repeats or (2 if args.quick else 3)
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="twinsight-plant-bench-") as tmp:
+        folder = Path(tmp)
+        broker = Broker(folder)
+        try:
+            for run in range(1, repeats + 1):
+                print(
+                    f"run {run}/{repeats}: {args.lines * 4} machines, {hours:g} h simulated ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                figures = run_plant(
+                    broker.url,
+                    folder / f"run-{run}",
+                    lines=args.lines,
+                    seconds=hours * 3600.0,
+                    progress=lambda line: print(line, file=sys.stderr, flush=True),
+                )
+                print(
+                    f"  published {figures['published_per_s']:,}/s, ingested "
+                    f"{figures['ingested_per_s']:,}/s, speed-up {figures['speedup']:,}x, "
+                    f"zero loss: {figures['zero_loss']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                runs.append(figures)
+        finally:
+            broker.stop()
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    result = {
+        "benchmark": "plant",
+        "quick": args.quick,
+        "date": datetime.now(UTC).date().isoformat(),
+        "machines": args.lines * 4,
+        "devices": runs[0]["devices"],
+        "simulated_hours": hours,
+        "messages_per_run": runs[0]["published"],
+        "published_per_s": round(median("published_per_s")),
+        "ingested_per_s": round(median("ingested_per_s")),
+        "speedup": round(median("speedup"), 1),
+        "zero_loss": all(r["zero_loss"] for r in runs),
+        "runs": runs,
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
