@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from twinsight.core.errors import SimulationError, TwinsightError
+from twinsight.core.ports import ParameterVersion
 from twinsight.graph.service import TwinGraph
 from twinsight.graph.validation import is_of_model
 from twinsight.hub import Hub
@@ -33,6 +34,7 @@ from twinsight.sim.estimation.config import EstimatorBinding, EstimatorConfig
 from twinsight.sim.estimation.estimator import StateEstimator
 from twinsight.sim.estimation.live import LiveEstimator
 from twinsight.sim.model import SimulationModel, Variable
+from twinsight.sim.parameters import ParameterVersions
 from twinsight.sim.spec import SimulationSpec
 from twinsight.sim.twin_calibration import binding_for
 
@@ -40,16 +42,35 @@ log = logging.getLogger(__name__)
 
 
 class _Running:
-    """A live estimator as something the hub starts and stops."""
+    """A live estimator as something the hub starts and stops; it takes the twin's new
+    parameter versions (a calibration while it runs) as they are saved."""
 
-    def __init__(self, live: LiveEstimator, close_model: Callable[[], None]) -> None:
+    def __init__(
+        self, live: LiveEstimator, close_model: Callable[[], None], model_name: str
+    ) -> None:
         self.live = live
         self._close_model = close_model
+        self._model_name = model_name
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def follow(self, versions: ParameterVersions) -> None:
+        self._unsubscribe = versions.subscribe(self._on_version)
+
+    def _on_version(self, version: ParameterVersion) -> None:
+        if version.twin_id == self.live.twin_id and version.model == self._model_name:
+            self.live.set_parameters(version.parameters)
+            log.info(
+                "state estimation of %s now runs with parameter version %d",
+                version.twin_id,
+                version.version,
+            )
 
     def start(self) -> None:
         """Already listening since it was made."""
 
     def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.live.close()
         self._close_model()
 
@@ -114,7 +135,9 @@ def _start(hub: Hub, spec: SimulationSpec, declared: EstimatorBinding, twin_id: 
     except BaseException:
         simulation.close()
         raise
-    return _Running(live, simulation.close)
+    running = _Running(live, simulation.close, binding.model)
+    running.follow(hub.parameters)
+    return running
 
 
 def _with_bound_inputs(config: EstimatorConfig, binding: ModelBinding) -> EstimatorConfig:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from twinsight.hub import Hub
 from twinsight.ingest.connectors.mqtt_publisher import MqttPublisher
 from twinsight.live_estimation import start_estimators
+from twinsight.live_parameters import ParameterUpdates
 from twinsight.sim.binding import GraphValues, SimulationBuilder, TwinSimulation
 from twinsight.sim.devices import VirtualDevices
 from twinsight.sim.live import LiveSimulation, OutputWriter, SimulationRunner, TwinWriter
@@ -70,6 +71,7 @@ def start_simulation(
         writers.append(TwinWriter(hub.twins))
         log.info("simulation writes straight onto %d twin(s) (no broker)", len(simulation.models))
     writers += [make(simulation) for make in extra_writers]
+    writers.append(ParameterUpdates(simulation, hub.parameters))  # calibrations apply live
     live = LiveSimulation(simulation, hub.twins, hub.clock, step=step, writers=writers)
     runner = SimulationRunner(live)
     hub.start_connectors([*parts, runner])  # type: ignore[list-item]

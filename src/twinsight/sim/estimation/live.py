@@ -151,6 +151,16 @@ class LiveEstimator:
                 source_time=time,
             )
 
+    def set_parameters(self, values: Mapping[str, float]) -> None:
+        """Give the estimator's model new parameter values (a calibration saved while it
+        runs), between two samples; values it estimates itself are left to the filter."""
+        estimated = {s.name for s in self._estimator.config.states}
+        model = self._estimator.model
+        declared = {v.name for v in model.description.parameters}
+        wanted = {k: v for k, v in values.items() if k in declared and k not in estimated}
+        with self._lock:
+            model.set_parameters(wanted)
+
     def close(self) -> None:
         """Stop listening (the estimator and its model stay as they are)."""
         while self._unsubscribe:
