@@ -8,9 +8,8 @@ fault              how                          what the telemetry shows
 =================  ===========================  ===============================================
 bearing wear       motor ``bearing_fault``       vibration up by several mm/s and the winding
                    0.35–0.9, grows over 20 min   5–15 K hotter, over the fault's onset
-cavitation         pump ``cavitation`` 0.5–1,    flow down by a tenth to a quarter, discharge
-                   within 2 min                  pressure by a fifth to a third; the tank
-                                                 level sags
+cavitation         pump ``cavitation`` 0.5–1,    flow down by 10–23 %, discharge pressure
+                   within 2 min                  by 13–28 %; the tank level sags
 stuck valve        tank ``valve_opening`` stuck  the level climbs towards the rim (past the
                    at 0.35–0.6 (normally 1)      3.5 m high alarm within about half an hour)
 =================  ===========================  ===============================================
