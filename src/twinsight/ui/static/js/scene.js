@@ -18,7 +18,8 @@ export class PlantScene {
     this.onSelect = onSelect;
     this.machines = new Map();
     this.selected = null;
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false });
+    // the context index.html asked for early, if the browser gave one
+    this.renderer = new THREE.WebGLRenderer({ canvas, context: window.twinsightGL ?? undefined, antialias: false });
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
     this.scene = new THREE.Scene();
     this.scene.background = new THREE.Color(0xeef1f5);
@@ -197,6 +198,8 @@ export class PlantScene {
     this.renderer.setSize(width, height, false);
     this.camera.aspect = width / Math.max(1, height);
     this.camera.updateProjectionMatrix();
+    // a resized canvas is blank until drawn again: draw now, not at the next frame
+    if (this.machines.size) this.renderer.render(this.scene, this.camera);
   }
 
   #frame(time) {
