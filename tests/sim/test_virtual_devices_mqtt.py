@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from brokers import mosquitto, needs_mosquitto, wait_until
@@ -19,6 +20,8 @@ from twinsight.ingest.connectors.mqtt import MqttConnector, MqttSettings
 from twinsight.ingest.connectors.mqtt_publisher import MqttPublisher
 from twinsight.ingest.mapping import load_mapping_file
 from twinsight.scenarios.factory import MAPPING_FILE
+from twinsight.scenarios.factory.sim import simulation_spec
+from twinsight.sim.binding import GraphValues, Route, SimulationBuilder
 from twinsight.sim.devices import DeviceField, DeviceProfile, VirtualDevices
 from twinsight.sim.live import LiveSimulation
 
@@ -123,3 +126,85 @@ def test_a_steps_messages_go_to_a_batch_publisher_as_one_batch(hub: Hub) -> None
         ("factory/line-1/pump/telemetry", 1),
         ("factory/line-2/pump/telemetry", 1),
     }
+
+
+class _Truth:
+    """Records the noise-free bound outputs of each step, in the twins' units."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str, datetime], float] = {}
+
+    def write(self, when: datetime, values: Sequence[tuple[Route, float]]) -> None:
+        for route, value in values:
+            self.values[route.twin, route.value.path, when] = value
+
+
+@needs_mosquitto
+def test_the_factory_plant_publishes_noisy_but_bounded_readings_through_mosquitto(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """Every device of the factory (conveyors too) publishes through a real broker into
+    history with no dead letter; the readings differ from the simulation by the sensors'
+    noise, no more than four standard deviations (plus rounding)."""
+    clock = hub.clock
+    assert isinstance(clock, ManualClock)
+    spec = simulation_spec(conveyors=True)
+    with mosquitto(tmp_path / "broker") as broker:
+        connector = MqttConnector(
+            hub.ingest, MqttSettings(broker.url, topics=("factory/#",), qos=1), clock
+        )
+        connector.start()
+        publisher = MqttPublisher(broker.url, client_id="factory-plant")
+        publisher.start()
+        try:
+            builder = SimulationBuilder(
+                hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
+            )
+            sim = builder.build(spec.bindings, spec.couplings)
+            devices = VirtualDevices(sim, spec.devices, publisher, seed=11)
+            truth = _Truth()
+            live = LiveSimulation(sim, hub.twins, clock, step=5.0, writers=[devices, truth])
+            clock.advance(600.0)
+            assert live.catch_up() == 120
+            assert devices.sent == 8 * 120  # 2 lines of 4 devices, one message a step each
+
+            def arrived() -> bool:
+                hub.recorder.flush()
+                return _count(hub, "line-2-conveyor", "status") == 120
+
+            wait_until(arrived, timeout=30, what="120 conveyor readings in history")
+            assert hub.dead_letters.count() == 0  # integers, enums, units: all valid
+            for series, sigma, digits in (
+                ("windingTemperature", 0.3, 2),
+                ("speed", 2.0, 1),
+            ):
+                errors = _errors(hub, truth, [f"line-{n}-motor" for n in (1, 2)], series)
+                assert len(errors) == 240
+                assert 0.7 * sigma < float(np.std(errors)) < 1.3 * sigma, series
+                assert float(np.max(np.abs(errors))) <= 4 * sigma + 10.0**-digits, series
+            levels = _errors(hub, truth, ["line-1-tank", "line-2-tank"], "level")
+            assert 0.7 * 0.005 < float(np.std(levels)) < 1.3 * 0.005
+            produced = hub.history.range("line-1-conveyor/partsProduced", limit=200)
+            values = [p.value for p in produced]
+            assert all(isinstance(v, int) for v in values) and values == sorted(values)
+            assert values[-1] > 0  # exact counts, no noise on a counter
+            statuses = {p.value for p in hub.history.range("line-1-conveyor/status", limit=200)}
+            assert statuses <= {0, 1, 2, 3, 4} and 1 in statuses
+        finally:
+            publisher.stop()
+            connector.stop()
+
+
+def _count(hub: Hub, twin: str, name: str) -> int:
+    if not any(s.name == name for s in hub.history.series(twin=twin)):
+        return 0
+    return len(hub.history.range(f"{twin}/{name}", limit=1000))
+
+
+def _errors(hub: Hub, truth: _Truth, twins: list[str], name: str) -> list[float]:
+    """Reading minus truth for every recorded reading of ``name`` on ``twins``."""
+    return [
+        p.value - truth.values[twin, name, p.time]
+        for twin in twins
+        for p in hub.history.range(f"{twin}/{name}", limit=1000)
+    ]
