@@ -2,10 +2,27 @@
 
 Method (the same for every consumer, so the ratio is fair): a persistent MQTT session is
 created for the consumer's client id and subscribed at QoS 1; N messages are then published
-at QoS 1 by ``mosquitto_pub -l`` (C, one process per twin topic) while the consumer is away,
-so the broker queues them; finally the consumer connects and drains the queue. The figure is
-messages (or values) per second from its first message to its Nth — what the consumer can
-sustain, not what a Python publisher can send.
+at QoS 1 while the consumer is away, so the broker queues them; finally the consumer
+connects and drains the queue. The figure is messages (or values) per second from its first
+message to its Nth — what the consumer can sustain, not what the publisher can send.
+
+The load (``--load``):
+
+* ``virtual`` (default): the 100-machine factory's virtual devices (``bench/plant.py``,
+  ``scenarios/factory``) publish N messages through Twinsight's MQTT publisher — what a
+  plant sends: 100 devices on their own topics, one to five fields per JSON message in the
+  devices' own units, with sensor noise. The ceiling, bulk-reader and end-to-end consumers
+  each have a session on ``factory/#`` before the plant starts, so all three drain the very
+  same messages; the end-to-end consumer reads them with the factory's ``mapping.yaml``
+  into the factory's twins.
+* ``raw``: N single-value JSON messages (``{"t": <µs>, "v": <number>}`` on
+  ``bench/s<k>/json``, 10 twins) from ``mosquitto_pub -l`` (C, one process per topic),
+  published again for each consumer — the load of the figures recorded before virtual
+  devices existed, kept to compare with them.
+
+The SenML run and the latency run always use ``mosquitto_pub``: the devices send no SenML
+packs, and the latency run needs a steady publish rate with wall-clock stamps, where a
+virtual device stamps simulated time.
 
 Consumers:
 
@@ -13,7 +30,8 @@ Consumers:
 * **twinsight**: ``MqttConnector`` → ``IngestPipeline`` with an on-disk hub: every message
   mapped by a mapping file, validated against the DTDL model, twin state updated by source
   time, history durably appended, and only then acknowledged to the broker. Zero loss is
-  checked: after the run every message's value is in history;
+  checked: after the run every value the messages carried is in history, and there is no
+  dead letter;
 * **senml**: the same pipeline fed SenML packs of 100 values (one sensor, 100 samples);
 * **ceiling_bulk** (a second peer, since Twinsight no longer uses paho to receive): a bare
   subscriber on Twinsight's own bulk MQTT reader (``mqtt_wire``) that only parses each
@@ -57,6 +75,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+import plant  # noqa: E402
 from broker import INFLIGHT, Broker, free_port  # noqa: E402
 from twinsight.core.clock import WallClock  # noqa: E402
 from twinsight.hub import Hub  # noqa: E402
@@ -66,6 +85,10 @@ from twinsight.ingest.mapping import parse_mapping  # noqa: E402
 from twinsight.models.diagnostics import Document  # noqa: E402
 
 TWINS = 10
+VIRTUAL_TOPIC = "factory/#"
+VIRTUAL_CONSUMERS = ("ceiling", "ceiling-bulk", "twinsight-plant")
+"""Client ids of the three consumers that drain the virtual plant's load (each has its own
+persistent session, so the broker queues every message for each)."""
 MODEL = {
     "@context": "dtmi:dtdl:context;3",
     "@id": "dtmi:twinsight:bench:Sensor;1",
@@ -144,10 +167,13 @@ def senml_payloads(packs: int) -> dict[str, list[bytes]]:
     return out
 
 
-def run_ceiling(port: int, n: int, protocol: str) -> dict[str, Any]:
+def run_ceiling(port: int, n: int, protocol: str, *, queued: bool = False) -> dict[str, Any]:
+    """A bare paho subscriber (parse JSON, auto ack); ``queued``: its session already holds
+    the load (the virtual plant's), else ``n`` raw messages are published for it."""
     client_id = "ceiling"
-    make_session(port, client_id, "bench/#", protocol)
-    publish(port, json_payloads(n))
+    if not queued:
+        make_session(port, client_id, "bench/#", protocol)
+        publish(port, json_payloads(n))
     done = threading.Event()
     state = {"count": 0, "first": 0.0, "last": 0.0}
 
@@ -178,11 +204,13 @@ def run_ceiling(port: int, n: int, protocol: str) -> dict[str, Any]:
     }
 
 
-def run_bulk_ceiling(port: int, n: int) -> dict[str, Any]:
-    """A bare subscriber on Twinsight's bulk reader: parse JSON, acknowledge, nothing else."""
+def run_bulk_ceiling(port: int, n: int, *, queued: bool = False) -> dict[str, Any]:
+    """A bare subscriber on Twinsight's bulk reader: parse JSON, acknowledge, nothing else
+    (``queued`` as for :func:`run_ceiling`)."""
     client_id = "ceiling-bulk"
-    make_session(port, client_id, "bench/#", "5")
-    publish(port, json_payloads(n))
+    if not queued:
+        make_session(port, client_id, "bench/#", "5")
+        publish(port, json_payloads(n))
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.sendall(
@@ -229,26 +257,9 @@ def run_bulk_ceiling(port: int, n: int) -> dict[str, Any]:
     }
 
 
-def run_twinsight(port: int, n: int, folder: Path, senml: bool, protocol: str) -> dict[str, Any]:
-    client_id = f"twinsight-{'senml' if senml else 'json'}"
-    topic = "bench/+/senml" if senml else "bench/+/json"
-    make_session(port, client_id, topic, protocol)
-    payloads = senml_payloads(n) if senml else json_payloads(n)
-    publish(port, payloads)
-    hub = Hub(folder / client_id, mapping=parse_mapping(MAPPING, "bench"))
-    hub.models.add([Document("bench", MODEL)])
-    for i in range(TWINS):
-        hub.twins.upsert_twin(f"s{i}", {"$metadata": {"$model": MODEL["@id"]}})
-    settings = MqttSettings(
-        url=f"mqtt://127.0.0.1:{port}",
-        topics=(topic,),
-        qos=1,
-        client_id=client_id,
-        batch_size=INFLIGHT,
-        inflight=INFLIGHT,
-        queue_size=20 * INFLIGHT,
-    )
-    connector = MqttConnector(hub.ingest, settings, WallClock())
+def drain(connector: MqttConnector, n: int) -> float:
+    """Start ``connector`` on its queued session; seconds from its first message until it
+    has stored and acknowledged ``n``."""
     start = time.perf_counter()
     first = None
     connector.start()
@@ -262,12 +273,38 @@ def run_twinsight(port: int, n: int, folder: Path, senml: bool, protocol: str) -
         time.sleep(0.01)
     end = time.perf_counter()
     connector.stop()
+    return end - (first or start)
+
+
+def consumer_settings(port: int, client_id: str, topic: str) -> MqttSettings:
+    return MqttSettings(
+        url=f"mqtt://127.0.0.1:{port}",
+        topics=(topic,),
+        qos=1,
+        client_id=client_id,
+        batch_size=INFLIGHT,
+        inflight=INFLIGHT,
+        queue_size=20 * INFLIGHT,
+    )
+
+
+def run_twinsight(port: int, n: int, folder: Path, senml: bool, protocol: str) -> dict[str, Any]:
+    client_id = f"twinsight-{'senml' if senml else 'json'}"
+    topic = "bench/+/senml" if senml else "bench/+/json"
+    make_session(port, client_id, topic, protocol)
+    payloads = senml_payloads(n) if senml else json_payloads(n)
+    publish(port, payloads)
+    hub = Hub(folder / client_id, mapping=parse_mapping(MAPPING, "bench"))
+    hub.models.add([Document("bench", MODEL)])
+    for i in range(TWINS):
+        hub.twins.upsert_twin(f"s{i}", {"$metadata": {"$model": MODEL["@id"]}})
+    connector = MqttConnector(hub.ingest, consumer_settings(port, client_id, topic), WallClock())
+    seconds = drain(connector, n)
     values_expected = n * (100 if senml else 1)
     name = "reading" if senml else "value"
     stored = sum(len(hub.history.range(f"s{i}/{name}", limit=100_000)) for i in range(TWINS))
     dead = hub.dead_letters.count("pending")
     hub.close()
-    seconds = end - (first or start)
     figures = {
         "messages": n,
         "seconds": round(seconds, 3),
@@ -280,6 +317,34 @@ def run_twinsight(port: int, n: int, folder: Path, senml: bool, protocol: str) -
     if senml:
         figures["values_per_s"] = round(values_expected / seconds)
     return figures
+
+
+def run_twinsight_plant(port: int, load: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Twinsight end to end on the virtual plant's queued messages: the factory's hub, its
+    ``mapping.yaml`` and models, every value counted in history afterwards."""
+    client_id = VIRTUAL_CONSUMERS[2]
+    n = load["published"]
+    hub = plant.factory_hub(folder / client_id, WallClock(), plant.LINES)
+    window = (plant.T0 - timedelta(days=1), plant.T0 + timedelta(days=30))
+    hub.recorder.flush()
+    before = plant.stored_values(hub, *window)
+    connector = MqttConnector(
+        hub.ingest, consumer_settings(port, client_id, VIRTUAL_TOPIC), WallClock()
+    )
+    seconds = drain(connector, n)
+    hub.recorder.flush()
+    stored = plant.stored_values(hub, *window) - before
+    dead = hub.dead_letters.count("pending")
+    hub.close()
+    return {
+        "messages": n,
+        "seconds": round(seconds, 3),
+        "msgs_per_s": round(n / seconds),
+        "values_stored": stored,
+        "values_expected": load["values"],
+        "dead_letters": dead,
+        "zero_loss": stored == load["values"] and dead == 0,
+    }
 
 
 LATENCY_MAPPING = """
@@ -458,6 +523,13 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=int, default=10_000, help="latency run: messages/s")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
+    parser.add_argument(
+        "--load",
+        choices=["virtual", "raw"],
+        default="virtual",
+        help="what the ceiling and end-to-end consumers drain: the factory's virtual devices "
+        "(default) or single-value JSON from mosquitto_pub (the figures before virtual devices)",
+    )
     args = parser.parse_args()
     n = args.messages or (20_000 if args.quick else 200_000)
     packs = max(TWINS, n // 100)
@@ -465,14 +537,36 @@ def main() -> None:
         folder = Path(tmp)
         broker = Broker(folder)
         try:
+            load: dict[str, Any] | None = None
+            if args.load == "virtual":
+                # One load for the three consumers: each has a persistent session on the
+                # factory's topics, so the broker queues every message for each of them.
+                for client_id in VIRTUAL_CONSUMERS:
+                    make_session(broker.port, client_id, VIRTUAL_TOPIC, args.protocol)
+                print(
+                    f"load: the {plant.LINES * 4}-machine factory's virtual devices publish "
+                    f"{n:,} messages ...",
+                    flush=True,
+                )
+                load = plant.publish_load(broker.url, n)
+                n = load["published"]
+                print(
+                    f"  {n:,} messages ({load['values']:,} values) at "
+                    f"{load['published_per_s']:,} msg/s",
+                    flush=True,
+                )
+            queued = load is not None
             print(f"ceiling: bare paho subscriber, {n:,} JSON messages ...", flush=True)
-            ceiling = run_ceiling(broker.port, n, args.protocol)
+            ceiling = run_ceiling(broker.port, n, args.protocol, queued=queued)
             print(f"  {ceiling['msgs_per_s']:,} msg/s", flush=True)
             print(f"ceiling_bulk: bare bulk-reader subscriber, {n:,} messages ...", flush=True)
-            bulk = run_bulk_ceiling(broker.port, n)
+            bulk = run_bulk_ceiling(broker.port, n, queued=queued)
             print(f"  {bulk['msgs_per_s']:,} msg/s", flush=True)
             print("twinsight: MQTT -> mapping -> validation -> state -> history ...", flush=True)
-            twinsight = run_twinsight(broker.port, n, folder, False, args.protocol)
+            if load is not None:
+                twinsight = run_twinsight_plant(broker.port, load, folder)
+            else:
+                twinsight = run_twinsight(broker.port, n, folder, False, args.protocol)
             print(
                 f"  {twinsight['msgs_per_s']:,} msg/s, zero loss: {twinsight['zero_loss']}",
                 flush=True,
@@ -506,6 +600,8 @@ def main() -> None:
         "python": platform.python_version(),
         "messages": n,
         "protocol": args.protocol,
+        "load": args.load,
+        "virtual_load": load,
         "ceiling": ceiling,
         "twinsight": twinsight,
         "senml": senml,

@@ -3,7 +3,8 @@ MQTT messages through Mosquitto into the platform's own ingest path.
 
 What runs, in one process as in ``twinsight demo``: the 100-machine factory
 (``scenarios/factory``, 25 lines) in an on-disk hub; its simulation
-(``scenarios/factory/sim.py``) advanced by the live loop
+(``scenarios/factory/sim.py`` with the conveyors' discrete-event lines, as the demo runs
+it; ``--no-conveyors`` leaves them out) advanced by the live loop
 (:class:`~twinsight.sim.live.LiveSimulation`, a 5 s communication step as the demo's) as fast
 as it will go; its :class:`~twinsight.sim.devices.VirtualDevices` publishing every device's
 JSON message at QoS 1 through :class:`~twinsight.ingest.connectors.mqtt_publisher.MqttPublisher`
@@ -29,7 +30,7 @@ alone (no I/O, a 60 s step); this one measures the whole loop a real plant's dat
 with the simulation only as its source, and needs a broker.
 
 Usage (from the repository root): ``python bench/plant.py`` (6 simulated hours, 3 repeats)
-or ``--quick`` (1 simulated hour, 2 repeats; under a minute). The last line of stdout is
+or ``--quick`` (half a simulated hour, 2 repeats; under a minute). The last line of stdout is
 one JSON object.
 """
 
@@ -45,13 +46,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from twinsight.core.clock import ManualClock
+from twinsight.core.clock import Clock, ManualClock
 from twinsight.hub import Hub
 from twinsight.ingest.connectors.mqtt import MqttConnector, MqttSettings
 from twinsight.ingest.connectors.mqtt_publisher import MqttPublisher
@@ -86,15 +88,108 @@ class CountingPublisher:
         self.sent.update(topic for topic, _, _ in messages)
 
 
-def stored_values(hub: Hub, end: datetime) -> int:
-    """How many values history holds before ``end`` (counted in the database)."""
+def stored_values(hub: Hub, start: datetime, end: datetime) -> int:
+    """How many values history holds from ``start`` to ``end`` (counted in the database,
+    one bucket a day)."""
     total = 0
     for info in hub.history.series():
         counts = hub.history.aggregate(
-            (info.twin_id, info.name), T0 - DAY, end, bucket=DAY, functions=("count",)
+            (info.twin_id, info.name), start, end, bucket=DAY, functions=("count",)
         )
         total += sum(int(b.values["count"] or 0) for buckets in counts.values() for b in buckets)
     return total
+
+
+def factory_hub(folder: Path | None, clock: Clock, lines: int) -> Hub:
+    """A hub (on disk in ``folder``, or in memory) holding the factory of ``lines`` lines and
+    reading MQTT with the factory's own payload mapping."""
+    hub = Hub(folder, clock=clock, mapping=load_mapping_file(MAPPING_FILE))
+    docs, errors = load_paths([MODELS_DIR])
+    assert errors == [], errors
+    hub.models.add(docs)
+    world.build(hub.twins, lines=lines)
+    return hub
+
+
+@dataclass
+class VirtualPlant:
+    """The factory's simulation bound to a hub's twins, its devices publishing through an
+    MQTT publisher (counted), advanced by the live loop on a manual clock."""
+
+    publisher: MqttPublisher
+    counter: CountingPublisher
+    devices: VirtualDevices
+    live: LiveSimulation
+    fields: dict[str, int]
+    """Values each message on a topic carries (its device profile's fields)."""
+    seconds: float
+    """The communication step."""
+
+    @classmethod
+    def build(
+        cls,
+        hub: Hub,
+        clock: ManualClock,
+        broker_url: str,
+        *,
+        step: float = LIVE_STEP,
+        conveyors: bool = True,
+        max_inflight: int = 1000,
+    ) -> VirtualPlant:
+        spec = simulation_spec(conveyors=conveyors)
+        builder = SimulationBuilder(
+            hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
+        )
+        simulation = builder.build(spec.bindings, spec.couplings, algorithm=spec.algorithm)
+        publisher = MqttPublisher(broker_url, client_id="virtual-plant", max_inflight=max_inflight)
+        counter = CountingPublisher(publisher)
+        devices = VirtualDevices(simulation, spec.devices, counter, seed=7)
+        live = LiveSimulation(simulation, hub.twins, clock, step=step, writers=[devices])
+        per_model = {p.model: len(p.fields) for p in spec.devices}
+        fields = {}
+        for device in devices.devices:
+            twin, topic = device.split(" → ")
+            fields[topic] = per_model[simulation.models[twin]]
+        return cls(publisher, counter, devices, live, fields, step)
+
+    def step(self, clock: ManualClock) -> None:
+        """One communication step: the devices publish what is due."""
+        clock.advance(self.seconds)
+        self.live.catch_up()
+        if self.live.error is not None:
+            raise SystemExit(f"the simulation stopped: {self.live.error.message}")
+
+    @property
+    def values_published(self) -> int:
+        return sum(n * self.fields[topic] for topic, n in self.counter.sent.items())
+
+
+def publish_load(
+    broker_url: str, messages: int, *, lines: int = LINES, conveyors: bool = True
+) -> dict[str, Any]:
+    """Run the factory's virtual devices (no ingest) until they have published at least
+    ``messages`` messages (whole steps) and the broker has acknowledged them all: the load
+    other benchmarks' consumers then drain from their queued sessions."""
+    clock = ManualClock(T0)
+    with factory_hub(None, clock, lines) as hub:
+        plant = VirtualPlant.build(hub, clock, broker_url, conveyors=conveyors)
+        plant.publisher.start()
+        try:
+            start = time.perf_counter()
+            while plant.devices.sent < messages:
+                plant.step(clock)
+            if not plant.publisher.flush(600):
+                raise SystemExit("the broker did not acknowledge every published message")
+            seconds = time.perf_counter() - start
+        finally:
+            plant.publisher.stop()
+    return {
+        "published": plant.devices.sent,
+        "values": plant.values_published,
+        "devices": len(plant.devices.devices),
+        "seconds": round(seconds, 3),
+        "published_per_s": round(plant.devices.sent / seconds),
+    }
 
 
 def run_plant(
@@ -105,69 +200,51 @@ def run_plant(
     seconds: float = 3600.0,
     step: float = LIVE_STEP,
     max_inflight: int = 1000,
+    conveyors: bool = True,
     progress: Callable[[str], None] | None = None,
     timeout: float = 600.0,
 ) -> dict[str, Any]:
     """Simulate the factory of ``lines`` lines for ``seconds`` of simulated time as fast as
     the live loop goes, its devices publishing through ``broker_url`` into a hub on disk in
-    ``folder``; return the figures (see the module docstring)."""
+    ``folder``; return the figures (see the module docstring). ``conveyors``: the conveyors'
+    discrete-event lines too, as the demo runs them."""
     clock = ManualClock(T0)
-    hub = Hub(folder, clock=clock, mapping=load_mapping_file(MAPPING_FILE))
+    hub = factory_hub(folder, clock, lines)
     try:
-        docs, errors = load_paths([MODELS_DIR])
-        assert errors == [], errors
-        hub.models.add(docs)
-        world.build(hub.twins, lines=lines)
-        spec = simulation_spec()
-        builder = SimulationBuilder(
-            hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
-        )
-        simulation = builder.build(spec.bindings, spec.couplings, algorithm=spec.algorithm)
         connector = MqttConnector(
             hub.ingest, MqttSettings(broker_url, topics=("factory/#",), qos=1), clock
         )
-        publisher = MqttPublisher(broker_url, client_id="virtual-plant", max_inflight=max_inflight)
-        counter = CountingPublisher(publisher)
-        devices = VirtualDevices(simulation, spec.devices, counter, seed=7)
-        live = LiveSimulation(simulation, hub.twins, clock, step=step, writers=[devices])
-        # Values each message carries: the fields of its device's profile, by topic.
-        per_model = {p.model: len(p.fields) for p in spec.devices}
-        fields = {}
-        for device in devices.devices:
-            twin, topic = device.split(" → ")
-            fields[topic] = per_model[simulation.models[twin]]
+        plant = VirtualPlant.build(
+            hub, clock, broker_url, step=step, conveyors=conveyors, max_inflight=max_inflight
+        )
         # History already holds the twins' initial property values: count from there.
         hub.recorder.flush()
-        before = stored_values(hub, T0 + timedelta(seconds=1))
-        hub.start_connectors([connector, publisher])
+        before = stored_values(hub, T0 - DAY, T0 + timedelta(seconds=1))
+        hub.start_connectors([connector, plant.publisher])
 
         steps = round(seconds / step)
         start = time.perf_counter()
         report = start + 5.0
         for done in range(1, steps + 1):
-            clock.advance(step)
-            live.catch_up()
-            if live.error is not None:
-                raise SystemExit(f"the simulation stopped: {live.error.message}")
+            plant.step(clock)
             if progress is not None and time.perf_counter() > report:
                 report += 5.0
                 progress(
-                    f"  {done}/{steps} steps, {devices.sent:,} published, "
+                    f"  {done}/{steps} steps, {plant.devices.sent:,} published, "
                     f"{connector.stats().acked:,} stored"
                 )
         looped = time.perf_counter()
-        if not publisher.flush(timeout):
+        if not plant.publisher.flush(timeout):
             raise SystemExit("the broker did not acknowledge every published message")
         published_at = time.perf_counter()
-        sent = devices.sent
+        sent = plant.devices.sent
         deadline = published_at + timeout
         while connector.stats().acked < sent and time.perf_counter() < deadline:
             time.sleep(0.005)
         ingested_at = time.perf_counter()
         stats = connector.stats()
         hub.recorder.flush()
-        expected_values = sum(n * fields[topic] for topic, n in counter.sent.items())
-        values = stored_values(hub, clock.now() + timedelta(seconds=1)) - before
+        values = stored_values(hub, T0 - DAY, clock.now() + timedelta(seconds=1)) - before
         dead = hub.dead_letters.count("pending")
     finally:
         hub.close()
@@ -175,17 +252,17 @@ def run_plant(
     return {
         "lines": lines,
         "machines": lines * 4,
-        "devices": len(devices.devices),
+        "devices": len(plant.devices.devices),
         "simulated_seconds": steps * step,
         "step": step,
         "published": sent,
         "received": stats.received,
         "ingested": stats.acked,
-        "values_expected": expected_values,
+        "values_expected": plant.values_published,
         "values_stored": values,
         "dead_letters": dead,
         "zero_loss": stats.received == sent == stats.acked
-        and values == expected_values
+        and values == plant.values_published
         and dead == 0,
         "loop_seconds": round(loop_seconds, 3),
         "speedup": round(steps * step / loop_seconds, 1),
@@ -199,12 +276,15 @@ def main() -> None:
     from broker import Broker
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 simulated hour, 2 repeats")
+    parser.add_argument("--quick", action="store_true", help="half a simulated hour, 2 repeats")
     parser.add_argument("--hours", type=float, help="simulated hours per run (6)")
     parser.add_argument("--repeats", type=int, help="runs, each in a fresh hub (3)")
     parser.add_argument("--lines", type=int, default=LINES, help="factory lines (25)")
+    parser.add_argument(
+        "--no-conveyors", action="store_true", help="motors, pumps and tanks only (no DES lines)"
+    )
     args = parser.parse_args()
-    hours = args.hours or (1.0 if args.quick else 6.0)
+    hours = args.hours or (0.5 if args.quick else 6.0)
     repeats = args.repeats or (2 if args.quick else 3)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="twinsight-plant-bench-") as tmp:
@@ -222,6 +302,7 @@ def main() -> None:
                     folder / f"run-{run}",
                     lines=args.lines,
                     seconds=hours * 3600.0,
+                    conveyors=not args.no_conveyors,
                     progress=lambda line: print(line, file=sys.stderr, flush=True),
                 )
                 print(
@@ -243,6 +324,7 @@ def main() -> None:
         "quick": args.quick,
         "date": datetime.now(UTC).date().isoformat(),
         "machines": args.lines * 4,
+        "conveyors": not args.no_conveyors,
         "devices": runs[0]["devices"],
         "simulated_hours": hours,
         "messages_per_run": runs[0]["published"],
