@@ -178,7 +178,7 @@ def calibrate(
     """Fit parameters of TWIN's model to its recorded history between --from and --to,
     print the fit report, and store the result as the twin's next parameter version."""
     from twinsight.sim.calibration import plot as draw
-    from twinsight.sim.twin_calibration import CalibrationRequest
+    from twinsight.sim.calibration_request import CalibrationRequest
 
     body: dict[str, Any] = {
         "parameters": list(param),

@@ -21,7 +21,8 @@ from twinsight.api.body import read_json
 from twinsight.api.responses import JsonResponse
 from twinsight.core.errors import Conflict
 from twinsight.hub import NO_SIMULATION, Hub
-from twinsight.sim.twin_calibration import CalibrationRequest, TwinCalibrations, version_dict
+from twinsight.sim.calibration_request import CalibrationRequest
+from twinsight.sim.twin_calibration import TwinCalibrations, version_dict
 
 MAX_BODY = 64 * 1024
 
