@@ -133,6 +133,7 @@ def demo(
             f"factory: {lines} line(s) of conveyor → motor → pump → tank "
             f"({lines * len(world.LINE_LAYOUT)} machines) in {data_dir}",
             highlight=False,
+            soft_wrap=True,
         )
         return created
 
@@ -140,7 +141,9 @@ def demo(
         return _start_plant(hub, broker_url, speed=speed, faults=faults, seed=seed, port=port)
 
     if not simulate:
-        out.print(f"no simulated plant; open http://127.0.0.1:{port}/", highlight=False)
+        out.print(
+            f"no simulated plant; open http://127.0.0.1:{port}/", highlight=False, soft_wrap=True
+        )
     run_server(
         host="127.0.0.1",
         port=port,
@@ -193,11 +196,16 @@ def _start_plant(
     out.print(
         f"simulated plant: {len(live.simulation.models)} machines {where}, at {pace}; {fault_note}",
         highlight=False,
+        soft_wrap=True,
     )
-    out.print(f"open http://127.0.0.1:{port}/ (API docs at /docs; Ctrl+C stops)", highlight=False)
+    out.print(
+        f"open http://127.0.0.1:{port}/ (API docs at /docs; Ctrl+C stops)",
+        highlight=False,
+        soft_wrap=True,
+    )
     return live
 
 
 def _usage(message: str) -> NoReturn:
-    err.print(f"[red]error[/red] {message}", highlight=False)
+    err.print(f"[red]error[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)

@@ -1,5 +1,7 @@
-"""``twinsight demo`` as a user runs it: the factory twin graph served, and MQTT messages on
-its embedded broker turning into live twin state, history and dead letters."""
+"""``twinsight demo`` as a user runs it: the factory twin graph served, MQTT messages on its
+embedded broker (or an external one) turning into live twin state, history and dead
+letters, the simulated plant publishing, faster than real time when asked, and bad
+options refused with a clear message."""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -16,28 +22,37 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from adt import free_port
-from brokers import wait_until
+from brokers import mosquitto, needs_mosquitto, wait_until
 
 TWINSIGHT = Path(sys.executable).parent / "twinsight"
 
 
-def _start(tmp_path: Path, *extra: str) -> Iterator[tuple[str, int]]:
-    port, broker = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            str(TWINSIGHT),
-            "demo",
-            "--port",
-            str(port),
-            "--broker-port",
-            str(broker),
-            "--data-dir",
-            str(tmp_path / "demo"),
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+@dataclass(frozen=True)
+class Demo:
+    url: str
+    broker: int
+    log: Path
+
+
+def _start(tmp_path: Path, *extra: str, broker: int | None = None) -> Iterator[Demo]:
+    port = free_port()
+    broker_options = [] if broker == 0 else ["--broker-port", str(broker or free_port())]
+    log = tmp_path / "demo.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                str(TWINSIGHT),
+                "demo",
+                "--port",
+                str(port),
+                *broker_options,
+                "--data-dir",
+                str(tmp_path / "demo"),
+                *extra,
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -48,26 +63,30 @@ def _start(tmp_path: Path, *extra: str) -> Iterator[tuple[str, int]]:
 
     try:
         wait_until(up, timeout=60, what="the demo to answer /health")
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-        yield url, broker
+        assert process.poll() is None, log.read_text()
+        yield Demo(url, int(broker_options[1]) if broker_options else 0, log)
     finally:
         process.terminate()
         process.wait(20)
 
 
+_running = contextmanager(_start)
+
+
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
+def demo(tmp_path: Path) -> Iterator[Demo]:
     """The demo without its simulated plant: only what the test publishes arrives."""
     yield from _start(tmp_path, "--no-simulate")
 
 
 @pytest.fixture
-def simulated_demo(tmp_path: Path) -> Iterator[tuple[str, int]]:
+def simulated_demo(tmp_path: Path) -> Iterator[Demo]:
+    """The demo as a first-time user starts it (three lines, real time)."""
     yield from _start(tmp_path)
 
 
-def test_published_values_reach_twins_history_and_dead_letters(demo: tuple[str, int]) -> None:
-    url, broker = demo
+def test_published_values_reach_twins_history_and_dead_letters(demo: Demo) -> None:
+    url, broker = demo.url, demo.broker
     assert httpx.get(f"{url}/health").json()["twins"] == 1 + 3 * 5  # site, 3 lines of 4
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     client.connect("127.0.0.1", broker)
@@ -101,9 +120,9 @@ def test_published_values_reach_twins_history_and_dead_letters(demo: tuple[str, 
 
 
 def test_the_simulated_plant_publishes_through_the_broker_into_history(
-    simulated_demo: tuple[str, int],
+    simulated_demo: Demo,
 ) -> None:
-    url, _ = simulated_demo
+    url = simulated_demo.url
 
     def readings(twin: str, name: str) -> list[float]:
         response = httpx.get(f"{url}/history/{twin}/{name}")
@@ -119,4 +138,94 @@ def test_the_simulated_plant_publishes_through_the_broker_into_history(
     assert flows and all(v > 0.0 for v in flows)  # the pumps are turning
     temperatures = readings("line-1-motor", "windingTemperature")
     assert temperatures and all(-20.0 < v < 200.0 for v in temperatures)
+    wait_until(
+        lambda: len(readings("line-3-conveyor", "speed")) >= 2,
+        timeout=30,
+        what="the third line's conveyor to report",
+    )
+    assert all(isinstance(v, int) for v in readings("line-3-conveyor", "partsProduced"))
     assert httpx.get(f"{url}/deadletters").json()["value"] == []  # all mapped, all valid
+    log = simulated_demo.log.read_text()
+    assert "factory: 3 line(s) of conveyor → motor → pump → tank (12 machines)" in log
+    assert "simulated plant: 12 machines publishing to mqtt://127.0.0.1:" in log
+    assert f"open {url}/" in log
+
+
+def _history(url: str, twin: str, name: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{url}/history/{twin}/{name}", params={"top": 5000})
+    return list(response.json()["value"]) if response.status_code == 200 else []
+
+
+def test_a_larger_faster_demo_follows_a_speed_setpoint(tmp_path: Path) -> None:
+    """--lines 4 --speed 120: 21 twins, simulated time two minutes a wall second, and a
+    motor's speed set-point written through the API drives the simulated motor."""
+    with _running(tmp_path, "--lines", "4", "--speed", "120", "--seed", "3", "--no-faults") as demo:
+        url = demo.url
+        assert httpx.get(f"{url}/health").json()["twins"] == 1 + 4 * 5
+        started = time.monotonic()
+        wait_until(
+            lambda: len(_history(url, "line-4-motor", "speed")) >= 30,
+            timeout=60,
+            what="line 4's motor to report",
+        )
+        points = _history(url, "line-4-motor", "speed")
+        wall = time.monotonic() - started
+        span = datetime.fromisoformat(points[-1]["time"]) - datetime.fromisoformat(
+            points[0]["time"]
+        )
+        assert span.total_seconds() > 10 * wall  # far faster than real time
+        assert "at 120× real time; no faults" in demo.log.read_text()
+        patch = [{"op": "replace", "path": "/speedSetpoint", "value": 900.0}]
+        assert httpx.patch(f"{url}/digitaltwins/line-2-motor", json=patch).status_code == 204
+
+        def slowed() -> bool:
+            recent = [p["value"] for p in _history(url, "line-2-motor", "speed")[-3:]]
+            return bool(recent) and all(850.0 < v < 900.0 for v in recent)  # less the slip
+
+        wait_until(slowed, timeout=30, what="line 2's motor to ramp down to 900 rpm")
+        other = _history(url, "line-1-motor", "speed")[-1]["value"]
+        assert other > 1400.0  # the other motors keep their set-point
+        flows = {n: _history(url, f"line-{n}-pump", "flow")[-1]["value"] for n in (1, 2)}
+        assert flows[2] < 0.8 * flows[1]  # and the pump it drives delivers less
+
+
+@needs_mosquitto
+def test_the_demo_runs_on_an_external_broker(tmp_path: Path) -> None:
+    with (
+        mosquitto(tmp_path / "broker") as broker,
+        _running(tmp_path, "--broker", broker.url, broker=0) as demo,
+    ):
+        wait_until(
+            lambda: len(_history(demo.url, "line-1-conveyor", "speed")) >= 2,
+            timeout=60,
+            what="the conveyor's readings through Mosquitto",
+        )
+        assert f"publishing to {broker.url}" in demo.log.read_text()
+        assert "embedded MQTT broker" not in demo.log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--speed", "0"], "--speed must be a positive number"),
+        (["--speed", "-2"], "--speed must be a positive number"),
+        (["--speed", "nan"], "--speed must be a positive number"),
+        (["--lines", "0"], "--lines"),
+        (["--broker", "http://localhost:1883"], "--broker must look like mqtt://host:port"),
+        (["--broker", "mqtt://localhost:99999"], "has a bad port"),
+        (["--broker", "mqtt://localhost:1883", "--broker-port", "1999"], "either --broker"),
+    ],
+)
+def test_bad_demo_options_are_refused_before_anything_starts(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    result = subprocess.run(
+        [str(TWINSIGHT), "demo", "--data", str(tmp_path / "demo"), *options],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in " ".join((result.stdout + result.stderr).split())
+    assert not (tmp_path / "demo").exists()  # refused before the data folder was opened
