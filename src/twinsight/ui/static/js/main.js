@@ -64,6 +64,7 @@ async function load(loading = TwinGraph.load()) {
   const site = graph.layout().site;
   $("site-name").textContent = site ? (graph.twins.get(site)?.name ?? site) : "";
   scene.build(graph, state);
+  performance.mark("twinsight:scene-built");
   explorer.setGraph(graph, state);
   whatIf.setGraph(graph);
   if (selected) select(selected);

@@ -9,7 +9,25 @@ import { buildShape, shapeWidth } from "./shapes.js";
 import { heatColor, machineLook } from "./look.js";
 
 const LINE_GAP = 5;
+const MACHINE_GAP = 0.6;
+const COLUMN_GAP = 4;
 const CLICK_SLOP_PX = 5;
+const LABEL_DISTANCE = 40;
+const FRAME_MS = 1000 / 30;
+
+/** How many lines to stack before starting another column, so a big plant stays about
+ *  half again as wide as it is deep (it fits the view) instead of one long strip. */
+function rowsPerColumn(rows, lineLength) {
+  let best = rows;
+  let bestError = Infinity;
+  for (let columns = 1; columns <= rows; columns += 1) {
+    const perColumn = Math.ceil(rows / columns);
+    const ratio = (columns * (lineLength + COLUMN_GAP)) / (perColumn * LINE_GAP);
+    const error = Math.abs(Math.log(ratio / 1.5));
+    if (error < bestError) [best, bestError] = [perColumn, error];
+  }
+  return best;
+}
 
 export class PlantScene {
   constructor(canvas, labels, { onSelect }) {
@@ -45,12 +63,17 @@ export class PlantScene {
     this.drawn = false;
     this.lineTags = [];
     this.#listen();
-    new ResizeObserver(() => this.#resize()).observe(canvas.parentElement);
-    this.#resize();
+    new ResizeObserver(() => {
+      this.#fitCanvas();
+      // a resized canvas is blank until drawn again: draw now, not at the next frame
+      if (this.machines.size) this.renderer.render(this.scene, this.camera);
+    }).observe(canvas.parentElement);
+    this.#fitCanvas();
     this.renderer.setAnimationLoop((time) => this.#frame(time));
   }
 
-  /** (Re)build the plant from the graph; keeps the camera once it has been placed. */
+  /** (Re)build the plant from the graph; the camera stays where the user put it unless
+   *  machines came or went. */
   build(graph, state) {
     this.graph = graph;
     this.state = state;
@@ -60,20 +83,26 @@ export class PlantScene {
     this.lineTags = [];
     const layout = graph.layout();
     const rows = [...layout.lines, ...(layout.loose.length ? [{ id: null, machines: layout.loose }] : [])];
+    const widths = rows.map((row) => row.machines.reduce((sum, id) => sum + shapeWidth(graph.catalog.shape(graph.modelOf(id))) + MACHINE_GAP, 0));
+    const perColumn = rowsPerColumn(rows.length, Math.max(0, ...widths));
+    const columnWidth = Math.max(0, ...widths) + COLUMN_GAP;
     rows.forEach((row, index) => {
-      const z = index * LINE_GAP;
-      let x = 0;
+      const x0 = Math.floor(index / perColumn) * columnWidth;
+      const z = (index % perColumn) * LINE_GAP;
+      let x = x0;
       for (const id of row.machines) {
         const kind = graph.catalog.shape(graph.modelOf(id));
         const width = shapeWidth(kind);
         this.#addMachine(id, kind, x + width / 2, z);
-        x += width + 0.6;
+        x += width + MACHINE_GAP;
       }
-      this.#addFloor(row.id, x, z);
+      this.#addFloor(row.id, x0, x - x0, z);
     });
     for (const rel of graph.named("feeds")) this.#addPipe(rel.$sourceId, rel.$targetId);
     for (const id of this.machines.keys()) this.update(id);
-    if (!this.placed) this.#placeCamera();
+    const machines = [...this.machines.keys()].join(" ");
+    if (machines !== this.placedFor) this.#placeCamera(); // new plant: show all of it
+    this.placedFor = machines;
     if (this.selected) this.select(this.selected);
   }
 
@@ -126,20 +155,20 @@ export class PlantScene {
     this.machines.set(id, { id, kind, shape, group: shape.group, label, running: false, alarm: false });
   }
 
-  #addFloor(lineId, length, z) {
+  #addFloor(lineId, x0, length, z) {
     const floor = new THREE.Mesh(
       new THREE.PlaneGeometry(length + 1, 3.2),
       new THREE.MeshLambertMaterial({ color: lineId ? 0xd5dbe3 : 0xe3dcd0 }),
     );
     floor.rotation.x = -Math.PI / 2;
-    floor.position.set(length / 2 - 0.3, 0.001, z);
+    floor.position.set(x0 + length / 2 - 0.3, 0.001, z);
     this.world.add(floor);
     if (lineId) {
       const tag = document.createElement("div");
       tag.className = "label line-label";
       tag.textContent = this.graph.twins.get(lineId)?.name ?? lineId;
       this.labels.append(tag);
-      this.lineTags.push({ tag, position: new THREE.Vector3(-0.6, 0.05, z + 1.6) });
+      this.lineTags.push({ tag, position: new THREE.Vector3(x0 - 0.6, 0.05, z + 1.6) });
     }
   }
 
@@ -163,7 +192,7 @@ export class PlantScene {
 
   /** Look at the whole plant from the front, above and a little to the left. */
   #placeCamera() {
-    this.#resize(); // the fit depends on the view's current shape
+    this.#fitCanvas(); // the fit depends on the view's current shape
     const sphere = new THREE.Box3().setFromObject(this.world).getBoundingSphere(new THREE.Sphere());
     const fov = THREE.MathUtils.degToRad(this.camera.fov);
     const fit = Math.min(fov, 2 * Math.atan(Math.tan(fov / 2) * this.camera.aspect));
@@ -173,7 +202,6 @@ export class PlantScene {
     this.controls.target.copy(sphere.center);
     this.controls.maxDistance = distance * 4;
     this.controls.update();
-    this.placed = true;
   }
 
   #listen() {
@@ -191,19 +219,19 @@ export class PlantScene {
     });
   }
 
-  #resize() {
+  #fitCanvas() {
     const parent = this.canvas.parentElement;
     const width = parent.clientWidth;
     const height = parent.clientHeight;
     this.renderer.setSize(width, height, false);
     this.camera.aspect = width / Math.max(1, height);
     this.camera.updateProjectionMatrix();
-    // a resized canvas is blank until drawn again: draw now, not at the next frame
-    if (this.machines.size) this.renderer.render(this.scene, this.camera);
   }
 
   #frame(time) {
     if (!this.machines.size) return; // nothing to draw before the graph has loaded
+    if (this.drawn && time - (this.lastFrame ?? 0) < FRAME_MS) return; // 30 frames/s is plenty
+    this.lastFrame = time;
     this.timer.update(time);
     const dt = Math.min(this.timer.getDelta(), 0.1);
     const t = this.timer.getElapsed();
@@ -244,7 +272,10 @@ export class PlantScene {
       element.style.transform = `translate(-50%, -100%) translate(${((v.x + 1) / 2) * rect.width}px, ${((1 - v.y) / 2) * rect.height}px)`;
     };
     for (const m of this.machines.values()) {
-      place(m.label, m.group.position.clone().setY(m.shape.height + 0.25));
+      // far away, only the selected machine and those in alarm keep their label
+      const far = this.camera.position.distanceTo(m.group.position) > LABEL_DISTANCE;
+      if (far && m.id !== this.selected && !m.alarm) m.label.style.display = "none";
+      else place(m.label, m.group.position.clone().setY(m.shape.height + 0.25));
     }
     for (const { tag, position } of this.lineTags) place(tag, position);
   }
