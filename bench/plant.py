@@ -23,15 +23,21 @@ Figures (medians over ``--repeats`` runs, each in a fresh hub):
   while the ingest runs beside it on the same cores);
 * ``zero_loss``: every published message arrived: the connector received and stored as
   many as were published, history holds every value they carried, and there is no dead
-  letter.
+  letter;
+* ``plant_only_published_per_s``, ``plant_only_speedup``: the same plant publishing the
+  same simulated time with no platform in the process (nobody subscribed): what the
+  simulation and its devices cost on their own.
+
+``--publisher paho`` runs the plant on the paho-based publisher Twinsight used before
+(``bench/paho_publisher.py``), to compare on the same machine in the same state.
 
 Why a separate benchmark from ``bench/sim.py``: that one measures the simulation's compute
 alone (no I/O, a 60 s step); this one measures the whole loop a real plant's data takes,
 with the simulation only as its source, and needs a broker.
 
-Usage (from the repository root): ``python bench/plant.py`` (6 simulated hours, 3 repeats)
-or ``--quick`` (half a simulated hour, 2 repeats; under a minute). The last line of stdout is
-one JSON object.
+Usage (from the repository root): ``python bench/plant.py`` (2 simulated hours, 3 repeats)
+or ``--quick`` (15 simulated minutes, 2 repeats; under a minute). The last line of stdout
+is one JSON object.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -71,11 +77,33 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
+class Publisher(Protocol):
+    """What the plant publishes through: Twinsight's ``MqttPublisher``, or for comparison
+    the paho-based one it replaced (``bench/paho_publisher.py``)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def flush(self, timeout: float | None = None) -> bool: ...
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None: ...
+
+
+def make_publisher(kind: str, url: str, max_inflight: int) -> Publisher:
+    if kind == "paho":
+        from paho_publisher import PahoPublisher
+
+        return PahoPublisher(url, client_id="virtual-plant")  # its window, as it was
+    return MqttPublisher(url, client_id="virtual-plant", max_inflight=max_inflight)
+
+
 class CountingPublisher:
     """Counts what the devices publish per topic (so the values expected in history are
-    known exactly) and passes every message on unchanged."""
+    known exactly) and passes every message on unchanged, a step's messages as one batch
+    when the publisher takes batches."""
 
-    def __init__(self, publisher: MqttPublisher) -> None:
+    def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
         self.sent: Counter[str] = Counter()
 
@@ -84,7 +112,11 @@ class CountingPublisher:
         self.sent[topic] += 1
 
     def publish_many(self, messages: Sequence[tuple[str, bytes, int]]) -> None:
-        self.publisher.publish_many(messages)
+        if isinstance(self.publisher, MqttPublisher):
+            self.publisher.publish_many(messages)
+        else:
+            for topic, payload, qos in messages:
+                self.publisher.publish(topic, payload, qos=qos)
         self.sent.update(topic for topic, _, _ in messages)
 
 
@@ -116,7 +148,7 @@ class VirtualPlant:
     """The factory's simulation bound to a hub's twins, its devices publishing through an
     MQTT publisher (counted), advanced by the live loop on a manual clock."""
 
-    publisher: MqttPublisher
+    publisher: Publisher
     counter: CountingPublisher
     devices: VirtualDevices
     live: LiveSimulation
@@ -135,14 +167,15 @@ class VirtualPlant:
         step: float = LIVE_STEP,
         conveyors: bool = True,
         max_inflight: int = 1000,
+        publisher: str = "twinsight",
     ) -> VirtualPlant:
         spec = simulation_spec(conveyors=conveyors)
         builder = SimulationBuilder(
             hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
         )
         simulation = builder.build(spec.bindings, spec.couplings, algorithm=spec.algorithm)
-        publisher = MqttPublisher(broker_url, client_id="virtual-plant", max_inflight=max_inflight)
-        counter = CountingPublisher(publisher)
+        sender = make_publisher(publisher, broker_url, max_inflight)
+        counter = CountingPublisher(sender)
         devices = VirtualDevices(simulation, spec.devices, counter, seed=7)
         live = LiveSimulation(simulation, hub.twins, clock, step=step, writers=[devices])
         per_model = {p.model: len(p.fields) for p in spec.devices}
@@ -150,7 +183,7 @@ class VirtualPlant:
         for device in devices.devices:
             twin, topic = device.split(" → ")
             fields[topic] = per_model[simulation.models[twin]]
-        return cls(publisher, counter, devices, live, fields, step)
+        return cls(sender, counter, devices, live, fields, step)
 
     def step(self, clock: ManualClock) -> None:
         """One communication step: the devices publish what is due."""
@@ -165,19 +198,28 @@ class VirtualPlant:
 
 
 def publish_load(
-    broker_url: str, messages: int, *, lines: int = LINES, conveyors: bool = True
+    broker_url: str,
+    messages: int,
+    *,
+    lines: int = LINES,
+    conveyors: bool = True,
+    publisher: str = "twinsight",
 ) -> dict[str, Any]:
-    """Run the factory's virtual devices (no ingest) until they have published at least
-    ``messages`` messages (whole steps) and the broker has acknowledged them all: the load
-    other benchmarks' consumers then drain from their queued sessions."""
+    """Run the factory's virtual devices alone (no ingest in this process) until they have
+    published at least ``messages`` messages (whole steps) and the broker has acknowledged
+    them all: the load other benchmarks' consumers then drain from their queued sessions,
+    and the plant's own pace without the platform beside it."""
     clock = ManualClock(T0)
     with factory_hub(None, clock, lines) as hub:
-        plant = VirtualPlant.build(hub, clock, broker_url, conveyors=conveyors)
+        plant = VirtualPlant.build(hub, clock, broker_url, conveyors=conveyors, publisher=publisher)
         plant.publisher.start()
         try:
             start = time.perf_counter()
+            steps = 0
             while plant.devices.sent < messages:
                 plant.step(clock)
+                steps += 1
+            looped = time.perf_counter()
             if not plant.publisher.flush(600):
                 raise SystemExit("the broker did not acknowledge every published message")
             seconds = time.perf_counter() - start
@@ -189,6 +231,7 @@ def publish_load(
         "devices": len(plant.devices.devices),
         "seconds": round(seconds, 3),
         "published_per_s": round(plant.devices.sent / seconds),
+        "speedup": round(steps * plant.seconds / (looped - start), 1),
     }
 
 
@@ -201,6 +244,7 @@ def run_plant(
     step: float = LIVE_STEP,
     max_inflight: int = 1000,
     conveyors: bool = True,
+    publisher: str = "twinsight",
     progress: Callable[[str], None] | None = None,
     timeout: float = 600.0,
 ) -> dict[str, Any]:
@@ -215,7 +259,13 @@ def run_plant(
             hub.ingest, MqttSettings(broker_url, topics=("factory/#",), qos=1), clock
         )
         plant = VirtualPlant.build(
-            hub, clock, broker_url, step=step, conveyors=conveyors, max_inflight=max_inflight
+            hub,
+            clock,
+            broker_url,
+            step=step,
+            conveyors=conveyors,
+            max_inflight=max_inflight,
+            publisher=publisher,
         )
         # History already holds the twins' initial property values: count from there.
         hub.recorder.flush()
@@ -276,15 +326,22 @@ def main() -> None:
     from broker import Broker
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="half a simulated hour, 2 repeats")
-    parser.add_argument("--hours", type=float, help="simulated hours per run (6)")
+    parser.add_argument("--quick", action="store_true", help="15 simulated minutes, 2 repeats")
+    parser.add_argument("--hours", type=float, help="simulated hours per run (2)")
     parser.add_argument("--repeats", type=int, help="runs, each in a fresh hub (3)")
     parser.add_argument("--lines", type=int, default=LINES, help="factory lines (25)")
     parser.add_argument(
         "--no-conveyors", action="store_true", help="motors, pumps and tanks only (no DES lines)"
     )
+    parser.add_argument(
+        "--publisher",
+        choices=["twinsight", "paho"],
+        default="twinsight",
+        help="publish through Twinsight's MqttPublisher (default) or the paho-based one it "
+        "replaced (bench/paho_publisher.py), for the before/after",
+    )
     args = parser.parse_args()
-    hours = args.hours or (0.5 if args.quick else 6.0)
+    hours = args.hours or (0.25 if args.quick else 2.0)
     repeats = args.repeats or (2 if args.quick else 3)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="twinsight-plant-bench-") as tmp:
@@ -303,12 +360,24 @@ def main() -> None:
                     lines=args.lines,
                     seconds=hours * 3600.0,
                     conveyors=not args.no_conveyors,
+                    publisher=args.publisher,
                     progress=lambda line: print(line, file=sys.stderr, flush=True),
                 )
+                # The same plant and simulated time with no platform beside it.
+                alone = publish_load(
+                    broker.url,
+                    figures["published"],
+                    lines=args.lines,
+                    conveyors=not args.no_conveyors,
+                    publisher=args.publisher,
+                )
+                figures["plant_only_published_per_s"] = alone["published_per_s"]
+                figures["plant_only_speedup"] = alone["speedup"]
                 print(
                     f"  published {figures['published_per_s']:,}/s, ingested "
                     f"{figures['ingested_per_s']:,}/s, speed-up {figures['speedup']:,}x, "
-                    f"zero loss: {figures['zero_loss']}",
+                    f"zero loss: {figures['zero_loss']}; the plant alone "
+                    f"{alone['published_per_s']:,}/s, {alone['speedup']:,}x",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -332,6 +401,9 @@ def main() -> None:
         "ingested_per_s": round(median("ingested_per_s")),
         "speedup": round(median("speedup"), 1),
         "zero_loss": all(r["zero_loss"] for r in runs),
+        "plant_only_published_per_s": round(median("plant_only_published_per_s")),
+        "plant_only_speedup": round(median("plant_only_speedup"), 1),
+        "publisher": args.publisher,
         "runs": runs,
         "cores": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
