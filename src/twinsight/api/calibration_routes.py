@@ -25,6 +25,36 @@ from twinsight.sim.calibration_request import CalibrationRequest
 from twinsight.sim.twin_calibration import TwinCalibrations, version_dict
 
 MAX_BODY = 64 * 1024
+_CALIBRATION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["parameters", "from", "to"],
+                    "properties": {
+                        "parameters": {"type": "array", "items": {"type": "string"}},
+                        "from": {"type": "string", "format": "date-time"},
+                        "to": {"type": "string", "format": "date-time"},
+                        "step": {"type": "number", "exclusiveMinimum": 0},
+                        "outputs": {"oneOf": [{"type": "array"}, {"type": "object"}]},
+                        "inputs": {"type": "object"},
+                        "states": {"type": "object"},
+                        "initial": {"type": "object"},
+                        "apply": {"type": "boolean", "default": True},
+                        "maxEvaluations": {"type": "integer", "minimum": 1, "default": 200},
+                    },
+                },
+                "example": {
+                    "parameters": ["housing_resistance", "winding_resistance"],
+                    "from": "2026-03-01T08:10:00Z",
+                    "to": "2026-03-01T10:10:00Z",
+                },
+            }
+        },
+    }
+}
 
 
 def service(hub: Hub) -> TwinCalibrations:
@@ -37,7 +67,7 @@ def service(hub: Hub) -> TwinCalibrations:
 def router(hub: Hub) -> APIRouter:
     r = APIRouter(tags=["calibration"])
 
-    @r.post("/twins/{twin_id}/calibrations")
+    @r.post("/twins/{twin_id}/calibrations", openapi_extra=_CALIBRATION_BODY)
     async def calibrate(twin_id: str, request: Request) -> JsonResponse:
         """Fit ``{"parameters": [...], "from": ISO, "to": ISO, "step"?, "outputs"?,
         "inputs"?, "states"?, "initial"?, "apply"?: true}`` from the twin's history;
