@@ -236,3 +236,19 @@ def test_bad_requests_are_refused_clearly_and_store_nothing(client: TestClient, 
     _error(client.get(f"/twins/{MOTOR}/parameters"), 409, "NoSimulation")
 
     assert hub.parameters.history(MOTOR, "motor") == []
+
+
+def test_reading_parameters_needs_read_and_calibrating_needs_write(hub: Hub) -> None:
+    read = hub.tokens.create("reader", ["read"])
+    write = hub.tokens.create("writer", ["write"])
+    with TestClient(create_app(hub, require_auth=True)) as client:
+        as_reader = {"Authorization": f"Bearer {read}"}
+        as_writer = {"Authorization": f"Bearer {write}"}
+        assert client.get(f"/twins/{MOTOR}/parameters", headers=as_reader).status_code == 200
+        _error(client.get(f"/twins/{MOTOR}/parameters"), 401, "Unauthorized")
+        body = {"parameters": ["housing_resistance"], **WINDOW, "apply": False}
+        url = f"/twins/{MOTOR}/calibrations"
+        _error(client.post(url, json=body, headers=as_reader), 403, "Forbidden")
+        activate = f"/twins/{MOTOR}/parameters/versions/1/activate"
+        _error(client.post(activate, headers=as_reader), 403, "Forbidden")
+        _error(client.post(activate, headers=as_writer), 404, "ParameterVersionNotFound")
