@@ -170,10 +170,10 @@ class TwinCalibrations:
         simulation, model = self._build(twin_id, binding, None)
         try:
             values = model.parameters()
-            notes = set(simulation.notes)
             described = model.description.parameters
         finally:
             simulation.close()
+        reader = GraphValues(self._graph)
         calibrated = active.parameters if active is not None else {}
         rows: dict[str, dict[str, Any]] = {}
         for variable in described:
@@ -184,7 +184,7 @@ class TwinCalibrations:
             elif name in binding.values:
                 row["source"] = "binding"
             elif name in binding.parameters and (
-                f"{twin_id}: no value for parameter {name}; default" not in notes
+                reader.read(twin_id, TwinValue(binding.parameters[name]), None) is not None
             ):
                 row.update(source="twin", property=binding.parameters[name])
             else:
