@@ -150,6 +150,20 @@ def test_qos1_messages_published_while_the_broker_is_down_arrive_after_it_is_bac
 
 
 @needs_mosquitto
+def test_qos1_messages_published_before_the_start_go_out_at_the_start(tmp_path: Path) -> None:
+    with mosquitto(tmp_path / "broker") as broker, subscriber(broker.port) as received:
+        publisher = MqttPublisher(broker.url)
+        publisher.publish_many([("plant/x", b"early-1", 1), ("plant/x", b"early-2", 1)])
+        publisher.start()
+        try:
+            assert publisher.flush(10)
+            wait_until(lambda: len(received) == 2, what="the 2 early messages")
+            assert received == [b"early-1", b"early-2"]
+        finally:
+            publisher.stop()
+
+
+@needs_mosquitto
 @pytest.mark.skipif(MOSQUITTO_PASSWD is None, reason="mosquitto_passwd missing")
 def test_refused_credentials_are_a_clear_error(tmp_path: Path) -> None:
     with mosquitto(tmp_path / "broker", users={"plant": "secret"}) as broker:

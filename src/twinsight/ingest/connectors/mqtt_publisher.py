@@ -117,9 +117,8 @@ class MqttPublisher:
 
     def start(self) -> None:
         self._stopping.clear()
-        sock = self._open()
-        with self._lock:
-            self._sock = sock
+        # QoS 1 messages published before the start go out now, like after a reconnect.
+        self._attach(self._open())
         self._thread = threading.Thread(
             target=self._run, name="twinsight-mqtt-publisher", daemon=True
         )
@@ -300,7 +299,9 @@ class MqttPublisher:
                     self._stopping.wait(delay)
                     delay = min(30.0, delay * 2)
                     continue
-                self._reconnected(sock)
+                again = self._attach(sock)
+                self.reconnects += 1
+                log.info("publisher reconnected to %s (%d message(s) sent again)", self.url, again)
                 delay = 1.0
             try:
                 self._read(sock)
@@ -313,20 +314,23 @@ class MqttPublisher:
                     self._sock = None
             sock.close()
 
-    def _reconnected(self, sock: socket.socket) -> None:
+    def _attach(self, sock: socket.socket) -> int:
+        """Make ``sock`` the connection and send the unacknowledged QoS 1 messages on it
+        again (flagged DUP); returns how many."""
         with self._send_lock, self._lock:
             if self._stopping.is_set():
                 sock.close()
-                return
-            again = [publish_packet_dup(packet) for _, packet in sorted(self._inflight.items())]
+                return 0
+            # In the order they were published (a dict keeps insertion order; ids wrap).
+            again = [publish_packet_dup(packet) for packet in self._inflight.values()]
             self._sock = sock
-            self.reconnects += 1
             self._lock.notify_all()
-            try:
-                sock.sendall(b"".join(again))
-            except OSError as error:
-                log.debug("publisher resend failed: %s", error)
-        log.info("publisher reconnected to %s (%d message(s) sent again)", self.url, len(again))
+            if again:
+                try:
+                    sock.sendall(b"".join(again))
+                except OSError as error:
+                    log.debug("publisher resend failed: %s", error)
+        return len(again)
 
     def _read(self, sock: socket.socket) -> None:
         """Collect PUBACKs until the connection ends; ping when it has been quiet."""
