@@ -26,7 +26,10 @@ Figures (medians over ``--repeats`` runs, each in a fresh hub):
   letter;
 * ``plant_only_published_per_s``, ``plant_only_speedup``: the same plant publishing the
   same simulated time with no platform in the process (nobody subscribed): what the
-  simulation and its devices cost on their own.
+  simulation and its devices cost on their own;
+* ``cpu_us_per_message``, ``plant_only_cpu_us_per_message``: the process's CPU time per
+  published message (both threads of all parts), which a machine shared with other work
+  disturbs much less than the wall-clock rates.
 
 ``--publisher paho`` runs the plant on the paho-based publisher Twinsight used before
 (``bench/paho_publisher.py``), to compare on the same machine in the same state.
@@ -214,7 +217,7 @@ def publish_load(
         plant = VirtualPlant.build(hub, clock, broker_url, conveyors=conveyors, publisher=publisher)
         plant.publisher.start()
         try:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             steps = 0
             while plant.devices.sent < messages:
                 plant.step(clock)
@@ -223,6 +226,7 @@ def publish_load(
             if not plant.publisher.flush(600):
                 raise SystemExit("the broker did not acknowledge every published message")
             seconds = time.perf_counter() - start
+            cpu = time.process_time() - cpu
         finally:
             plant.publisher.stop()
     return {
@@ -232,6 +236,7 @@ def publish_load(
         "seconds": round(seconds, 3),
         "published_per_s": round(plant.devices.sent / seconds),
         "speedup": round(steps * plant.seconds / (looped - start), 1),
+        "cpu_us_per_message": round(cpu / plant.devices.sent * 1e6, 1),
     }
 
 
@@ -273,7 +278,7 @@ def run_plant(
         hub.start_connectors([connector, plant.publisher])
 
         steps = round(seconds / step)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         report = start + 5.0
         for done in range(1, steps + 1):
             plant.step(clock)
@@ -292,6 +297,7 @@ def run_plant(
         while connector.stats().acked < sent and time.perf_counter() < deadline:
             time.sleep(0.005)
         ingested_at = time.perf_counter()
+        cpu = time.process_time() - cpu
         stats = connector.stats()
         hub.recorder.flush()
         values = stored_values(hub, T0 - DAY, clock.now() + timedelta(seconds=1)) - before
@@ -319,6 +325,7 @@ def run_plant(
         "published_per_s": round(sent / (published_at - start)),
         "ingested_per_s": round(stats.acked / (ingested_at - start)),
         "ingest_lag_seconds": round(ingested_at - published_at, 3),
+        "cpu_us_per_message": round(cpu / sent * 1e6, 1),
     }
 
 
@@ -373,6 +380,7 @@ def main() -> None:
                 )
                 figures["plant_only_published_per_s"] = alone["published_per_s"]
                 figures["plant_only_speedup"] = alone["speedup"]
+                figures["plant_only_cpu_us_per_message"] = alone["cpu_us_per_message"]
                 print(
                     f"  published {figures['published_per_s']:,}/s, ingested "
                     f"{figures['ingested_per_s']:,}/s, speed-up {figures['speedup']:,}x, "
@@ -403,6 +411,8 @@ def main() -> None:
         "zero_loss": all(r["zero_loss"] for r in runs),
         "plant_only_published_per_s": round(median("plant_only_published_per_s")),
         "plant_only_speedup": round(median("plant_only_speedup"), 1),
+        "cpu_us_per_message": median("cpu_us_per_message"),
+        "plant_only_cpu_us_per_message": median("plant_only_cpu_us_per_message"),
         "publisher": args.publisher,
         "runs": runs,
         "cores": os.cpu_count(),

@@ -41,3 +41,4 @@ def test_the_virtual_plant_benchmark_loses_nothing(tmp_path: Path) -> None:
     assert figures["zero_loss"] is True
     assert figures["speedup"] > 1
     assert figures["published_per_s"] > 0 and figures["ingested_per_s"] > 0
+    assert figures["cpu_us_per_message"] > 0
