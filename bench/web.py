@@ -10,8 +10,9 @@ start of navigation until the first frame with every machine is drawn, which nee
 its libraries, the models, the twin graph and the first render. One unmeasured load first
 starts the browser. The goal is under 2 s.
 
-Usage (from the repository root): ``python bench/web.py [--quick] [--loads N]`` (quick: 3
-loads). The last line of stdout is one JSON object.
+Usage (from the repository root): ``python bench/web.py [--quick] [--loads N] [--lines N]``
+(quick: 3 loads; ``--lines`` is passed to the demo: how many production lines the plant
+has). The last line of stdout is one JSON object.
 """
 
 from __future__ import annotations
@@ -75,10 +76,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 loads")
     parser.add_argument("--loads", type=int, default=10, help="measured loads (default 10)")
+    parser.add_argument("--lines", type=int, help="production lines of the demo's plant")
     args = parser.parse_args()
     loads = 3 if args.quick else args.loads
 
-    with tempfile.TemporaryDirectory() as folder, running_demo(Path(folder)) as demo:
+    extra = ("--lines", str(args.lines)) if args.lines else ()
+    with tempfile.TemporaryDirectory() as folder, running_demo(Path(folder), *extra) as demo:
         print(f"demo on {demo.url}; waiting for readings", file=sys.stderr)
         wait_for_readings(demo.url)
         twins = httpx.get(f"{demo.url}/health").json()["twins"]

@@ -77,6 +77,11 @@ export class PlantScene {
   build(graph, state) {
     this.graph = graph;
     this.state = state;
+    this.world.traverse((object) => {
+      // a rebuild replaces every mesh: free the old ones' GPU buffers and programs
+      if (object.geometry && !object.geometry.userData.shared) object.geometry.dispose();
+      if (object.material && !object.material.userData.shared) object.material.dispose();
+    });
     this.world.clear();
     this.labels.replaceChildren();
     this.machines.clear();
