@@ -181,3 +181,23 @@ def test_a_browser_closed_mid_stream_leaves_the_platform_serving(
     expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
     motor = _ids_of(demo, "Motor")[0]
     expect(page.locator(f'#explorer-list li[data-twin="{motor}"]')).to_be_visible()
+
+
+def test_an_alarm_shows_in_the_scene_and_the_panel_says_why(page: Page, demo: Demo) -> None:
+    tank = _ids_of(demo, "Tank")[-1]
+    limits = httpx.get(f"{demo.url}/digitaltwins/{tank}").json()["alarmLimits"]
+    open_page(page, demo, f"/ui/#{tank}")
+    label = page.locator(f'#labels .label[data-twin="{tank}"]')
+    expect(label).not_to_have_class(re.compile("alarm"))
+
+    def set_limits(value: dict[str, float]) -> None:
+        patch = [{"op": "replace", "path": "/alarmLimits", "value": value}]
+        assert httpx.patch(f"{demo.url}/digitaltwins/{tank}", json=patch).status_code == 204
+
+    set_limits({"low": -2.0, "high": -1.0})  # any level is now over the high limit
+    try:
+        expect(label).to_have_class(re.compile("alarm"), timeout=15_000)
+        expect(page.locator("#twin-panel .alarm-text")).to_contain_text("over -1")
+    finally:
+        set_limits(limits)
+    expect(label).not_to_have_class(re.compile("alarm"), timeout=15_000)

@@ -12,10 +12,10 @@ const PLOTTED = 3;
 /** Names to suggest per shape; only suggestions: the server knows the models' real
  *  variables, and names it lists in a refusal are added to these. */
 const HINTS = {
-  motor: { parameter: ["rated_power", "efficiency", "rated_life"], input: ["running", "ambient_temperature"], example: ["parameter", "rated_power", "22"] },
-  pump: { parameter: ["shutoff_head", "bep_flow", "static_head", "system_coefficient"], input: [], example: ["parameter", "static_head", "20"] },
+  motor: { parameter: ["rated_power", "efficiency", "rated_life", "max_speed"], input: ["running", "speed_setpoint", "ambient_temperature", "bearing_fault"], example: ["parameter", "rated_power", "22"] },
+  pump: { parameter: ["shutoff_head", "bep_flow", "static_head", "system_coefficient"], input: ["cavitation"], example: ["parameter", "static_head", "20"] },
   tank: { parameter: ["valve_coefficient", "area", "max_level"], input: ["valve_opening"], example: ["input", "valve_opening", "0.5"] },
-  conveyor: { parameter: [], input: ["running"], example: ["input", "running", "0"] },
+  conveyor: { parameter: ["nominal_speed", "max_speed", "lot_size"], input: ["running", "belt_speed_setpoint"], example: ["input", "belt_speed_setpoint", "0.5"] },
 };
 
 export class WhatIfPanel {
