@@ -137,7 +137,7 @@ def test_a_speed_setpoint_ramps_the_motor_and_the_pump_and_tank_follow(hub: Hub)
     load = model.inputs()[prefix + "load"]
     slip = 1.0 - 1460.0 / 1500.0  # the motor's rated and synchronous speeds
     assert motor["speed"] == pytest.approx(1480.0 * (1.0 - slip * load), rel=1e-3)
-    _set(hub, "line-1-motor", "/speedSetpoint", 1200.0)
+    _set(hub, "line-1-motor", "/speedSetpoint", 900.0)
     _run(live, clock, 10.0)
     # A ramp, not a jump: 10 s at most 30 rpm/s.
     ramping = _outputs(sim, "line-1-motor")["speed"]
@@ -145,7 +145,7 @@ def test_a_speed_setpoint_ramps_the_motor_and_the_pump_and_tank_follow(hub: Hub)
     _run(live, clock, 3600.0)
     slower, pump_slower = _outputs(sim, "line-1-motor"), _outputs(sim, "line-1-pump")
     assert slower["speed"] == pytest.approx(
-        1200.0 * (1.0 - slip * model.inputs()[prefix + "load"]), rel=1e-3
+        900.0 * (1.0 - slip * model.inputs()[prefix + "load"]), rel=1e-3
     )
     # Through the drivenBy coupling the pump turns slower: less flow, pressure and power.
     assert pump_slower["flow"] < 0.85 * pump["flow"]

@@ -43,7 +43,7 @@ from twinsight.sim.spec import SimulationSpec
 NS = "dtmi:twinsight:factory"
 STEP = 60.0
 """Communication step, s: under the motor winding's (~150 s) time constant (the drives'
-speed loops and the pumps' flow, 10–20 s, are sub-stepped), and coarse enough to run a day
+speed loops and the pumps' flow, 10–25 s, are sub-stepped), and coarse enough to run a day
 in under a second."""
 DEVICE_PERIOD = 5.0
 """s between two messages of one simulated device (when run live)."""
@@ -51,8 +51,10 @@ RATED_POWER = 15.0
 """kW of the factory's motors: the pump's shaft power divided by it is the motor's load."""
 
 # Solver settings: fixed-step RK4 with sub-steps short enough for each model's fastest time
-# constant (RK4 is stable up to 2.8 time constants a step): the motor drive's speed loop
-# (20 s) → 30 s; the pump's flow (10 s) → 20 s; the tank (~30 min) → 60 s.
+# constant (RK4 is stable up to 2.8 time constants a step, and accurate to a few per cent
+# up to about 1.2): the motor drive's speed loop (25 s) → 30 s, so a stopped motor reads
+# 0 rpm within minutes even in a 60-s what-if run; the pump's flow (10 s) → 20 s; the
+# tank (~30 min) → 60 s.
 MOTOR_STEP, PUMP_STEP, TANK_STEP = 30.0, 20.0, 60.0
 PUMP_RESPONSE = 10.0
 """s: how fast a pump's flow follows its speed. The water column answers in a second or

@@ -106,7 +106,7 @@ PARAMETERS = (
              "synchronous speed)", min=1.0, max=20000.0),
     Variable("acceleration", 30.0, "rpm/s", "fastest the drive ramps its speed",
              min=0.01, max=1e5),
-    Variable("speed_response", 20.0, "s", "time constant of the drive's speed loop near the "
+    Variable("speed_response", 25.0, "s", "time constant of the drive's speed loop near the "
              "set-point", min=0.1, max=3600.0),
     Variable("fault_vibration", 8.0, "mm/s", "extra vibration RMS of a fully developed "
              "bearing fault", min=0.0, max=100.0),
