@@ -181,6 +181,7 @@ def test_a_browser_closed_mid_stream_leaves_the_platform_serving(
     expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
     motor = _ids_of(demo, "Motor")[0]
     expect(page.locator(f'#explorer-list li[data-twin="{motor}"]')).to_be_visible()
+    assert "Traceback" not in demo.log.read_text()  # nothing went wrong on the server side
 
 
 def test_an_alarm_shows_in_the_scene_and_the_panel_says_why(page: Page, demo: Demo) -> None:

@@ -1,12 +1,39 @@
 // A history chart (uPlot) of one series: filled from the history API, extended live from
 // the stream. Drag across it to zoom into a stretch of time, double-click to zoom out again.
+// Alarm limits, when the series has some, are drawn as dashed red lines and kept in view.
 
 import uPlot from "uplot";
 
 const MAX_POINTS = 5000;
 
+/** The y range: the data's and the limits', with a little room around. */
+function withLimits(min, max, limits) {
+  const values = [min, max, ...limits].filter((v) => typeof v === "number" && Number.isFinite(v));
+  if (!values.length) return [0, 1];
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.1 || 1;
+  return [lo - pad, hi + pad];
+}
+
+function drawLimits(u, limits) {
+  const { ctx, bbox } = u;
+  ctx.save();
+  ctx.strokeStyle = "#d1372a";
+  ctx.setLineDash([6, 4]);
+  ctx.lineWidth = 1.5;
+  for (const limit of limits) {
+    const y = Math.round(u.valToPos(limit, "y", true));
+    ctx.beginPath();
+    ctx.moveTo(bbox.left, y);
+    ctx.lineTo(bbox.left + bbox.width, y);
+    ctx.stroke();
+  }
+  ctx.restore();
+}
+
 export class HistoryChart {
-  constructor(container, { title, unit }) {
+  constructor(container, { title, unit, limits = [] }) {
     this.times = [];
     this.values = [];
     this.zoomed = false;
@@ -20,11 +47,12 @@ export class HistoryChart {
         width,
         height: 150,
         cursor: { drag: { x: true, y: false, setScale: true } },
-        scales: { x: { time: true } },
-        axes: [{ size: 30 }, { size: 52, label: unit || undefined, labelSize: 14 }],
+        scales: { x: { time: true }, y: { range: (u, min, max) => withLimits(min, max, limits) } },
+        axes: [{ size: 30 }, { size: 52, space: 24, label: unit || undefined, labelSize: 14 }],
         legend: { show: false },
         series: [{}, { label: title, stroke: "#2f6fd6", width: 1.5, fill: "rgba(47,111,214,0.08)", points: { show: false } }],
         hooks: {
+          draw: [(u) => drawLimits(u, limits)],
           setSelect: [() => {
             this.zoomed = true;
             this.element.dataset.zoomed = "true";

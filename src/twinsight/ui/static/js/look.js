@@ -40,5 +40,9 @@ export function machineLook(graph, state, twinId) {
     fill = Math.min(1, value / Math.max(5, (limits.high ?? 0) * 1.25));
   }
   const summary = `${twinId}: ${status ?? "no state"}${reasons.length ? ` — alarm: ${reasons.join(", ")}` : ""}`;
-  return { temperature, running, alarm: reasons.length > 0, fill, summary, reasons };
+  const bounds = limits ? [limits.low, limits.high].filter((v) => number(v) !== null) : [];
+  return {
+    temperature, running, alarm: reasons.length > 0, fill, summary, reasons,
+    limitedPath: bounds.length && measured ? measured.path : null, limits: bounds,
+  };
 }

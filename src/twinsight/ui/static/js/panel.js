@@ -162,10 +162,12 @@ export class TwinPanel {
     for (const chart of this.charts.values()) chart.destroy();
     this.charts.clear();
     this.chartBox.replaceChildren();
+    const look = machineLook(this.graph, this.state, twinId);
     if (!wanted.length) this.chartBox.append(el("p", { class: "muted" }, "nothing numeric to chart"));
     wanted.forEach((field, i) => {
       const unit = unitSymbol(field.unit);
-      const chart = new HistoryChart(this.chartBox, { title: unit ? `${field.label} (${unit})` : field.label, unit });
+      const limits = field.path === look.limitedPath ? look.limits : [];
+      const chart = new HistoryChart(this.chartBox, { title: unit ? `${field.label} (${unit})` : field.label, unit, limits });
       chart.element.dataset.series = field.path;
       chart.setPoints(series[i]);
       this.charts.set(field.path, chart);
