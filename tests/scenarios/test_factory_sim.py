@@ -93,7 +93,7 @@ def test_live_an_operator_who_stops_a_motor_stops_its_pump(hub: Hub) -> None:
     clock = hub.clock
     assert isinstance(clock, ManualClock)
     sim = _build(hub, fleet=True)
-    live = LiveSimulation(sim, hub.twins, clock, step=60.0)
+    live = LiveSimulation(sim, hub.twins, clock, step=5.0)  # as the demo steps
     clock.advance(600.0)
     live.catch_up()
     assert _outputs(sim, "line-1-pump")["flow"] > 50.0

@@ -51,11 +51,13 @@ RATED_POWER = 15.0
 """kW of the factory's motors: the pump's shaft power divided by it is the motor's load."""
 
 # Solver settings: fixed-step RK4 with sub-steps short enough for each model's fastest time
-# constant (RK4 is stable up to 2.8 time constants a step, and accurate to a few per cent
-# up to about 1.2): the motor drive's speed loop (25 s) → 30 s, so a stopped motor reads
-# 0 rpm within minutes even in a 60-s what-if run; the pump's flow (10 s) → 20 s; the
-# tank (~30 min) → 60 s.
-MOTOR_STEP, PUMP_STEP, TANK_STEP = 30.0, 20.0, 60.0
+# constant (RK4 is stable up to 2.8 time constants a step): the motor drive's speed loop
+# (25 s) and winding (~150 s) → 60 s; the pump's flow (10 s) → 20 s; the tank (~30 min)
+# → 60 s. At 60 s a step the speed loop is integrated stably and without overshoot, but
+# slower than it is: a 60-s what-if run sees a stopped motor coast to 0 rpm in about ten
+# minutes rather than two (its pump stops delivering within two either way). Live steps
+# (5 s) are accurate; a 30-s sub-step would be too, at twice the motors' cost in bulk runs.
+MOTOR_STEP, PUMP_STEP, TANK_STEP = 60.0, 20.0, 60.0
 PUMP_RESPONSE = 10.0
 """s: how fast a pump's flow follows its speed. The water column answers in a second or
 two; 10 s is the quickest response a 20-s sub-step integrates well, and no device that

@@ -102,11 +102,11 @@ def _curve(p: FloatArray) -> tuple[Any, Any]:
 def operating_flow(speed: Any, p: FloatArray, cavitation: Any = 0.0) -> Any:
     """Where pump and system curves cross at ``speed`` (m³/h), or 0 below the static
     head."""
-    shutoff, k_pump = _curve(p)
+    shutoff = p[1]  # the curve written out, not taken from _curve: 12 calls an rk4 step
     s = speed / p[0]
     k = 1.0 - p[9] * cavitation
     lift = np.maximum(k * s * s * shutoff - p[5], 0.0)
-    return np.sqrt(lift / (k * k_pump + p[6]))
+    return np.sqrt(lift / (k * (shutoff - p[3]) / (p[2] * p[2]) + p[6]))
 
 
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
