@@ -42,9 +42,9 @@ from twinsight.sim.spec import SimulationSpec
 
 NS = "dtmi:twinsight:factory"
 STEP = 60.0
-"""Communication step, s: under the motor winding's (~150 s) time constant (the drives'
-speed loops and the pumps' flow, 10–25 s, are sub-stepped), and coarse enough to run a day
-in under a second."""
+"""Communication step, s: under the motor winding's (~150 s) time constant (the pumps'
+flow, 10 s, is sub-stepped; see the solver settings for the drives' 25-s speed loops), and
+coarse enough to run a day in under a second."""
 DEVICE_PERIOD = 5.0
 """s between two messages of one simulated device (when run live)."""
 RATED_POWER = 15.0
