@@ -39,7 +39,7 @@ alone (no I/O, a 60 s step); this one measures the whole loop a real plant's dat
 with the simulation only as its source, and needs a broker.
 
 Usage (from the repository root): ``python bench/plant.py`` (2 simulated hours, 3 repeats)
-or ``--quick`` (15 simulated minutes, 2 repeats; under a minute). The last line of stdout
+or ``--quick`` (15 simulated minutes, one run; under a minute). The last line of stdout
 is one JSON object.
 """
 
@@ -333,7 +333,7 @@ def main() -> None:
     from broker import Broker
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="15 simulated minutes, 2 repeats")
+    parser.add_argument("--quick", action="store_true", help="15 simulated minutes, one run")
     parser.add_argument("--hours", type=float, help="simulated hours per run (2)")
     parser.add_argument("--repeats", type=int, help="runs, each in a fresh hub (3)")
     parser.add_argument("--lines", type=int, default=LINES, help="factory lines (25)")
@@ -349,7 +349,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     hours = args.hours or (0.25 if args.quick else 2.0)
-    repeats = args.repeats or (2 if args.quick else 3)
+    repeats = args.repeats or (1 if args.quick else 3)
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="twinsight-plant-bench-") as tmp:
         folder = Path(tmp)
