@@ -199,3 +199,34 @@ def test_events_already_recorded_by_their_writer_are_skipped(hub: Hub) -> None:
     hub.bus.publish(TelemetryReceived("t", "m", None, "2", {"y": 1.0}, T0))
     hub.recorder.flush()
     assert [str(s.key) for s in hub.history.series()] == ["t/y"]
+
+
+def test_a_series_event_is_recorded_sample_by_sample_unless_already_recorded(hub: Hub) -> None:
+    from twinsight.core.events import TelemetrySeries
+
+    us = int(T0.timestamp()) * 1_000_000
+    times = [us, us + 500_000, us + 1_000_000]
+    values = {"speed": [1.0, None, 3.0], "load": [None, 0.5, 0.5]}
+    hub.bus.publish(TelemetrySeries("m1", MOTOR, None, "x", T0, times, values))
+    hub.bus.publish(TelemetrySeries("m1", MOTOR, "bearing", "x", T0, times[:1], {"wear": [0.1]}))
+    hub.bus.publish(TelemetrySeries("m2", MOTOR, None, "x", T0, times, values, recorded=True))
+    hub.recorder.flush()
+    half = T0 + timedelta(seconds=0.5)
+    assert series(hub, "speed") == [(T0, 1.0), (T0 + timedelta(seconds=1), 3.0)]
+    assert series(hub, "load") == [(half, 0.5), (T0 + timedelta(seconds=1), 0.5)]
+    assert series(hub, "bearing.wear") == [(T0, 0.1)]
+    assert hub.history.series(twin="m2") == []
+
+
+def test_columns_are_appended_with_rows_in_one_call(hub: Hub) -> None:
+    us = int(T0.timestamp()) * 1_000_000
+    added = hub.history.append_rows(
+        [("m1", "speed", "telemetry", T0, 5.0)],
+        [
+            ("m1", "speed", "telemetry", [us, us + 1_000_000], [6.0, 7.0]),  # first wins at T0
+            ("m1", "mode", "property", [us], ["auto"]),
+        ],
+    )
+    assert added == 3
+    assert series(hub, "speed") == [(T0, 5.0), (T0 + timedelta(seconds=1), 7.0)]
+    assert series(hub, "mode") == [(T0, "auto")]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,56 @@ class TelemetryReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetrySeries:
+    """Timed telemetry samples of one twin (or component) from one message, together.
+
+    Why: a SenML pack carries many samples (100 times of a sensor); one event per sample
+    time made every subscriber (live streams serialising JSON, webhooks) pay per sample.
+    This event hands them the message's samples in one go, as columns: ``times`` are the
+    source times in integer microseconds since the epoch (UTC) and ``values`` maps each
+    telemetry name to one value per time, ``None`` where that name has no sample at that
+    time. Times are in ascending order and distinct.
+
+    Subscribers of :class:`TelemetryReceived` that did not ask for whole series receive
+    it as one :class:`TelemetryReceived` per time (see :meth:`EventBus.subscribe`), so
+    code written before this event existed still sees every sample.
+    """
+
+    twin_id: str
+    model: str
+    component: str | None
+    message_id: str
+    time: datetime
+    times: Sequence[int]
+    values: Mapping[str, Sequence[Any]]
+    recorded: bool = False
+    """True when the values are already in history (see :class:`TwinChanged`)."""
+
+    def samples(self) -> list[TelemetryReceived]:
+        """The series as one :class:`TelemetryReceived` per source time."""
+        columns = list(self.values.items())
+        out = []
+        for i, us in enumerate(self.times):
+            payload = {name: column[i] for name, column in columns if column[i] is not None}
+            out.append(
+                TelemetryReceived(
+                    self.twin_id,
+                    self.model,
+                    self.component,
+                    self.message_id,
+                    payload,
+                    self.time,
+                    _EPOCH + timedelta(microseconds=us),
+                    recorded=self.recorded,
+                )
+            )
+        return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
 class IngestBatch:
     """What one ingest batch did, compactly, for data-quality tracking: every accepted value
     as ``(twin_id, name, kind, time, arrival_time, value)`` (``time`` is the source time, or
@@ -76,36 +126,68 @@ class IngestBatch:
     time: datetime
     values: tuple[tuple[str, str, str, datetime, datetime, Any], ...]
     rejects: tuple[tuple[str, str, str, str], ...]
+    columns: tuple[tuple[str, str, str, datetime, Sequence[int], Sequence[Any]], ...] = ()
+    """Accepted values that arrived as a series (a SenML pack's samples of one name), as
+    ``(twin_id, name, kind, arrival_time, times, values)`` with ``times`` the source
+    times in microseconds since the epoch, in message order: one entry instead of one
+    tuple per value."""
 
 
-Event = TwinChanged | RelationshipChanged | TelemetryReceived | IngestBatch
+Event = TwinChanged | RelationshipChanged | TelemetryReceived | TelemetrySeries | IngestBatch
 Handler = Callable[[Any], None]
+
+
+_SAMPLES = "samples of TelemetrySeries"
+"""Handler-table key of the :class:`TelemetryReceived` handlers that take a series' samples."""
 
 
 class EventBus:
     """Publish events to subscribers of their type (or of every event)."""
 
     def __init__(self) -> None:
-        self._handlers: dict[type | None, list[Handler]] = {}
+        self._handlers: dict[type | str | None, list[Handler]] = {}
         self._lock = threading.Lock()
 
-    def subscribe(self, handler: Handler, event_type: type | None = None) -> Callable[[], None]:
+    def subscribe(
+        self, handler: Handler, event_type: type | None = None, *, whole_series: bool = False
+    ) -> Callable[[], None]:
         """Call ``handler`` for each event of ``event_type`` (every event if ``None``);
-        returns a function that unsubscribes."""
+        returns a function that unsubscribes.
+
+        A handler of :class:`TelemetryReceived` also receives every
+        :class:`TelemetrySeries` split into one :class:`TelemetryReceived` per sample time,
+        so it sees all telemetry in the form it knows; ``whole_series=True`` says it
+        subscribes to :class:`TelemetrySeries` itself (or has no use for them) and spares
+        the bus that split."""
+        keys: list[type | str | None] = [event_type]
+        if event_type is TelemetryReceived and not whole_series:
+            keys.append(_SAMPLES)
         with self._lock:
-            self._handlers.setdefault(event_type, []).append(handler)
+            for key in keys:
+                self._handlers.setdefault(key, []).append(handler)
 
         def unsubscribe() -> None:
             with self._lock:
-                handlers = self._handlers.get(event_type, [])
-                if handler in handlers:
-                    handlers.remove(handler)
+                for key in keys:
+                    handlers = self._handlers.get(key, [])
+                    if handler in handlers:
+                        handlers.remove(handler)
 
         return unsubscribe
 
     def publish(self, event: Event) -> None:
         for handler in (*self._handlers.get(type(event), ()), *self._handlers.get(None, ())):
-            try:
-                handler(event)
-            except Exception:
-                log.exception("event subscriber %r failed on %s", handler, type(event).__name__)
+            self._call(handler, event)
+        if event.__class__ is TelemetrySeries:
+            split = tuple(self._handlers.get(_SAMPLES, ()))
+            if split:
+                for sample in event.samples():
+                    for handler in split:
+                        self._call(handler, sample)
+
+    @staticmethod
+    def _call(handler: Handler, event: object) -> None:
+        try:
+            handler(event)
+        except Exception:
+            log.exception("event subscriber %r failed on %s", handler, type(event).__name__)

@@ -6,7 +6,12 @@ The storage sits behind :class:`twinsight.core.ports.HistoryStore`, so the hub c
 embedded SQLite backend or a server database without this package changing.
 """
 
-from twinsight.history.recorder import Recorder, points_from_telemetry, points_from_twin_change
+from twinsight.history.recorder import (
+    Recorder,
+    points_from_series,
+    points_from_telemetry,
+    points_from_twin_change,
+)
 from twinsight.history.retention import RetentionPolicy
 from twinsight.history.service import History, parse_bucket, parse_series, parse_time
 
@@ -17,6 +22,7 @@ __all__ = [
     "parse_bucket",
     "parse_series",
     "parse_time",
+    "points_from_series",
     "points_from_telemetry",
     "points_from_twin_change",
 ]

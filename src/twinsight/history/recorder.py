@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from twinsight.core.events import EventBus, TelemetryReceived, TwinChanged
+from twinsight.core.events import EventBus, TelemetryReceived, TelemetrySeries, TwinChanged
 from twinsight.core.ports import HistoryPoint, HistoryStore
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,28 @@ def points_from_telemetry(event: TelemetryReceived) -> list[HistoryPoint]:
     ]
 
 
+def points_from_series(event: TelemetrySeries) -> list[HistoryPoint]:
+    """One ``telemetry`` point per sample of each name of a series (``None`` is no sample)."""
+    prefix = f"{event.component}." if event.component else ""
+    points = []
+    for name, column in event.values.items():
+        for us, value in zip(event.times, column, strict=True):
+            if value is not None:
+                points.append(
+                    HistoryPoint(
+                        event.twin_id,
+                        prefix + name,
+                        "telemetry",
+                        _EPOCH + timedelta(microseconds=us),
+                        value,
+                    )
+                )
+    return points
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Recorder:
     """Subscribes a history store to a bus; batches and writes in the background."""
 
@@ -122,7 +144,8 @@ class Recorder:
         """Batches that could not be written (logged; the points are dropped)."""
         self._unsubscribe = [
             bus.subscribe(self._on_twin, TwinChanged),
-            bus.subscribe(self._on_telemetry, TelemetryReceived),
+            bus.subscribe(self._on_telemetry, TelemetryReceived, whole_series=True),
+            bus.subscribe(self._on_series, TelemetrySeries),
         ]
         self._thread = threading.Thread(target=self._run, name="history-recorder", daemon=True)
         self._thread.start()
@@ -134,6 +157,10 @@ class Recorder:
     def _on_telemetry(self, event: TelemetryReceived) -> None:
         if not event.recorded:
             self.record(points_from_telemetry(event))
+
+    def _on_series(self, event: TelemetrySeries) -> None:
+        if not event.recorded:
+            self.record(points_from_series(event))
 
     def record(self, points: list[HistoryPoint]) -> None:
         """Queue points for the next batch."""

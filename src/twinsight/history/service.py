@@ -60,6 +60,7 @@ EXPORT_CHUNK = 50_000
 _BUCKET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _ONE_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_time(value: TimeLike | None, what: str = "time") -> datetime | None:
@@ -152,13 +153,25 @@ class History:
         pipeline calls this before acknowledging a message). Returns how many were new."""
         return self._store.append(points)
 
-    def append_rows(self, rows: Sequence[tuple[str, str, HistoryKind, datetime, Any]]) -> int:
-        """:meth:`append` for ``(twin_id, name, kind, time, value)`` tuples (the ingest
-        path), without a :class:`HistoryPoint` per value where the store allows."""
+    def append_rows(
+        self,
+        rows: Sequence[tuple[str, str, HistoryKind, datetime, Any]],
+        columns: Sequence[tuple[str, str, HistoryKind, Sequence[int], Sequence[Any]]] = (),
+    ) -> int:
+        """:meth:`append` for ``(twin_id, name, kind, time, value)`` tuples and for
+        ``(twin_id, name, kind, times, values)`` columns with times in microseconds since
+        the epoch (the ingest path: a SenML pack's samples), in one transaction and without
+        a :class:`HistoryPoint` per value where the store allows."""
         fast = getattr(self._store, "append_rows", None)
         if fast is not None:
-            return int(fast(rows))
-        return self._store.append([HistoryPoint(*row) for row in rows])
+            return int(fast(rows, columns) if columns else fast(rows))
+        points = [HistoryPoint(*row) for row in rows]
+        for twin_id, name, kind, times, values in columns:
+            points.extend(
+                HistoryPoint(twin_id, name, kind, _EPOCH + timedelta(microseconds=us), value)
+                for us, value in zip(times, values, strict=True)
+            )
+        return self._store.append(points)
 
     # ------------------------------------------------------------------- reads
 

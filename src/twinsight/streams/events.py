@@ -21,10 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from twinsight.core.events import RelationshipChanged, TelemetryReceived, TwinChanged
+import numpy as np
+import orjson
+
+from twinsight.core.events import (
+    RelationshipChanged,
+    TelemetryReceived,
+    TelemetrySeries,
+    TwinChanged,
+)
 
 EVENT_TYPES = (
     "twin.created",
@@ -123,6 +131,8 @@ def stream_event(event: object, model_of: Any = None) -> dict[str, Any] | None:
         if event.component is not None:
             out["component"] = event.component
         return out
+    if isinstance(event, TelemetrySeries):
+        return series_event(event)
     if isinstance(event, TwinChanged):
         return {
             "type": f"twin.{_KIND[event.kind]}",
@@ -143,6 +153,47 @@ def stream_event(event: object, model_of: Any = None) -> dict[str, Any] | None:
             "relationship": dict(event.new) if event.new is not None else None,
         }
     return None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TIME_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+
+
+def series_event(event: TelemetrySeries) -> dict[str, Any]:
+    """A ``telemetry`` stream event for a series of samples (a SenML pack's).
+
+    It is a ``telemetry`` event as clients know it — ``sourceTime`` the newest sample
+    time, ``telemetry`` each name's newest value — plus ``samples``: every sample, as
+    columns ``{"sourceTime": [...], "telemetry": {name: [value or null, ...]}}``. A client
+    that reads only ``telemetry`` sees the current values; one that wants every sample
+    reads ``samples``. The times are serialised in one call from an array (the same ISO
+    8601 form as everywhere else): per-sample formatting in Python cost more than all
+    the rest of the event.
+    """
+    times = np.asarray(event.times, dtype=np.int64).view("datetime64[us]")
+    columns = {name: list(column) for name, column in event.values.items()}
+    newest: dict[str, Any] = {}
+    for name, column in columns.items():
+        for value in reversed(column):
+            if value is not None:
+                newest[name] = value
+                break
+    out: dict[str, Any] = {
+        "type": "telemetry",
+        "twinId": event.twin_id,
+        "model": event.model,
+        "time": _iso(event.time),
+        "sourceTime": _iso(_EPOCH + timedelta(microseconds=int(event.times[-1]))),
+        "messageId": event.message_id,
+        "telemetry": newest,
+        "samples": {
+            "sourceTime": orjson.loads(orjson.dumps(times, option=_TIME_OPTIONS)),
+            "telemetry": columns,
+        },
+    }
+    if event.component is not None:
+        out["component"] = event.component
+    return out
 
 
 def event_meta(body: Mapping[str, Any]) -> EventMeta:

@@ -29,7 +29,13 @@ from typing import Any, Protocol
 
 import orjson
 
-from twinsight.core.events import EventBus, RelationshipChanged, TelemetryReceived, TwinChanged
+from twinsight.core.events import (
+    EventBus,
+    RelationshipChanged,
+    TelemetryReceived,
+    TelemetrySeries,
+    TwinChanged,
+)
 from twinsight.graph.service import TwinGraph
 from twinsight.models.dtdl import ModelSet
 from twinsight.models.repository import ModelRepository
@@ -168,9 +174,11 @@ class LiveStreams:
         self._lineage: dict[str, frozenset[str]] = {}
         self._lineage_for: ModelSet | None = None
         self.published = 0
+        # A series (a SenML pack's samples) is one stream event, not one per sample time:
+        # hence whole_series, so the bus does not also split it into TelemetryReceived.
         self._unsubscribe = [
-            bus.subscribe(self._on_event, kind)
-            for kind in (TwinChanged, RelationshipChanged, TelemetryReceived)
+            bus.subscribe(self._on_event, kind, whole_series=True)
+            for kind in (TwinChanged, RelationshipChanged, TelemetryReceived, TelemetrySeries)
         ]
 
     # ----------------------------------------------------------------- filters

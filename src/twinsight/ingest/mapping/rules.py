@@ -19,6 +19,7 @@ from twinsight.ingest.mapping.decode import (
     decode_json,
     decode_number,
     decode_senml,
+    decode_senml_columns,
     json_path,
     parse_time,
 )
@@ -46,6 +47,19 @@ class MappedValue(NamedTuple):
     """Unit the value is in, when the mapping or the payload says."""
     from_text: bool = False
     """Read from text (CSV): convert to the target's schema type before validating."""
+
+
+class MappedColumn(NamedTuple):
+    """Values of one twin property or telemetry read from one message together (a SenML
+    pack's samples of one record name): source times in microseconds since the epoch and
+    float values, in the message's order."""
+
+    twin_id: str
+    kind: Kind
+    name: str
+    unit: str | None
+    times: list[int]
+    values: list[float]
 
 
 class Template:
@@ -223,6 +237,42 @@ class Rule:
                     )
                 )
         return values, []
+
+    def senml_columns(
+        self, message: RawMessage, captures: dict[str, str]
+    ) -> list[MappedColumn] | None:
+        """A SenML message's values as columns, one per record name — or ``None`` when the
+        pack is not the common kind (see :func:`decode_senml_columns`) or a record name
+        matches no value rule: :meth:`extract` then reads it value by value and says what
+        is wrong. The value rule is matched once per record name, not once per record."""
+        if self.spec.format != "senml":
+            return None
+        columns = decode_senml_columns(message.payload)
+        if columns is None:
+            return None
+        twin_id = self.twin.render(captures)
+        out: list[MappedColumn] = []
+        for column in columns:
+            for rule in self.values:
+                assert rule.record is not None
+                found = rule.record.fullmatch(column.name)
+                if found is None:
+                    continue
+                names = {**captures, **found.groupdict()} if rule.record.groups else captures
+                out.append(
+                    MappedColumn(
+                        twin_id,
+                        rule.kind,
+                        rule.target.render(names),
+                        column.unit or rule.unit,
+                        column.times,
+                        column.values,
+                    )
+                )
+                break
+            else:
+                return None
+        return out
 
     def _senml(
         self, message: RawMessage, twin_id: str, captures: dict[str, str]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -124,10 +125,16 @@ class SqliteHistoryStore:
             return 0
         return self.append_rows([(p.twin_id, p.name, p.kind, p.time, p.value) for p in points])
 
-    def append_rows(self, rows: Sequence[tuple[str, str, HistoryKind, datetime, Any]]) -> int:
-        """:meth:`append` for ``(twin_id, name, kind, time, value)`` tuples: the ingest
-        pipeline has them already, and skips building a :class:`HistoryPoint` per value."""
-        if not rows:
+    def append_rows(
+        self,
+        rows: Sequence[tuple[str, str, HistoryKind, datetime, Any]],
+        columns: Sequence[tuple[str, str, HistoryKind, Sequence[int], Sequence[Any]]] = (),
+    ) -> int:
+        """:meth:`append` for ``(twin_id, name, kind, time, value)`` tuples and for columns
+        ``(twin_id, name, kind, times, values)`` (times in µs since the epoch), in one
+        transaction: the ingest pipeline has them already, and skips building a
+        :class:`HistoryPoint` per value."""
+        if not rows and not columns:
             return 0
         ids = self._ids
         with self._db.transaction() as conn:
@@ -155,6 +162,17 @@ class SqliteHistoryStore:
                 else:
                     num, raw = _encode(value)
                     append((sid, us, num, raw))
+            for twin_id, name, kind, times, values in columns:
+                key = (twin_id, name)
+                sid = ids.get(key) or new_ids.get(key)
+                if sid is None:
+                    sid = self._series_id(conn, twin_id, name, kind)
+                    new_ids[key] = sid
+                if all(v.__class__ is float or v.__class__ is int for v in values):
+                    out.extend(zip(repeat(sid), times, values, repeat(None)))
+                else:
+                    for us, value in zip(times, values, strict=True):
+                        append((sid, us, *_encode(value)))
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO history_points (series_id, time, num, raw)"

@@ -1,0 +1,205 @@
+"""SenML packs read as columns: the same outcome as reading them record by record.
+
+The column road (:func:`decode_senml_columns`, ``Rule.senml_columns``, the pipeline's
+per-column checks, one :class:`TelemetrySeries` per pack) must be indistinguishable from the
+general one except in speed: these tests run the same packs both ways and compare history,
+results, dead letters, events and data quality."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+
+from ingest.test_pipeline import MS0, T0, make_hub, msg
+from twinsight.core.clock import ManualClock
+from twinsight.core.events import TelemetryReceived, TelemetrySeries
+from twinsight.hub import Hub
+from twinsight.ingest.mapping import Rule
+from twinsight.ingest.mapping.decode import decode_senml, decode_senml_columns
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BT = MS0 / 1000
+
+
+def micros(time: datetime) -> int:
+    return (time - EPOCH) // timedelta(microseconds=1)
+
+
+def random_pack(rng: random.Random) -> list[dict[str, Any]]:
+    base = rng.choice(
+        [BT + rng.random() * 1e5, rng.uniform(3e8, 4e9), BT, rng.randint(2**28, 2**33)]
+    )
+    records: list[dict[str, Any]] = [{"bn": "s", "bt": base, "v": rng.uniform(-1e3, 1e3), "t": 0}]
+    for i in range(1, 30):
+        t = rng.choice([i / 100, rng.random() * 100, i * 1e-7, i / 3, -i / 7])
+        records.append({"t": t, "v": rng.choice([1, -0.0, rng.random(), 1e300, -7])})
+    return records
+
+
+def test_columns_hold_the_same_names_times_and_values_as_records() -> None:
+    rng = random.Random(8428)
+    now = datetime.now(UTC)
+    for _ in range(2000):
+        payload = orjson.dumps(random_pack(rng))
+        columns = decode_senml_columns(payload)
+        assert columns is not None
+        got = [
+            (c.name, us, repr(v)) for c in columns for us, v in zip(c.times, c.values, strict=True)
+        ]
+        records = decode_senml(payload, now)
+        assert got == [(r.name, micros(r.time), repr(r.value)) for r in records]  # type: ignore[arg-type]
+
+
+def test_names_and_units_make_columns_in_pack_order() -> None:
+    pack = [
+        {"bn": "dev:", "bt": BT, "bu": "Cel", "n": "a", "v": 1, "t": 0},
+        {"n": "b", "u": "degF", "v": 2, "t": 0},
+        {"n": "a", "v": 3, "t": 1},
+    ]
+    columns = decode_senml_columns(orjson.dumps(pack))
+    assert columns is not None
+    us = micros(T0)
+    assert [(c.name, c.unit, c.times, c.values) for c in columns] == [
+        ("dev:a", "Cel", [us, us + 1_000_000], [1.0, 3.0]),
+        ("dev:b", "degF", [us], [2.0]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "pack",
+    [
+        [{"bn": "s", "bt": BT, "v": 1}, {"v": 2}],  # no t: the general reader gives no time
+        [{"bn": "s", "bt": BT, "vs": "on"}],  # a string value
+        [{"bn": "s", "bt": BT, "vb": True}],  # a boolean value
+        [{"bn": "s", "bt": BT, "v": True}],  # a boolean where a number belongs
+        [{"bn": "s", "bt": BT, "bv": 1, "v": 1}],  # a base value
+        [{"bn": "s", "v": 1, "t": 5}],  # relative to now
+        [{"bn": "s", "bt": BT, "v": 1}, {"bn": "t", "v": 2, "t": 1}],  # base name further down
+        [{"bn": "s", "bt": BT, "v": 1, "x": 0}],  # a field the reader does not read
+        [{"bn": "s", "bt": BT, "v": None}],  # an explicit null
+        [{"bt": BT, "v": 1}],  # no name
+        [{"bn": "s", "bt": "soon", "v": 1}],
+        [{"bn": "s", "bt": BT, "v": 1}, "record"],
+        [{"bn": "s", "bt": 1e12, "v": 1}],  # after year 9999
+        {"bn": "s"},
+        [],
+    ],
+)
+def test_any_other_pack_is_left_to_the_general_reader(pack: Any) -> None:
+    assert decode_senml_columns(orjson.dumps(pack)) is None
+
+
+def test_bad_json_is_left_to_the_general_reader() -> None:
+    assert decode_senml_columns(b"[{") is None
+
+
+# ------------------------------------------------------------------ through the pipeline
+
+
+def packs(clock: ManualClock) -> list[bytes]:
+    """Packs of every kind the column road takes, and some it must hand over."""
+    us0 = BT
+    ok = [{"bn": "", "bt": us0, "n": "vibration", "v": 1, "t": 0}]
+    ok += [{"n": "vibration", "v": 1 + i / 10, "t": i} for i in range(1, 50)]
+    mixed = [{"bt": us0 + 100, "n": "vibration", "v": 2, "t": 0}, {"n": "current", "v": 5, "t": 1}]
+    mixed += [{"n": "vibration", "v": 3, "t": 1}, {"n": "current", "v": 6, "t": 3}]
+    fahrenheit = [{"bn": "windingTemperature", "bt": us0 + 200, "bu": "degF", "v": 212, "t": 0}]
+    fahrenheit += [{"v": 230, "t": 1}]
+    late = [{"bn": "vibration", "bt": us0 - 50, "v": 9, "t": 0}, {"v": 9.5, "t": 1}]
+    duplicate = ok[:10]
+    future = [{"bn": "vibration", "bt": us0 + 86_400, "v": 1, "t": 0}, {"v": 1, "t": 1}]
+    unknown = [{"bn": "colour", "bt": us0, "v": 1, "t": 0}, {"v": 2, "t": 1}]
+    strings = [{"bn": "vibration", "bt": us0 + 300, "vs": "high", "t": 0}]
+    return [
+        orjson.dumps(p) for p in (ok, mixed, fahrenheit, late, duplicate, future, unknown, strings)
+    ]
+
+
+def run(clock: ManualClock, monkeypatch: pytest.MonkeyPatch, columns: bool) -> dict[str, Any]:
+    """Submit the packs one by one; everything observable afterwards."""
+    with monkeypatch.context() as patch:
+        if not columns:
+            patch.setattr(Rule, "senml_columns", lambda self, message, captures: None)
+        hub = make_hub(clock)
+        samples: list[tuple[Any, ...]] = []
+        hub.bus.subscribe(
+            lambda e: samples.append((e.twin_id, e.source_time, dict(e.payload))),
+            TelemetryReceived,
+        )
+        results = [hub.ingest.submit([msg("senml/line-1-motor", p, clock)]) for p in packs(clock)]
+        history = {
+            name: [(p.time, p.value) for p in hub.history.range(f"line-1-motor/{name}")]
+            for name in ("vibration", "current", "windingTemperature")
+        }
+        letters = [(d.reason, d.payload) for d in hub.dead_letters.list()]
+        quality = hub.quality.series("line-1-motor")
+        hub.close()
+    return {
+        "results": results,
+        "history": history,
+        "letters": letters,
+        "samples": samples,
+        "quality": quality,
+    }
+
+
+def test_columns_and_records_give_the_same_outcome(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    by_columns = run(clock, monkeypatch, columns=True)
+    by_records = run(clock, monkeypatch, columns=False)
+    assert by_columns == by_records
+    assert len(by_columns["history"]["vibration"]) == 50 + 2 + 2
+    assert [v for _, v in by_columns["history"]["windingTemperature"]] == pytest.approx(
+        [100.0, 110.0]
+    )
+    assert len(by_columns["letters"]) == 3  # future, unknown name, a string for a double
+
+
+@pytest.fixture
+def hub(clock: ManualClock) -> Iterator[Hub]:
+    with make_hub(clock) as h:
+        yield h
+
+
+def test_a_pack_is_one_series_event_with_aligned_columns(hub: Hub, clock: ManualClock) -> None:
+    whole: list[TelemetrySeries] = []
+    hub.bus.subscribe(whole.append, TelemetrySeries)
+    split: list[TelemetryReceived] = []
+    hub.bus.subscribe(split.append, TelemetryReceived, whole_series=True)
+    pack = [
+        {"bt": BT, "n": "vibration", "v": 2, "t": 1},
+        {"n": "current", "v": 5, "t": 0},
+        {"n": "vibration", "v": 3, "t": 2},
+    ]
+    result = hub.ingest.submit([msg("senml/line-1-motor", orjson.dumps(pack), clock)])
+    assert (result.values, result.dead_letters) == (3, 0)
+    assert split == []  # whole-series subscribers are not also sent the samples
+    (event,) = whole
+    us = micros(T0)
+    assert event.recorded and event.model == "dtmi:twinsight:factory:Motor;1"
+    assert list(event.times) == [us, us + 1_000_000, us + 2_000_000]
+    assert {k: list(v) for k, v in event.values.items()} == {
+        "vibration": [None, 2.0, 3.0],
+        "current": [5.0, None, None],
+    }
+    assert [(s.source_time, dict(s.payload)) for s in event.samples()] == [
+        (T0, {"current": 5.0}),
+        (T0 + timedelta(seconds=1), {"vibration": 2.0}),
+        (T0 + timedelta(seconds=2), {"vibration": 3.0}),
+    ]
+
+
+def test_a_pack_of_one_time_stays_one_telemetry_event(hub: Hub, clock: ManualClock) -> None:
+    seen: list[object] = []
+    hub.bus.subscribe(seen.append)
+    pack = [{"bt": BT, "n": "vibration", "v": 2}, {"n": "current", "v": 5, "t": 0}]
+    hub.ingest.submit([msg("senml/line-1-motor", orjson.dumps(pack), clock)])
+    (event,) = [e for e in seen if isinstance(e, TelemetryReceived | TelemetrySeries)]
+    assert isinstance(event, TelemetryReceived)
+    assert (event.source_time, dict(event.payload)) == (T0, {"vibration": 2.0, "current": 5.0})
