@@ -14,6 +14,15 @@ Layout, and why:
   are stored as 0/1 so aggregates can use them); ``raw`` holds orjson bytes for anything
   else, and for booleans (so they read back as booleans). Aggregates read ``num`` only.
 
+- ``history_blocks`` holds bulk arrivals packed: a column of at least ``BLOCK_MIN`` floats
+  of one series with ascending times (a SenML pack's samples) is one row — first and last
+  time, count, and the times (int64) and values (float64) as arrays — when nothing stored
+  for the series lies in its time span. One SQLite row per value costs a few µs (the
+  B-tree insert and its share of the WAL); a block costs that once per pack. A column that
+  overlaps stored data is written as rows, and rows whose time a block already holds are
+  skipped, so a (series, time) is stored once across both tables; every read (range,
+  latest, aggregates, series statistics, counts, retention) reads both.
+
 The hub gives history its own database file (``history.db``): the shared database
 serialises every statement behind one lock, so a 100,000-point batch would make twin writes
 wait for it. A second connection to the same file serves reads, which WAL lets run while
@@ -28,9 +37,11 @@ from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Any
 
+import numpy as np
 import orjson
 
 from twinsight.core.ports import (
+    AGGREGATE_FUNCTIONS,
     Bucket,
     HistoryKind,
     HistoryPoint,
@@ -59,6 +70,10 @@ def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
 
 
+def _first(row: tuple[int, Any, bytes | None]) -> int:
+    return row[0]
+
+
 def _create_tables(conn: sqlite3.Connection) -> None:
     conn.execute(
         """CREATE TABLE history_series (
@@ -80,7 +95,32 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_create_tables]
+def _create_blocks(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE history_blocks (
+            series_id INTEGER NOT NULL,
+            t0 INTEGER NOT NULL,
+            t1 INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            times BLOB NOT NULL,
+            nums BLOB NOT NULL,
+            PRIMARY KEY (series_id, t0)
+        ) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS: list[Migration] = [_create_tables, _create_blocks]
+
+BLOCK_MIN = 32
+"""Fewest values of a column stored as one block rather than as rows."""
+_BLOCKS_FROM = (
+    "FROM history_blocks WHERE series_id = :s AND t0 < :hi AND t0 >= coalesce("
+    "(SELECT max(t0) FROM history_blocks WHERE series_id = :s AND t0 <= :lo), :lo)"
+)
+"""The blocks of series ``:s`` that hold times in ``[:lo, :hi)``: blocks never overlap, so
+of those starting at or before ``:lo`` only the last can reach into the window."""
+_LOW = -(2**62)
+_HIGH = 2**62
 
 
 def _encode(value: HistoryValue) -> tuple[Any, bytes | None]:
@@ -100,6 +140,56 @@ def _decode(num: Any, raw: bytes | None) -> HistoryValue:
     return num  # type: ignore[no-any-return]
 
 
+def _bucket_of(us: int, width: int) -> int:
+    """``time - (time % width)`` as SQLite computes it (the remainder takes the sign of the
+    time), so packed and row storage put a point in the same bucket."""
+    return us - (us % width if us >= 0 else -(-us % width))
+
+
+def _aggregate(
+    points: list[tuple[int, Any, bytes | None]], width: int, functions: Sequence[str]
+) -> list[Bucket]:
+    """What the aggregate query computes, over ``(time, num, raw)`` in time order: the same
+    definitions (``avg``/``min``/``max``/``sum`` of numbers, booleans as 0/1; ``count`` of
+    every point; ``first``/``last`` at the bucket's edges), sums accumulated in time order."""
+    buckets: list[Bucket] = []
+    start = 0
+    while start < len(points):
+        b = _bucket_of(points[start][0], width)
+        stop = start + 1
+        while stop < len(points) and _bucket_of(points[stop][0], width) == b:
+            stop += 1
+        group = points[start:stop]
+        numbers = [num for _, num, _ in group if num is not None]
+        values: dict[str, HistoryValue | None] = {}
+        for fn in functions:
+            if fn == "count":
+                values[fn] = len(group)
+            elif fn == "first":
+                values[fn] = _decode(group[0][1], group[0][2])
+            elif fn == "last":
+                values[fn] = _decode(group[-1][1], group[-1][2])
+            elif not numbers:
+                values[fn] = None
+            elif fn == "min":
+                values[fn] = min(numbers)
+            elif fn == "max":
+                values[fn] = max(numbers)
+            else:
+                total: float = 0.0
+                for number in numbers:
+                    total += number
+                if fn == "avg":
+                    values[fn] = total / len(numbers)
+                elif all(number.__class__ is int for number in numbers):
+                    values[fn] = sum(numbers)
+                else:
+                    values[fn] = total
+        buckets.append(Bucket(from_us(b), values))
+        start = stop
+    return buckets
+
+
 class SqliteHistoryStore:
     """Time series in SQLite: ``write_db`` takes appends, ``read_db`` (optional, a second
     connection to the same file) answers queries without waiting for a running append."""
@@ -110,6 +200,9 @@ class SqliteHistoryStore:
         write_db.migrate("history", MIGRATIONS)
         self._ids: dict[tuple[str, str], int] = {}
         self._kinds: dict[int, HistoryKind] = {}  # a series' kind never changes
+        self._blocked: set[int] = set()
+        """Series that have blocks: rows of other series need no check against blocks."""
+        self._data_version: int | None = None
         self._load_ids()
 
     def _load_ids(self) -> None:
@@ -162,27 +255,126 @@ class SqliteHistoryStore:
                 else:
                     num, raw = _encode(value)
                     append((sid, us, num, raw))
+            candidates: list[tuple[int, Sequence[int], Sequence[Any]]] = []
             for twin_id, name, kind, times, values in columns:
                 key = (twin_id, name)
                 sid = ids.get(key) or new_ids.get(key)
                 if sid is None:
                     sid = self._series_id(conn, twin_id, name, kind)
                     new_ids[key] = sid
-                if all(v.__class__ is float or v.__class__ is int for v in values):
+                if len(values) >= BLOCK_MIN and set(map(type, values)) == {float}:
+                    candidates.append((sid, times, values))
+                elif all(v.__class__ is float or v.__class__ is int for v in values):
                     out.extend(zip(repeat(sid), times, values, repeat(None)))
                 else:
                     for us, value in zip(times, values, strict=True):
                         append((sid, us, *_encode(value)))
+            blocked = self._refresh(conn)
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO history_points (series_id, time, num, raw)"
                 " VALUES (?, ?, ?, ?)",
-                out,
+                self._not_in_blocks(conn, out, blocked) if blocked else out,
             )
             added = conn.total_changes - before
+            new_blocked: set[int] = set()
+            for sid, times, values in candidates:
+                added += self._append_block(conn, sid, times, values, blocked | new_blocked)
+                new_blocked.add(sid)
+        self._blocked |= new_blocked
         # Only after the commit: a rolled-back series id must not be remembered.
         ids.update(new_ids)
         return added
+
+    def _refresh(self, conn: sqlite3.Connection) -> set[int]:
+        """The series with blocks, re-read when another connection (another process) has
+        written to the file since this one last looked: what this store remembers is then
+        stale. Called inside the write transaction, so nothing changes until it ends."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._data_version = version
+            self._blocked = {
+                sid for (sid,) in conn.execute("SELECT DISTINCT series_id FROM history_blocks")
+            }
+        return self._blocked
+
+    def _append_block(
+        self,
+        conn: sqlite3.Connection,
+        sid: int,
+        times: Sequence[int],
+        values: Sequence[float],
+        blocked: set[int],
+    ) -> int:
+        """Store a column as one block if its times ascend strictly and nothing stored lies
+        in its span, else as rows (skipping times a block holds); returns values added."""
+        stamps = np.asarray(times, dtype=np.int64)
+        t0, t1 = int(stamps[0]), int(stamps[-1])
+        if bool((stamps[1:] > stamps[:-1]).all()) and not self._overlaps(conn, sid, t0, t1):
+            conn.execute(
+                "INSERT INTO history_blocks (series_id, t0, t1, n, times, nums)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    sid,
+                    t0,
+                    t1,
+                    len(stamps),
+                    stamps.tobytes(),
+                    np.asarray(values, dtype=np.float64).tobytes(),
+                ),
+            )
+            return len(stamps)
+        rows: list[tuple[int, int, Any, bytes | None]] = list(
+            zip(repeat(sid), times, values, repeat(None))
+        )
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO history_points (series_id, time, num, raw) VALUES (?, ?, ?, ?)",
+            self._not_in_blocks(conn, rows, blocked | {sid}),
+        )
+        return conn.total_changes - before
+
+    @staticmethod
+    def _overlaps(conn: sqlite3.Connection, sid: int, t0: int, t1: int) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM history_points WHERE series_id = ? AND time BETWEEN ? AND ? LIMIT 1",
+            (sid, t0, t1),
+        ).fetchone()
+        if row is not None:
+            return True
+        last = conn.execute(
+            "SELECT t1 FROM history_blocks WHERE series_id = ? AND t0 <= ?"
+            " ORDER BY t0 DESC LIMIT 1",
+            (sid, t1),
+        ).fetchone()
+        return last is not None and last[0] >= t0
+
+    @staticmethod
+    def _not_in_blocks(
+        conn: sqlite3.Connection, rows: list[tuple[int, int, Any, bytes | None]], blocked: set[int]
+    ) -> list[tuple[int, int, Any, bytes | None]]:
+        """``rows`` without those whose (series, time) a block holds: first write wins."""
+        spans: dict[int, list[int]] = {}
+        for sid, us, _, _ in rows:
+            if sid in blocked:
+                span = spans.get(sid)
+                if span is None:
+                    spans[sid] = [us, us]
+                elif us < span[0]:
+                    span[0] = us
+                elif us > span[1]:
+                    span[1] = us
+        if not spans:
+            return rows
+        held: set[tuple[int, int]] = set()
+        for sid, (lo, hi) in spans.items():
+            for (times,) in conn.execute(
+                f"SELECT times {_BLOCKS_FROM}", {"s": sid, "lo": lo, "hi": hi + 1}
+            ):
+                held.update((sid, t) for t in np.frombuffer(times, dtype=np.int64).tolist())
+        if not held:
+            return rows
+        return [row for row in rows if (row[0], row[1]) not in held]
 
     def append_series(
         self,
@@ -197,16 +389,7 @@ class SqliteHistoryStore:
         Why: the per-point path builds a :class:`HistoryPoint` per value; a SenML pack or a
         back-fill already has columns, and skipping the objects roughly doubles throughput.
         """
-        with self._db.transaction() as conn:
-            sid = self._ids.get((twin_id, name)) or self._series_id(conn, twin_id, name, kind)
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO history_points (series_id, time, num) VALUES (?, ?, ?)",
-                zip([sid] * len(times_us), times_us, values, strict=True),
-            )
-            added = conn.total_changes - before
-        self._ids[(twin_id, name)] = sid
-        return added
+        return self.append_rows((), [(twin_id, name, kind, times_us, values)])
 
     @staticmethod
     def _series_id(conn: sqlite3.Connection, twin_id: str, name: str, kind: str) -> int:
@@ -228,12 +411,54 @@ class SqliteHistoryStore:
             before = conn.total_changes
             if series is None:
                 conn.execute("DELETE FROM history_points WHERE time < ?", (cut,))
+                removed = conn.total_changes - before
+                removed += self._cut_blocks(conn, None, cut)
             else:
                 for sid in self._known_ids(series):
                     conn.execute(
                         "DELETE FROM history_points WHERE series_id = ? AND time < ?", (sid, cut)
                     )
-            return conn.total_changes - before
+                removed = conn.total_changes - before
+                for sid in self._known_ids(series):
+                    removed += self._cut_blocks(conn, sid, cut)
+            return removed
+
+    @staticmethod
+    def _cut_blocks(conn: sqlite3.Connection, sid: int | None, cut: int) -> int:
+        """Remove the block points before ``cut`` (of one series or all): whole blocks that
+        end before it, and the older part of a block that spans it; returns how many."""
+        where = "" if sid is None else " AND series_id = :s"
+        params = {"cut": cut, "s": sid}
+        (removed,) = conn.execute(
+            f"SELECT coalesce(sum(n), 0) FROM history_blocks WHERE t1 < :cut{where}", params
+        ).fetchone()
+        conn.execute(f"DELETE FROM history_blocks WHERE t1 < :cut{where}", params)
+        spanning = conn.execute(
+            "SELECT series_id, t0, times, nums FROM history_blocks"
+            f" WHERE t0 < :cut AND t1 >= :cut{where}",
+            params,
+        ).fetchall()
+        for series_id, t0, times, nums in spanning:
+            stamps = np.frombuffer(times, dtype=np.int64)
+            keep = stamps >= cut
+            kept = stamps[keep]
+            conn.execute(
+                "DELETE FROM history_blocks WHERE series_id = ? AND t0 = ?", (series_id, t0)
+            )
+            conn.execute(
+                "INSERT INTO history_blocks (series_id, t0, t1, n, times, nums)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    series_id,
+                    int(kept[0]),
+                    int(kept[-1]),
+                    len(kept),
+                    kept.tobytes(),
+                    np.frombuffer(nums, dtype=np.float64)[keep].tobytes(),
+                ),
+            )
+            removed += len(stamps) - len(kept)
+        return int(removed)
 
     # ------------------------------------------------------------------- reads
 
@@ -267,20 +492,44 @@ class SqliteHistoryStore:
         if sid is None or limit <= 0:
             return []
         kind = self._kind(sid)
-        lo = to_us(start) if start is not None else -(2**62)
-        hi = to_us(end) if end is not None else 2**62
-        order = "DESC" if descending else "ASC"
-        rows = self._read.read(
-            lambda c: c.execute(
-                "SELECT time, num, raw FROM history_points"
-                f" WHERE series_id = ? AND time >= ? AND time < ? ORDER BY time {order} LIMIT ?",
-                (sid, lo, hi, limit),
-            ).fetchall()
-        )
+        lo = to_us(start) if start is not None else _LOW
+        hi = to_us(end) if end is not None else _HIGH
+        rows = self._read.read(lambda c: self._points(c, sid, lo, hi, limit, descending))
         return [
             HistoryPoint(series.twin_id, series.name, kind, from_us(t), _decode(n, r))
             for t, n, r in rows
         ]
+
+    @staticmethod
+    def _points(
+        c: sqlite3.Connection, sid: int, lo: int, hi: int, limit: int | None, descending: bool
+    ) -> list[tuple[int, Any, bytes | None]]:
+        """``(time, num, raw)`` of the series in ``[lo, hi)`` from rows and blocks, in time
+        order (newest first if ``descending``), at most ``limit``."""
+        order = "DESC" if descending else "ASC"
+        rows: list[tuple[int, Any, bytes | None]] = c.execute(
+            "SELECT time, num, raw FROM history_points"
+            f" WHERE series_id = ? AND time >= ? AND time < ? ORDER BY time {order} LIMIT ?",
+            (sid, lo, hi, -1 if limit is None else limit),
+        ).fetchall()
+        packed: list[tuple[int, Any, bytes | None]] = []
+        for times, nums in c.execute(
+            f"SELECT times, nums {_BLOCKS_FROM} ORDER BY t0 {order}", {"s": sid, "lo": lo, "hi": hi}
+        ):
+            stamps = np.frombuffer(times, dtype=np.int64)
+            values = np.frombuffer(nums, dtype=np.float64)
+            inside = (stamps >= lo) & (stamps < hi)
+            if not inside.all():
+                stamps, values = stamps[inside], values[inside]
+            if descending:
+                stamps, values = stamps[::-1], values[::-1]
+            packed.extend(zip(stamps.tolist(), values.tolist(), repeat(None)))
+            if limit is not None and len(packed) >= limit:
+                break
+        if not packed:
+            return rows
+        merged = sorted(rows + packed, key=_first, reverse=descending)
+        return merged if limit is None else merged[:limit]
 
     def _kind(self, sid: int) -> HistoryKind:
         cached = self._kinds.get(sid)
@@ -312,6 +561,20 @@ class SqliteHistoryStore:
         if sid is None:
             return []
         width = max(1, round(bucket_seconds * 1_000_000))
+        lo, hi = to_us(start), to_us(end)
+        for fn in functions:
+            if fn not in AGGREGATE_FUNCTIONS:
+                raise ValueError(f"unknown aggregate function {fn!r}")
+
+        def packed(c: sqlite3.Connection) -> list[tuple[int, Any, bytes | None]] | None:
+            window = {"s": sid, "lo": lo, "hi": hi}
+            if c.execute(f"SELECT 1 {_BLOCKS_FROM} LIMIT 1", window).fetchone() is None:
+                return None
+            return self._points(c, sid, lo, hi, None, False)
+
+        points = self._read.read(packed)
+        if points is not None:
+            return _aggregate(points, width, functions)
         columns = ["(p.time - (p.time % :w)) AS b", "min(p.time) AS t0", "max(p.time) AS t1"]
         for fn in functions:
             if fn in _NUMERIC_AGGREGATES:
@@ -386,6 +649,14 @@ class SqliteHistoryStore:
                     "SELECT count(*), min(time), max(time) FROM history_points WHERE series_id = ?",
                     (sid,),
                 ).fetchone()
+                packed, b0, b1 = c.execute(
+                    "SELECT sum(n), min(t0), max(t1) FROM history_blocks WHERE series_id = ?",
+                    (sid,),
+                ).fetchone()
+                if packed:
+                    count += packed
+                    t0 = b0 if t0 is None else min(t0, b0)
+                    t1 = b1 if t1 is None else max(t1, b1)
                 infos.append(
                     SeriesInfo(
                         twin,
@@ -403,7 +674,10 @@ class SqliteHistoryStore:
     def count(self, series: SeriesKey | None = None) -> int:
         if series is None:
             row = self._read.read(
-                lambda c: c.execute("SELECT count(*) FROM history_points").fetchone()
+                lambda c: c.execute(
+                    "SELECT (SELECT count(*) FROM history_points)"
+                    " + (SELECT coalesce(sum(n), 0) FROM history_blocks)"
+                ).fetchone()
             )
             return int(row[0])
         sid = self._id_of(series)
@@ -411,7 +685,9 @@ class SqliteHistoryStore:
             return 0
         row = self._read.read(
             lambda c: c.execute(
-                "SELECT count(*) FROM history_points WHERE series_id = ?", (sid,)
+                "SELECT (SELECT count(*) FROM history_points WHERE series_id = :s)"
+                " + (SELECT coalesce(sum(n), 0) FROM history_blocks WHERE series_id = :s)",
+                {"s": sid},
             ).fetchone()
         )
         return int(row[0])
