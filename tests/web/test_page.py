@@ -139,7 +139,7 @@ def test_a_dropped_websocket_shows_a_message_and_reconnects(
     shot(page, "offline")
     expect(status).to_have_text("live", timeout=15_000)
     expect(banner).to_be_hidden()
-    assert len(connections) == 2
+    assert len(connections) >= 2  # the page opened a new connection
     cell = page.locator('#twin-panel td[data-path="windingTemperature"]')
     before = cell.inner_text()
     expect(cell).not_to_have_text(before, timeout=30_000)  # live again

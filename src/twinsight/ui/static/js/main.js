@@ -90,7 +90,9 @@ const stream = new LiveStream({
     const badge = $("live-status");
     badge.className = `status status-${status}`;
     badge.textContent = { connecting: "connecting…", live: "live", down: "offline" }[status];
-    banner(status === "down" ? detail : null);
+    // while it reconnects, the banner keeps saying what happened, until live again
+    if (status === "down") banner(detail);
+    else if (status === "live") banner(null);
   },
   onReconnect: reloadSoon,
 });
