@@ -159,6 +159,30 @@ def test_a_speed_setpoint_ramps_the_motor_and_the_pump_and_tank_follow(hub: Hub)
     assert hub.history.latest(["line-1-motor/speed"])[0].value == pytest.approx(slower["speed"])
 
 
+def test_a_setpoint_the_model_cannot_take_is_refused_alone_and_the_plant_runs_on(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = _build(hub, fleet=True)
+    live, clock = _live(hub, sim)
+    _run(live, clock, 600.0)
+    _set(hub, "line-1-motor", "/speedSetpoint", 90_000.0)  # beyond any drive
+    _set(hub, "line-2-motor", "/speedSetpoint", 900.0)  # a good change in the same step
+    with caplog.at_level(logging.WARNING, logger="twinsight.sim.live"):
+        _run(live, clock, 1800.0)
+    model, prefix = sim.locate("line-1-motor")
+    assert model.inputs()[prefix + "speed_setpoint"] == 1480.0  # the last accepted value
+    assert _outputs(sim, "line-1-motor")["speed"] > 1400.0
+    assert _outputs(sim, "line-2-motor")["speed"] < 950.0  # the fleet took line 2's value
+    assert "line-1-motor" in live.refused_inputs[("line-1-motor", "speedSetpoint")]
+    warnings = [r.getMessage() for r in caplog.records if "speedSetpoint" in r.getMessage()]
+    assert len(warnings) == 1  # said once, not at every step
+    assert "90000" in warnings[0] or "90,000" in warnings[0]
+    _set(hub, "line-1-motor", "/speedSetpoint", 1200.0)
+    _run(live, clock, 1800.0)
+    assert live.refused_inputs == {}
+    assert _outputs(sim, "line-1-motor")["speed"] < 1250.0
+
+
 def test_conveyor_output_follows_the_belt_speed(hub: Hub) -> None:
     _set(hub, "line-1-conveyor", "/beltSpeed", 0.4)
     _set(hub, "line-3-conveyor", "/state", "stopped")

@@ -9,7 +9,10 @@ the outputs to writers: straight onto the twins (:class:`TwinWriter`) or out thr
 virtual devices over MQTT (``twinsight.sim.devices``), exactly as a real plant would.
 
 A model that fails stops this simulation only, with the reason kept in :attr:`error` and
-logged; the twins and every other simulation carry on.
+logged; the twins and every other simulation carry on. A twin value a model cannot take as
+input (a set-point outside the model's range, say) is not a failure of the plant: that one
+input keeps its last accepted value, the refusal is logged once (and kept in
+:attr:`LiveSimulation.refused_inputs`), and the run goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from twinsight.core.clock import Clock
 from twinsight.core.errors import SimulationError, TwinsightError
 from twinsight.graph.service import TwinGraph
 from twinsight.sim.binding import GraphValues, Route, TwinSimulation, ValueReader, model_value
+from twinsight.sim.model import SimulationModel
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,8 @@ class LiveSimulation:
         """Simulated time reached (the last communication point)."""
         self.steps = 0
         self.error: SimulationError | None = None
+        self.refused_inputs: dict[tuple[str, str], str] = {}
+        """(twin, twin value) → why the model refused it; cleared once a value is taken."""
 
     def catch_up(self, max_steps: int | None = None) -> int:
         """Take every step whose end the clock has passed (at most ``max_steps``); return
@@ -120,14 +126,43 @@ class LiveSimulation:
 
     def _read_inputs(self) -> None:
         """The bound inputs as the twins have them now (an operator who stops a motor stops
-        its simulated pump); a value the model cannot take stops this simulation."""
-        by_member: dict[str, dict[str, float]] = {}
+        its simulated pump). A value the model refuses is refused alone: see the module."""
+        by_member: dict[str, dict[str, tuple[Route, float]]] = {}
         for route in self.simulation.inputs:
             value = model_value(route, self._reader.read(route.twin, route.value, None))
             if value is not None:
-                by_member.setdefault(route.member, {})[route.variable] = value
-        for member, values in by_member.items():
-            self.simulation.members[member].set_inputs(values)
+                by_member.setdefault(route.member, {})[route.variable] = (route, value)
+        for member, routed in by_member.items():
+            model = self.simulation.members[member]
+            try:
+                model.set_inputs({name: value for name, (_, value) in routed.items()})
+            except SimulationError:
+                for name, (route, value) in routed.items():
+                    self._set_one_input(model, name, route, value)
+                continue
+            if self.refused_inputs:
+                for route, _ in routed.values():
+                    self._accepted(route)
+
+    def _set_one_input(self, model: SimulationModel, name: str, route: Route, value: float) -> None:
+        key = (route.twin, route.value.path)
+        try:
+            model.set_inputs({name: value})
+        except SimulationError as error:
+            if self.refused_inputs.get(key) != error.message:
+                log.warning(
+                    "simulation keeps the last accepted %s of twin %r: %s",
+                    route.value.path,
+                    route.twin,
+                    error.message,
+                )
+            self.refused_inputs[key] = error.message
+            return
+        self._accepted(route)
+
+    def _accepted(self, route: Route) -> None:
+        if self.refused_inputs.pop((route.twin, route.value.path), None) is not None:
+            log.info("simulation takes %s of twin %r again", route.value.path, route.twin)
 
     def outputs(self) -> list[tuple[Route, float]]:
         """The bound outputs now, converted into the twins' units."""
