@@ -62,6 +62,16 @@ export class HistoryChart {
       [[], []],
       this.element,
     );
+    // while a drag is under way, new points wait: redrawing then would cancel the drag
+    this.plot.over.addEventListener("mousedown", () => {
+      this.dragging = true;
+    });
+    this.onMouseUp = () => {
+      if (!this.dragging) return;
+      this.dragging = false;
+      if (this.pending) this.#redraw();
+    };
+    window.addEventListener("mouseup", this.onMouseUp);
     this.plot.over.addEventListener("dblclick", () => {
       this.zoomed = false;
       delete this.element.dataset.zoomed;
@@ -82,7 +92,8 @@ export class HistoryChart {
   /** One new point from the stream; the view stays where it is while zoomed. */
   append(time, value) {
     this.#push(time, value);
-    this.#redraw();
+    if (this.dragging) this.pending = true;
+    else this.#redraw();
   }
 
   get pointCount() {
@@ -90,6 +101,7 @@ export class HistoryChart {
   }
 
   destroy() {
+    window.removeEventListener("mouseup", this.onMouseUp);
     this.plot.destroy();
     this.element.remove();
   }
@@ -106,6 +118,7 @@ export class HistoryChart {
   }
 
   #redraw() {
+    this.pending = false;
     this.plot.setData([this.times, this.values], !this.zoomed);
     this.element.dataset.points = String(this.times.length);
     this.element.classList.toggle("empty", this.times.length === 0);
