@@ -345,10 +345,10 @@ class IngestPipeline:
         points: list[tuple[str, str, HistoryKind, datetime, Any]] = []
         columns: list[tuple[str, str, HistoryKind, list[int], list[float]]] = []
         properties: list[IngestedProperty] = []
-        # Telemetry per message, twin and component: name -> [(source time, value)], or
-        # for columns name -> (times, values). One event each: a TelemetryReceived when
-        # there is one sample time, a TelemetrySeries when there are several.
-        telemetry: dict[tuple[int, str, str | None], dict[str, list[tuple[Any, Any]]]] = {}
+        # Telemetry per message, twin, component and source time, or for columns per
+        # message, twin and component. One event per message, twin and component: a
+        # TelemetryReceived when there is one sample time, a TelemetrySeries when several.
+        telemetry: dict[tuple[int, str, str | None, datetime | None], dict[str, Any]] = {}
         series: dict[tuple[int, str, str | None], list[tuple[str, list[int], list[float]]]] = {}
         for index, outcome in enumerate(outcomes):
             for value, target, raw, time in outcome.values:
@@ -365,10 +365,8 @@ class IngestPipeline:
                         )
                     )
                 else:
-                    key = (index, value.twin_id, target.component)
-                    telemetry.setdefault(key, {}).setdefault(target.name, []).append(
-                        (value.time, raw)
-                    )
+                    key = (index, value.twin_id, target.component, value.time)
+                    telemetry.setdefault(key, {})[target.name] = raw
             for column in outcome.columns:
                 target = column.target
                 kind: HistoryKind = "property" if column.kind == "property" else "telemetry"
@@ -392,8 +390,8 @@ class IngestPipeline:
         if points or columns:
             self._history.append_rows(points, columns)
         stats = self._graph.apply_ingested(properties) if properties else None
-        for (index, twin_id, component), by_name in telemetry.items():
-            self._publish_telemetry(outcomes[index].message, twin_id, component, by_name, now)
+        if telemetry:
+            self._publish_telemetry(outcomes, telemetry, now)
         for (index, twin_id, component), named in series.items():
             self._publish_series(outcomes[index].message, twin_id, component, named, now)
         return (stats.late, stats.duplicates) if stats else (0, 0)
@@ -404,41 +402,43 @@ class IngestPipeline:
 
     def _publish_telemetry(
         self,
-        message: RawMessage,
-        twin_id: str,
-        component: str | None,
-        by_name: dict[str, list[tuple[Any, Any]]],
+        outcomes: list[Outcome],
+        telemetry: dict[tuple[int, str, str | None, datetime | None], dict[str, Any]],
         now: datetime,
     ) -> None:
-        """Values read one by one: one event per distinct sample time if some have none
-        (the arrival time stands in) or there is just one, else one series."""
-        times = {time for samples in by_name.values() for time, _ in samples}
-        message_id = f"{message.source}:{message.address}"
-        if len(times) > 1 and None not in times:
-            named = [
-                (name, [(t - _EPOCH) // _US for t, _ in samples], [v for _, v in samples])
-                for name, samples in by_name.items()
-            ]
-            self._publish_series(message, twin_id, component, named, now)
-            return
-        payloads: dict[datetime | None, dict[str, Any]] = {}
-        for name, samples in by_name.items():
-            for time, raw in samples:
-                payloads.setdefault(time, {})[name] = raw
-        model = self._model(twin_id)
-        for source_time, payload in payloads.items():
+        """Values read one by one: one event per message, twin, component and source time,
+        except that samples of several source times in one message (a pack the column
+        road did not take) are one series, as they would have been by that road."""
+        groups: dict[tuple[int, str, str | None], int] = {}
+        for index, twin_id, component, _ in telemetry:
+            key = (index, twin_id, component)
+            groups[key] = groups.get(key, 0) + 1
+        gathered: dict[tuple[int, str, str | None], list[tuple[str, list[int], list[Any]]]] = {}
+        models: dict[str, str] = {}
+        for (index, twin_id, component, source_time), payload in telemetry.items():
+            message = outcomes[index].message
+            if source_time is not None and groups[(index, twin_id, component)] > 1:
+                named = gathered.setdefault((index, twin_id, component), [])
+                us = (source_time - _EPOCH) // _US
+                named.extend((name, [us], [raw]) for name, raw in payload.items())
+                continue
+            model = models.get(twin_id)
+            if model is None:
+                model = models[twin_id] = self._model(twin_id)
             self._bus.publish(
                 TelemetryReceived(
                     twin_id,
                     model,
                     component,
-                    message_id,
+                    f"{message.source}:{message.address}",
                     payload,
                     now,
                     source_time,
                     recorded=True,
                 )
             )
+        for (index, twin_id, component), named in gathered.items():
+            self._publish_series(outcomes[index].message, twin_id, component, named, now)
 
     def _publish_series(
         self,
