@@ -109,8 +109,20 @@ def operating_flow(speed: Any, p: FloatArray, cavitation: Any = 0.0) -> Any:
     return np.sqrt(lift / (k * (shutoff - p[3]) / (p[2] * p[2]) + p[6]))
 
 
+_HELD: list[tuple[object, object, Any]] = [(None, None, None)]
+"""The last (inputs, parameters, operating flow): the flow the drive ramps towards depends
+only on the inputs and parameters, which an integrator holds over a whole step (rk4 calls
+the right-hand side 12 times a step here). The model replaces its input and parameter arrays
+on every change rather than writing into them, so the same objects mean the same values; one
+tuple swapped in whole keeps this safe between threads."""
+
+
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
-    return [(operating_flow(u[0], p, u[1]) - x[0]) / p[8]]
+    held_u, held_p, target = _HELD[0]
+    if held_u is not u or held_p is not p:
+        target = operating_flow(u[0], p, u[1])
+        _HELD[0] = (u, p, target)
+    return [(target - x[0]) / p[8]]
 
 
 def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any, ...]:
