@@ -279,8 +279,10 @@ class SqliteHistoryStore:
             added = conn.total_changes - before
             new_blocked: set[int] = set()
             for sid, times, values in candidates:
-                added += self._append_block(conn, sid, times, values, blocked | new_blocked)
-                new_blocked.add(sid)
+                count, packed = self._append_block(conn, sid, times, values, blocked | new_blocked)
+                added += count
+                if packed:
+                    new_blocked.add(sid)
         self._blocked |= new_blocked
         # Only after the commit: a rolled-back series id must not be remembered.
         ids.update(new_ids)
@@ -305,9 +307,10 @@ class SqliteHistoryStore:
         times: Sequence[int],
         values: Sequence[float],
         blocked: set[int],
-    ) -> int:
+    ) -> tuple[int, bool]:
         """Store a column as one block if its times ascend strictly and nothing stored lies
-        in its span, else as rows (skipping times a block holds); returns values added."""
+        in its span, else as rows (skipping times a block holds); returns how many values
+        were added and whether they went in as a block."""
         stamps = np.asarray(times, dtype=np.int64)
         t0, t1 = int(stamps[0]), int(stamps[-1])
         if bool((stamps[1:] > stamps[:-1]).all()) and not self._overlaps(conn, sid, t0, t1):
@@ -323,7 +326,7 @@ class SqliteHistoryStore:
                     np.asarray(values, dtype=np.float64).tobytes(),
                 ),
             )
-            return len(stamps)
+            return len(stamps), True
         rows: list[tuple[int, int, Any, bytes | None]] = list(
             zip(repeat(sid), times, values, repeat(None))
         )
@@ -332,7 +335,7 @@ class SqliteHistoryStore:
             "INSERT OR IGNORE INTO history_points (series_id, time, num, raw) VALUES (?, ?, ?, ?)",
             self._not_in_blocks(conn, rows, blocked | {sid}),
         )
-        return conn.total_changes - before
+        return conn.total_changes - before, False
 
     @staticmethod
     def _overlaps(conn: sqlite3.Connection, sid: int, t0: int, t1: int) -> bool:
