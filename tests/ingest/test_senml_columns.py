@@ -203,3 +203,53 @@ def test_a_pack_of_one_time_stays_one_telemetry_event(hub: Hub, clock: ManualClo
     (event,) = [e for e in seen if isinstance(e, TelemetryReceived | TelemetrySeries)]
     assert isinstance(event, TelemetryReceived)
     assert (event.source_time, dict(event.payload)) == (T0, {"vibration": 2.0, "current": 5.0})
+
+
+PROPERTY_MAPPING = """
+mappings:
+  - name: senml-properties
+    topic: "props/{twin}"
+    twin: "{twin}"
+    format: senml
+    values:
+      - {record: "{name}", property: "{name}"}
+"""
+
+
+def run_properties(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, columns: bool
+) -> dict[str, Any]:
+    """SenML packs into a property, with a unit, again (duplicates) and older (late)."""
+    from twinsight.ingest.mapping import parse_mapping
+
+    watts = [{"bn": "ratedPower", "bt": BT, "bu": "W", "v": 11_000, "t": 0}]
+    watts += [{"v": 11_000 + i * 10, "t": i} for i in range(1, 40)]
+    older = [{"bn": "ratedPower", "bt": BT - 100, "bu": "W", "v": 9_000, "t": 0}]
+    older += [{"v": 9_000, "t": i} for i in range(1, 40)]
+    with monkeypatch.context() as patch:
+        if not columns:
+            patch.setattr(Rule, "senml_columns", lambda self, message, captures: None)
+        hub = make_hub(clock)
+        hub.ingest.mapping = parse_mapping(PROPERTY_MAPPING, "props.yaml")
+        results = [
+            hub.ingest.submit([msg("props/line-1-motor", orjson.dumps(p), clock)])
+            for p in (watts, watts, older)
+        ]
+        twin = hub.twins.get_twin("line-1-motor")
+        history = [(p.time, p.value) for p in hub.history.range("line-1-motor/ratedPower")]
+        hub.close()
+    state = (twin["ratedPower"], twin["$metadata"]["ratedPower"]["sourceTime"])
+    return {"results": results, "state": state, "history": history}
+
+
+def test_packs_into_a_property_keep_state_late_and_duplicates_the_same(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    by_columns = run_properties(clock, monkeypatch, columns=True)
+    assert by_columns == run_properties(clock, monkeypatch, columns=False)
+    assert by_columns["state"] == (pytest.approx(11.39), "2026-01-01T00:00:39Z")
+    first, again, older = by_columns["results"]
+    # sent again: older than the state's time is late, the same time and value a duplicate
+    assert (first.values, again.late_values, again.duplicate_values) == (40, 39, 1)
+    assert older.late_values == 40
+    assert len(by_columns["history"]) == 80
