@@ -160,6 +160,19 @@ def test_every_unusable_message_is_kept_with_its_reason(hub: Hub, clock: ManualC
     assert hub.twins.get_twin("line-1-motor")["ratedPower"] == 15.0  # as the world seeded it
 
 
+def test_a_pack_with_the_same_problem_many_times_says_it_once_with_a_count(
+    hub: Hub, clock: ManualClock
+) -> None:
+    records = b", ".join(b'{"n": "colour", "vs": "red", "t": %d}' % i for i in range(40))
+    other = b'{"n": "smell", "v": 1}'
+    hub.ingest.submit([msg("senml/line-1-motor", b"[" + records + b", " + other + b"]", clock)])
+    (letter,) = hub.dead_letters.list()
+    assert letter.reason.count("defines no telemetry 'colour'") == 1
+    assert "defines no telemetry 'colour' (×40)" in letter.reason
+    assert "defines no telemetry 'smell'" in letter.reason
+    assert letter.payload.count(b"colour") == 40  # the raw bytes are kept whole
+
+
 def test_replay_after_the_model_is_fixed(hub: Hub, clock: ManualClock) -> None:
     hub.ingest.submit([msg("plant/line-9-motor/motor", b'{"ts": %d, "power": 4}' % MS0, clock)])
     (letter,) = hub.dead_letters.list()

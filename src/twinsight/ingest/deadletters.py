@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from twinsight.core.errors import BadRequest, NotFound
 from twinsight.core.messages import RawMessage
 from twinsight.core.ports import DeadLetter, DeadLetterStore
-from twinsight.ingest.pipeline import IngestPipeline
+from twinsight.ingest.pipeline import IngestPipeline, describe_problems
 
 STATUSES = ("pending", "replayed", "discarded")
 MAX_REPLAY = 10_000
@@ -83,7 +83,7 @@ class DeadLetters:
         failing: dict[int, str] = {}
         for letter, outcome in zip(letters, outcomes, strict=True):
             if outcome.problems:
-                failing[letter.id] = "; ".join(outcome.problems)
+                failing[letter.id] = describe_problems(outcome.problems)
             else:
                 replayed.append(letter.id)
         if replayed:

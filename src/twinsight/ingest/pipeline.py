@@ -66,6 +66,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
+def describe_problems(problems: Sequence[str]) -> str:
+    """One dead letter's reason: each distinct problem once, in the order met, with how
+    often it came up — a pack of 100 records with the same wrong name says so once, not
+    100 times."""
+    counts: dict[str, int] = {}
+    for problem in problems:
+        counts[problem] = counts.get(problem, 0) + 1
+    return "; ".join(p if n == 1 else f"{p} (×{n})" for p, n in counts.items())
+
+
 class Column(NamedTuple):
     """Accepted values of one target from one message, as columns (see the module doc)."""
 
@@ -133,7 +143,7 @@ class IngestPipeline:
                 o.message.address,
                 o.message.payload,
                 o.message.received,
-                "; ".join(o.problems),
+                describe_problems(o.problems),
                 o.message.client,
                 o.rule,
             )
@@ -168,7 +178,12 @@ class IngestPipeline:
                     for value, _, raw, time in o.values
                 ),
                 tuple(
-                    (o.message.source, o.message.address, o.message.client, "; ".join(o.problems))
+                    (
+                        o.message.source,
+                        o.message.address,
+                        o.message.client,
+                        describe_problems(o.problems),
+                    )
                     for o in outcomes
                     if o.problems
                 ),
