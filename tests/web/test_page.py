@@ -4,8 +4,10 @@ says so when its live connection drops, then reconnects."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,32 @@ def test_live_values_change_over_time(page: Page, demo: Demo, shot: Shot) -> Non
         "([el, n]) => Number(el.dataset.points) > n", arg=[chart.element_handle(), points]
     )
     shot(page, "live")
+
+
+def test_a_senml_pack_draws_every_sample_on_the_chart(page: Page, demo: Demo) -> None:
+    motor = _ids_of(demo, "Motor")[0]
+    line, machine = motor.rsplit("-", 1)
+    open_page(page, demo, f"/ui/#{motor}")
+    chart = page.locator('#twin-panel figure.chart[data-series="vibration"]')
+    expect(chart).to_be_visible(timeout=20_000)
+    page.wait_for_function("el => Number(el.dataset.points) > 0", arg=chart.element_handle())
+    before = int(chart.get_attribute("data-points") or 0)
+    now = time.time()
+    samples = 40
+    pack = [{"bt": now - samples * 0.05, "n": "vibration", "v": 0.1, "t": 0}]
+    pack += [{"n": "vibration", "v": 0.1 + 0.001 * i, "t": i * 0.05} for i in range(1, samples)]
+    topic, port = f"factory/{line}/{machine}/senml", str(demo.broker_port)
+    subprocess.run(
+        ["mosquitto_pub", "-p", port, "-q", "1", "-t", topic, "-m", json.dumps(pack)],
+        check=True,
+        timeout=10,
+    )
+    # one stream event carries the pack; the chart takes all its samples, not the newest
+    page.wait_for_function(
+        "([el, n]) => Number(el.dataset.points) >= n",
+        arg=[chart.element_handle(), before + samples],
+        timeout=15_000,
+    )
 
 
 def test_a_click_on_a_machine_opens_its_panel_with_a_zoomable_chart(

@@ -96,6 +96,13 @@ export class HistoryChart {
     else this.#redraw();
   }
 
+  /** Many new points at once ([time, value] pairs, nulls skipped), drawn once. */
+  appendMany(points) {
+    for (const [time, value] of points) this.#push(time, value);
+    if (this.dragging) this.pending = true;
+    else this.#redraw();
+  }
+
   get pointCount() {
     return this.times.length;
   }

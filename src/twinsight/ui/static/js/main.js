@@ -50,10 +50,10 @@ function banner(text) {
   $("banner").textContent = text ?? "";
 }
 
-state.onChange((twinId, changed) => {
+state.onChange((twinId, changed, event) => {
   scene.update(twinId);
   explorer.update(twinId);
-  panel.onState(twinId, changed);
+  panel.onState(twinId, changed, event);
 });
 
 /** (Re)read the graph and its state, and redraw what depends on them. */

@@ -54,8 +54,9 @@ export class TwinPanel {
     this.#loadCharts();
   }
 
-  /** The stream changed `changed` paths of `twinId` (null: everything may have changed). */
-  onState(twinId, changed) {
+  /** The stream changed `changed` paths of `twinId` (null: everything may have changed);
+   * `event` is the stream event that did it, if one did. */
+  onState(twinId, changed, event = null) {
     if (twinId !== this.twinId || !this.table) return;
     const paths = changed ?? [...this.state.all(twinId).keys()];
     if (paths.some((p) => !this.cells.has(p))) this.#renderValues();
@@ -67,9 +68,24 @@ export class TwinPanel {
       cell.classList.remove("flash");
       void cell.offsetWidth; // restart the highlight animation
       cell.classList.add("flash");
-      if (changed) this.charts.get(path)?.append(entry.time, entry.value);
+      if (changed) this.#chartSamples(path, entry, event);
     }
     this.#renderStatus();
+  }
+
+  /** A message with many timed samples (a SenML pack) arrives as one event carrying them
+   * all as columns (docs/streams.md): chart every sample, not only the newest. */
+  #chartSamples(path, entry, event) {
+    const chart = this.charts.get(path);
+    if (!chart) return;
+    const samples = event?.samples;
+    const prefix = event?.component ? `${event.component}.` : "";
+    const column = samples && path.startsWith(prefix) ? samples.telemetry?.[path.slice(prefix.length)] : null;
+    if (!column) {
+      chart.append(entry.time, entry.value);
+      return;
+    }
+    chart.appendMany(samples.sourceTime.map((time, i) => [time, column[i]]));
   }
 
   #renderStatus() {
