@@ -4,6 +4,7 @@ fleet against its members run one by one, and failures that name the model and t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from twinsight.core.errors import SimulationError
 from twinsight.sim.model import ModelDescription, SimulationModel, Variable
 from twinsight.sim.ode import SOLVERS, FloatArray, OdeFleet, OdeModel, OdeSystem
-from twinsight.sim.physics import motor_system
+from twinsight.sim.physics import motor_system, pump_system
 
 TAU = 50.0
 
@@ -298,3 +299,33 @@ def test_a_restored_model_replays_across_solvers_and_fleets() -> None:
     assert fleet.inputs_array()[0].tolist() == [0.2, 0.4, 0.8, 1.0]
     fleet.advance(600.0)
     assert np.array_equal(fleet.state_array(), first)
+
+
+def test_a_closed_form_step_is_taken_by_every_solver_and_matches_integration() -> None:
+    exact = pump_system()
+    assert exact.exact is not None
+    integrated = replace(exact, exact=None)
+    calls: list[float] = []
+
+    def counted(t: float, dt: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
+        calls.append(dt)
+        assert exact.exact is not None
+        return exact.exact(t, dt, x, u, p)
+
+    one = replace(exact, exact=counted).model("closed", solver="rk4", max_step=1.0)
+    reference = integrated.model("reference", solver="RK45", rtol=1e-10, atol=1e-12)
+    for model in (one, reference):
+        model.set_inputs({"speed": 1200.0})
+        model.advance(60.0)
+        model.set_inputs({"speed": 1450.0, "cavitation": 0.3})
+        model.advance(7.0)
+    assert calls == [60.0, 7.0]  # one closed-form step per advance, whatever max_step says
+    assert one.outputs()["flow"] == pytest.approx(reference.outputs()["flow"], rel=1e-7)
+    # a fleet takes it too, member by member
+    fleet = exact.fleet(["a", "b"], solver="rk4", max_step=60.0)
+    fleet.set_inputs({"a.speed": 1200.0, "b.speed": 900.0})
+    fleet.advance(60.0)
+    single = exact.model("b", solver="rk4")
+    single.set_inputs({"speed": 900.0})
+    single.advance(60.0)
+    assert fleet.outputs()["b.flow"] == pytest.approx(single.outputs()["flow"], rel=1e-12)

@@ -60,6 +60,10 @@ OutputFunction = Callable[[float, FloatArray, FloatArray, FloatArray], Sequence[
 """``outputs(t, x, u, p)``: one entry per declared output, in order (a float, or for a
 fleet an array over the members, or anything that broadcasts to it)."""
 
+ExactStep = Callable[[float, float, FloatArray, FloatArray, FloatArray], Any]
+"""``exact(t, dt, x, u, p) -> x(t + dt)`` with the inputs held: the closed-form solution
+over one step, for systems that have one (entries as for :data:`RightHandSide`)."""
+
 SOLVERS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA", "rk4")
 """The integrators: SciPy's ``solve_ivp`` methods, and ``rk4``, a fixed-step classical
 Runge-Kutta taking ``ceil(dt / max_step)`` equal steps per advance."""
@@ -77,6 +81,11 @@ class OdeSystem:
     description: ModelDescription
     rhs: RightHandSide
     outputs: OutputFunction
+    exact: ExactStep | None = None
+    """The state after a step in closed form, when the equations have one (a first-order
+    lag towards a target the held inputs fix): then every solver takes it instead of
+    integrating, which is both exact and a handful of array operations; ``rhs`` still
+    describes the system (for Jacobians and estimators)."""
 
     @property
     def name(self) -> str:
@@ -156,7 +165,9 @@ class _Integrator:
         shape = x.shape
         try:
             with np.errstate(all="ignore"):  # divergence is reported below, as an error
-                if self.solver == "rk4":
+                if system.exact is not None:
+                    result = _derivative(system.exact(t0, dt, x, u, p), shape, self.model)
+                elif self.solver == "rk4":
                     result = self._rk4(rhs, t0, dt, x, u, p, shape)
                 else:
                     result = self._solve_ivp(rhs, t0, dt, x, u, p, shape, sparsity)

@@ -43,8 +43,8 @@ from twinsight.sim.spec import SimulationSpec
 NS = "dtmi:twinsight:factory"
 STEP = 60.0
 """Communication step, s: under the motor winding's (~150 s) time constant (the pumps'
-flow, 10 s, is sub-stepped; see the solver settings for the drives' 25-s speed loops), and
-coarse enough to run a day in under a second."""
+flow, 10 s, is solved in closed form; see the solver settings for the drives' 25-s speed
+loops), and coarse enough to run a day in under a second."""
 DEVICE_PERIOD = 5.0
 """s between two messages of one simulated device (when run live)."""
 RATED_POWER = 15.0
@@ -52,16 +52,18 @@ RATED_POWER = 15.0
 
 # Solver settings: fixed-step RK4 with sub-steps short enough for each model's fastest time
 # constant (RK4 is stable up to 2.8 time constants a step): the motor drive's speed loop
-# (25 s) and winding (~150 s) → 60 s; the pump's flow (10 s) → 20 s; the tank (~30 min)
-# → 60 s. At 60 s a step the speed loop is integrated stably and without overshoot, but
-# slower than it is: a 60-s what-if run sees a stopped motor coast to 0 rpm in about ten
-# minutes rather than two (its pump stops delivering within two either way). Live steps
-# (5 s) are accurate; a 30-s sub-step would be too, at twice the motors' cost in bulk runs.
-MOTOR_STEP, PUMP_STEP, TANK_STEP = 60.0, 20.0, 60.0
+# (25 s) and winding (~150 s) → 60 s; the tank (~30 min) → 60 s. The pump's flow (a 10-s
+# lag towards the operating point its held speed fixes) has a closed form that every solver
+# takes (``OdeSystem.exact``), so it needs no sub-steps at all. At 60 s a step the speed
+# loop is integrated stably and without overshoot, but slower than it is: a 60-s what-if
+# run sees a stopped motor coast to 0 rpm in about ten minutes rather than two (its pump
+# stops delivering within two either way). Live steps (5 s) are accurate; a 30-s sub-step
+# would be too, at twice the motors' cost in bulk runs.
+MOTOR_STEP, PUMP_STEP, TANK_STEP = 60.0, 60.0, 60.0
 PUMP_RESPONSE = 10.0
 """s: how fast a pump's flow follows its speed. The water column answers in a second or
-two; 10 s is the quickest response a 20-s sub-step integrates well, and no device that
-reports every 5 s can tell the difference (the motor's drive ramps the speed itself)."""
+two; no device that reports every 5 s can tell 10 s from that (the motor's drive ramps the
+speed itself), and the value is kept from when the flow was sub-stepped by RK4."""
 CONVEYOR_STATIONS = 2
 """Stations along each conveyor (say, a filler and a packer)."""
 
