@@ -9,7 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from twinsight.analytics.detectors import HalfSpaceTreesDetector, RobustZScoreDetector
+from twinsight.analytics.detectors import (
+    HalfSpaceTreesDetector,
+    RarityDetector,
+    RobustZScoreDetector,
+)
 from twinsight.analytics.detectors.base import Detector
 
 
@@ -23,6 +27,7 @@ class Case:
 
 
 CASES = [
+    Case("rarity", RarityDetector, lambda seed: RarityDetector(seed=seed)),
     Case("robust_z", RobustZScoreDetector, lambda seed: RobustZScoreDetector(seed=seed)),
     Case(
         "hst",

@@ -5,16 +5,18 @@ contract test, so a new detector cannot skip the checks.
 """
 
 from twinsight.analytics.detectors.base import Detector, Snapshot
+from twinsight.analytics.detectors.rarity import RarityDetector
 from twinsight.analytics.detectors.river_hst import HalfSpaceTreesDetector
 from twinsight.analytics.detectors.statistical import RobustZScoreDetector
 
-DEFAULT_DETECTOR = RobustZScoreDetector
+DEFAULT_DETECTOR = RarityDetector
 """The detector the platform uses when a twin asks for none, and the one NAB measures."""
 
 __all__ = [
     "DEFAULT_DETECTOR",
     "Detector",
     "HalfSpaceTreesDetector",
+    "RarityDetector",
     "RobustZScoreDetector",
     "Snapshot",
 ]

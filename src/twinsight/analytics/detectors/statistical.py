@@ -72,8 +72,9 @@ class RobustZScoreDetector(Detector):
             return
         residual = x - self.level
         deviation = abs(residual)
-        if self.n > self.warmup:
-            # Clip only once the spread means something; during warm-up learn it freely.
+        if self.n > self.warmup and self.spread > 0.0:
+            # Clip only once the spread means something (during warm-up, and while a
+            # constant stream has none, learn it freely).
             deviation = min(deviation, self.clip * self.spread)
         rate = max(self.spread_alpha, 1.0 / self.n)
         self.spread += rate * (deviation - self.spread)
@@ -98,7 +99,7 @@ class RobustZScoreDetector(Detector):
         if n == 1:
             self.level = x
             return score
-        if n > self.warmup:
+        if n > self.warmup and spread > 0.0:
             deviation = min(deviation, self.clip * spread)
         inv = 1.0 / n
         rate = self.spread_alpha if self.spread_alpha > inv else inv
