@@ -21,7 +21,7 @@ import typer
 from rich.table import Column, Table
 
 from twinsight.cli_options import DEFAULT_DATA_DIR, AsJson, DataDir, err, out
-from twinsight.cli_sim import World, world_spec
+from twinsight.cli_sim import World, fail, world_hub
 from twinsight.core.errors import BadRequest, TwinsightError
 
 if TYPE_CHECKING:
@@ -37,26 +37,14 @@ Twin = Annotated[str, typer.Argument(help="Twin id (a twin the world simulates).
 Version = Annotated[int, typer.Argument(help="Version number (see 'parameters versions').")]
 
 
-def _fail(exc: TwinsightError) -> typer.Exit:
-    err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
 @contextmanager
 def _service(data_dir: Path, world: str) -> Iterator[TwinCalibrations]:
-    from twinsight.hub import Hub
     from twinsight.sim.twin_calibration import TwinCalibrations
 
-    try:
-        spec = world_spec(world)
-    except TwinsightError as exc:
-        raise _fail(exc) from exc
-    with Hub(data_dir) as hub:
-        hub.simulation = spec
-        try:
-            yield TwinCalibrations(hub.twins, hub.models, hub.history, hub.parameters, spec)
-        except TwinsightError as exc:
-            raise _fail(exc) from exc
+    with world_hub(data_dir, world) as hub:
+        spec = hub.simulation
+        assert spec is not None  # world_hub sets it
+        yield TwinCalibrations(hub.twins, hub.models, hub.history, hub.parameters, spec)
 
 
 def _json(value: Any) -> None:
@@ -74,7 +62,7 @@ def _assignments(texts: list[str], option: str) -> dict[str, Any]:
     for text in texts:
         name, eq, value = text.partition("=")
         if not eq or not name.strip() or not value.strip():
-            raise _fail(BadRequest(f"{option} {text!r}: write NAME=VALUE (e.g. load=0.8)"))
+            raise fail(BadRequest(f"{option} {text!r}: write NAME=VALUE (e.g. load=0.8)"))
         try:
             found[name.strip()] = float(value)
         except ValueError:
@@ -195,7 +183,7 @@ def calibrate(
     try:
         request = CalibrationRequest.from_dict(body)
     except TwinsightError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     with _service(data_dir, world) as service:
         err.print(f"calibrating {', '.join(param)} of {twin} ...", highlight=False)
         outcome = service.calibrate(twin, request)

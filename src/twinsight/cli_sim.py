@@ -82,25 +82,28 @@ def world_spec(world: str) -> SimulationSpec:
     return spec
 
 
-def _fail(exc: TwinsightError) -> typer.Exit:
+def fail(exc: TwinsightError) -> typer.Exit:
+    """Print ``exc`` as the simulation commands do and hand back the exit to raise."""
     err.print(f"[red]{exc.code}[/red]: {exc.message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
 @contextmanager
-def _hub(data_dir: Path, world: str) -> Iterator[Hub]:
+def world_hub(data_dir: Path, world: str) -> Iterator[Hub]:
+    """The data folder's hub running ``world``'s simulation spec; a refusal inside exits 1
+    with its message."""
     from twinsight.hub import Hub
 
     try:
         spec = world_spec(world)
     except TwinsightError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     with Hub(data_dir) as hub:
         hub.simulation = spec
         try:
             yield hub
         except TwinsightError as exc:
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
 
 
 @contextmanager
@@ -131,7 +134,7 @@ def _seconds(text: str, what: str) -> float:
     try:
         return parse_bucket(text)
     except TwinsightError:
-        raise _fail(
+        raise fail(
             BadRequest(f"{what} {text!r} is not a duration (e.g. 600, 90s, 15m, 4h)")
         ) from None
 
@@ -141,7 +144,7 @@ def _assignment(text: str, option: str) -> tuple[str, str, str]:
     target, eq, value = text.partition("=")
     twin, dot, name = target.strip().rpartition(".")
     if not eq or not dot or not twin or not name or not value.strip():
-        raise _fail(BadRequest(f"{option} {text!r}: write TWIN.NAME=VALUE (e.g. line-1-motor.x=2)"))
+        raise fail(BadRequest(f"{option} {text!r}: write TWIN.NAME=VALUE (e.g. line-1-motor.x=2)"))
     return twin, name, value.strip()
 
 
@@ -149,7 +152,7 @@ def _float(text: str, option: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise _fail(BadRequest(f"{option}: {text!r} is not a number")) from None
+        raise fail(BadRequest(f"{option}: {text!r} is not a number")) from None
 
 
 def _changes(
@@ -160,9 +163,9 @@ def _changes(
         try:
             loaded = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            raise _fail(BadRequest(f"cannot read changes from {file}: {error}")) from None
+            raise fail(BadRequest(f"cannot read changes from {file}: {error}")) from None
         if not isinstance(loaded, dict):
-            raise _fail(BadRequest(f"{file}: the changes must be a JSON object"))
+            raise fail(BadRequest(f"{file}: the changes must be a JSON object"))
         for key, table in changes.items():
             table.update(loaded.get(key) or {})
     for text in sets:
@@ -177,7 +180,7 @@ def _changes(
         for pair in value.split(","):
             offset, colon, number = pair.partition(":")
             if not colon:
-                raise _fail(
+                raise fail(
                     BadRequest(f"--schedule {text!r}: write TWIN.INPUT=OFFSET:VALUE,OFFSET:VALUE")
                 )
             points.append(
@@ -249,7 +252,7 @@ def scenario_fork(
     as_json: AsJson = False,
 ) -> None:
     """Fork twins (all simulated ones by default) into a new scenario; prints its id."""
-    with _hub(data_dir, world) as hub:
+    with world_hub(data_dir, world) as hub:
         scenario = hub.scenarios.fork(twin, at, name)
     if as_json:
         _json(scenario.to_dict())
@@ -295,7 +298,7 @@ def scenario_run(
     seconds = _seconds(horizon, "--horizon")
     h = _seconds(step, "--step") if step is not None else None
     changes = _changes(set_ or [], input_ or [], schedule or [], changes_file)
-    with _hub(data_dir, world) as hub:
+    with world_hub(data_dir, world) as hub:
         with _progress("simulating baseline and scenario") as progress:
             done = hub.scenarios.run(scenario_id, seconds, h, changes, progress)
         rows = hub.scenarios.compare(scenario_id)
@@ -311,7 +314,7 @@ def scenario_list(
     world: World = "factory", data_dir: DataDir = DEFAULT_DATA_DIR, as_json: AsJson = False
 ) -> None:
     """List the scenarios in DATA_DIR."""
-    with _hub(data_dir, world) as hub:
+    with world_hub(data_dir, world) as hub:
         scenarios = hub.scenarios.list()
     if as_json:
         _json([s.to_dict() for s in scenarios])
@@ -339,7 +342,7 @@ def scenario_show(
     as_json: AsJson = False,
 ) -> None:
     """Show one scenario: where it was forked, what it changes, how it ended."""
-    with _hub(data_dir, world) as hub:
+    with world_hub(data_dir, world) as hub:
         scenario = hub.scenarios.get(scenario_id)
     if as_json:
         _json(scenario.to_dict())
@@ -362,7 +365,7 @@ def scenario_compare(
     as_json: AsJson = False,
 ) -> None:
     """Compare a scenario's run with its baseline, per recorded output."""
-    with _hub(data_dir, world) as hub:
+    with world_hub(data_dir, world) as hub:
         rows = hub.scenarios.compare(scenario_id)
         if plot is not None:
             plot.write_bytes(hub.scenarios.plot(scenario_id, series))
@@ -379,7 +382,7 @@ def scenario_keep(
     scenario_id: ScenarioId, world: World = "factory", data_dir: DataDir = DEFAULT_DATA_DIR
 ) -> None:
     """Keep a scenario's results (it cannot be run again)."""
-    with _hub(data_dir, world) as hub:
+    with world_hub(data_dir, world) as hub:
         hub.scenarios.keep(scenario_id)
     out.print(f"kept {scenario_id}", highlight=False)
 
@@ -389,7 +392,7 @@ def scenario_discard(
     scenario_id: ScenarioId, world: World = "factory", data_dir: DataDir = DEFAULT_DATA_DIR
 ) -> None:
     """Remove a scenario and its results."""
-    with _hub(data_dir, world) as hub:
+    with world_hub(data_dir, world) as hub:
         hub.scenarios.discard(scenario_id)
     out.print(f"discarded {scenario_id}", highlight=False)
 
@@ -450,12 +453,12 @@ def sweep(
     for text in param:
         label, eq, dist = text.partition("=")
         if not eq:
-            raise _fail(BadRequest(f"--param {text!r}: write TWIN.PARAMETER=uniform(1, 2)"))
+            raise fail(BadRequest(f"--param {text!r}: write TWIN.PARAMETER=uniform(1, 2)"))
         try:
             parameters.append(SweepParameter.parse(label.strip(), dist.strip()))
         except TwinsightError as exc:
-            raise _fail(exc) from exc
-    with _hub(data_dir, world) as hub:
+            raise fail(exc) from exc
+    with world_hub(data_dir, world) as hub:
         spec = Sweep(
             parameters=tuple(parameters),
             runs=runs,
