@@ -1,4 +1,5 @@
-"""Paths the tests share: the repository, the demo models and the shared data sets."""
+"""What the tests share: the repository, the demo models, the shared data sets, and a check
+of an API refusal."""
 
 from __future__ import annotations
 
@@ -41,3 +42,12 @@ def build_factory(hub: Hub) -> Hub:
 def motor_body(**values: Any) -> dict[str, Any]:
     """A valid motor twin (its required component included) with ``values``."""
     return {"$metadata": {"$model": MOTOR}, "bearing": {"$metadata": {}}, **values}
+
+
+def api_error(response: object, status: int, code: str) -> str:
+    """Check an API refusal's status and error code; return its message for the caller to
+    check what it says."""
+    assert response.status_code == status, response.text  # type: ignore[attr-defined]
+    assert response.headers["x-ms-error-code"] == code  # type: ignore[attr-defined]
+    message: str = response.json()["error"]["message"]  # type: ignore[attr-defined]
+    return message

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sim.motor_history import record_motor_run
-from support import build_factory
+from support import api_error, build_factory
 from twinsight.api import create_app
 from twinsight.core.clock import ManualClock
 from twinsight.hub import Hub
@@ -51,13 +51,6 @@ def hub() -> Iterator[Hub]:
 def client(hub: Hub) -> Iterator[TestClient]:
     with TestClient(create_app(hub)) as client:
         yield client
-
-
-def _error(response: object, status: int, code: str) -> str:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["x-ms-error-code"] == code  # type: ignore[attr-defined]
-    message: str = response.json()["error"]["message"]  # type: ignore[attr-defined]
-    return message
 
 
 def _fork_value(hub: Hub, scenario_id: str, twin: str, parameter: str) -> float:
@@ -170,12 +163,12 @@ def test_rollback_saves_an_old_version_again(client: TestClient, hub: Hub) -> No
         v["version"] for v in client.get(f"/twins/{MOTOR}/parameters/versions").json()["value"]
     ] == [1, 2, 3]
 
-    assert "no version 9" in _error(
+    assert "no version 9" in api_error(
         client.post(f"/twins/{MOTOR}/parameters/versions/9/activate"),
         404,
         "ParameterVersionNotFound",
     )
-    _error(client.get(f"/twins/{MOTOR}/parameters/versions/9"), 404, "ParameterVersionNotFound")
+    api_error(client.get(f"/twins/{MOTOR}/parameters/versions/9"), 404, "ParameterVersionNotFound")
     assert len(client.get(f"/twins/{MOTOR}/parameters/versions").json()["value"]) == 3
 
 
@@ -183,18 +176,18 @@ def test_bad_requests_are_refused_clearly_and_store_nothing(client: TestClient, 
     url = f"/twins/{MOTOR}/calibrations"
     good = {"parameters": ["housing_resistance"], **WINDOW}
 
-    message = _error(
+    message = api_error(
         client.post("/twins/no-such-motor/calibrations", json=good), 404, "DigitalTwinNotFound"
     )
     assert "no-such-motor" in message
-    _error(client.get("/twins/no-such-motor/parameters"), 404, "DigitalTwinNotFound")
+    api_error(client.get("/twins/no-such-motor/parameters"), 404, "DigitalTwinNotFound")
 
-    message = _error(
+    message = api_error(
         client.post(url, json={**good, "parameters": ["thermal_mass"]}), 400, "InvalidArgument"
     )
     assert "'thermal_mass'" in message and "housing_resistance" in message  # names the known ones
 
-    message = _error(
+    message = api_error(
         client.post(url, json={**good, "from": END.isoformat(), "to": START.isoformat()}),
         400,
         "InvalidArgument",
@@ -205,35 +198,35 @@ def test_bad_requests_are_refused_clearly_and_store_nothing(client: TestClient, 
         "from": (T0 - timedelta(days=2)).isoformat(),
         "to": (T0 - timedelta(days=1)).isoformat(),
     }
-    message = _error(client.post(url, json={**good, **early}), 422, "NoHistory")
+    message = api_error(client.post(url, json={**good, **early}), 422, "NoHistory")
     assert MOTOR in message and "nothing to fit" in message
 
-    message = _error(
+    message = api_error(
         client.post(url, json={"parameters": ["housing_resistance"]}), 400, "InvalidArgument"
     )
     assert '"from"' in message
-    message = _error(
+    message = api_error(
         client.post(url, json={**good, "outputs": {"temperature": 3}}), 400, "InvalidArgument"
     )
     assert "outputs.temperature" in message
-    message = _error(client.post(url, json={**good, "bogus": 1}), 400, "InvalidArgument")
+    message = api_error(client.post(url, json={**good, "bogus": 1}), 400, "InvalidArgument")
     assert "bogus" in message
 
-    message = _error(
+    message = api_error(
         client.post("/twins/line-1-conveyor/calibrations", json=good), 409, "TwinNotSimulated"
     )
     assert "line-1-conveyor" in message and "Conveyor" in message
-    _error(client.get("/twins/line-1-conveyor/parameters"), 409, "TwinNotSimulated")
+    api_error(client.get("/twins/line-1-conveyor/parameters"), 409, "TwinNotSimulated")
 
     # Without the live estimator's recorded load, the motor's load (fed by its pump) is
     # not on the twin: the request must say what it was.
     hub.simulation = replace(simulation_spec(), estimators=())
-    message = _error(client.post(url, json=good), 400, "InvalidArgument")
+    message = api_error(client.post(url, json=good), 400, "InvalidArgument")
     assert "'load'" in message and '"inputs"' in message
 
     hub.simulation = None
-    _error(client.post(url, json=good), 409, "NoSimulation")
-    _error(client.get(f"/twins/{MOTOR}/parameters"), 409, "NoSimulation")
+    api_error(client.post(url, json=good), 409, "NoSimulation")
+    api_error(client.get(f"/twins/{MOTOR}/parameters"), 409, "NoSimulation")
 
     assert hub.parameters.history(MOTOR, "motor") == []
 
@@ -245,10 +238,10 @@ def test_reading_parameters_needs_read_and_calibrating_needs_write(hub: Hub) -> 
         as_reader = {"Authorization": f"Bearer {read}"}
         as_writer = {"Authorization": f"Bearer {write}"}
         assert client.get(f"/twins/{MOTOR}/parameters", headers=as_reader).status_code == 200
-        _error(client.get(f"/twins/{MOTOR}/parameters"), 401, "Unauthorized")
+        api_error(client.get(f"/twins/{MOTOR}/parameters"), 401, "Unauthorized")
         body = {"parameters": ["housing_resistance"], **WINDOW, "apply": False}
         url = f"/twins/{MOTOR}/calibrations"
-        _error(client.post(url, json=body, headers=as_reader), 403, "Forbidden")
+        api_error(client.post(url, json=body, headers=as_reader), 403, "Forbidden")
         activate = f"/twins/{MOTOR}/parameters/versions/1/activate"
-        _error(client.post(activate, headers=as_reader), 403, "Forbidden")
-        _error(client.post(activate, headers=as_writer), 404, "ParameterVersionNotFound")
+        api_error(client.post(activate, headers=as_reader), 403, "Forbidden")
+        api_error(client.post(activate, headers=as_writer), 404, "ParameterVersionNotFound")

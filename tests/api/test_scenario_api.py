@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sim import whatif_models
-from support import build_factory
+from support import api_error, build_factory
 from twinsight.api import create_app
 from twinsight.core.clock import ManualClock
 from twinsight.hub import Hub
@@ -31,13 +31,6 @@ def world() -> Iterator[Hub]:
 def client(world: Hub) -> Iterator[TestClient]:
     with TestClient(create_app(world)) as client:
         yield client
-
-
-def _error(response: object, status: int, code: str) -> str:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["x-ms-error-code"] == code  # type: ignore[attr-defined]
-    message: str = response.json()["error"]["message"]  # type: ignore[attr-defined]
-    return message
 
 
 def test_fork_run_compare_plot_keep_and_discard(client: TestClient) -> None:
@@ -66,22 +59,22 @@ def test_fork_run_compare_plot_keep_and_discard(client: TestClient) -> None:
     plot = client.get(f"/scenarios/{sid}/plot", params={"series": "line-1-motor.temperature"})
     assert plot.status_code == 200 and plot.headers["content-type"] == "image/png"
     assert plot.content.startswith(b"\x89PNG") and len(plot.content) > 5_000
-    assert "torque" in _error(
+    assert "torque" in api_error(
         client.get(f"/scenarios/{sid}/plot", params={"series": "line-1-motor.torque"}),
         400,
         "InvalidArgument",
     )
 
     assert client.post(f"/scenarios/{sid}/keep").json()["status"] == "kept"
-    _error(client.post(f"/scenarios/{sid}/run", json={"horizon": 10}), 409, "ScenarioKept")
+    api_error(client.post(f"/scenarios/{sid}/run", json={"horizon": 10}), 409, "ScenarioKept")
     assert client.delete(f"/scenarios/{sid}").status_code == 204
-    _error(client.get(f"/scenarios/{sid}"), 404, "ScenarioNotFound")
+    api_error(client.get(f"/scenarios/{sid}"), 404, "ScenarioNotFound")
 
 
 def test_a_scenario_that_cannot_run_is_a_422_and_stays_failed(client: TestClient) -> None:
     sid = client.post("/scenarios", json={"twins": LINE1}).json()["id"]
     bad = {"parameters": {"line-1-motor": {"ratedPower": -1}}}
-    message = _error(
+    message = api_error(
         client.post(f"/scenarios/{sid}/run", json={"horizon": 60, "changes": bad}),
         422,
         "InvalidScenario",
@@ -89,10 +82,10 @@ def test_a_scenario_that_cannot_run_is_a_422_and_stays_failed(client: TestClient
     assert "ratedPower' = -1 is outside its bounds" in message
     shown = client.get(f"/scenarios/{sid}").json()
     assert shown["status"] == "failed" and "outside its bounds" in shown["error"]
-    _error(client.get(f"/scenarios/{sid}/comparison"), 409, "ScenarioNotRun")
+    api_error(client.get(f"/scenarios/{sid}/comparison"), 409, "ScenarioNotRun")
     # A model raising mid-run is a 422 too; other scenarios are unaffected.
     seize = {"parameters": {"line-1-pump": {"seizeAfter": 5}}}
-    assert "bearing seized" in _error(
+    assert "bearing seized" in api_error(
         client.post(f"/scenarios/{sid}/run", json={"horizon": 60, "changes": seize}),
         422,
         "SimulationError",
@@ -116,7 +109,7 @@ def test_bad_bodies_are_400_naming_the_problem(
 ) -> None:
     sid = client.post("/scenarios", json={"twins": LINE1}).json()["id"]
     response = client.post(path.format(id=sid), json=body)
-    assert message in _error(response, 400, response.headers["x-ms-error-code"])
+    assert message in api_error(response, 400, response.headers["x-ms-error-code"])
 
 
 def test_a_sweep_answers_a_summary_or_a_histogram(client: TestClient) -> None:
@@ -142,17 +135,17 @@ def test_a_sweep_answers_a_summary_or_a_histogram(client: TestClient) -> None:
     png = client.post("/sweeps", params={"format": "png"}, json=sweep)
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
     too_many = client.post("/sweeps", json={**sweep, "runs": 5000})
-    assert "use the CLI" in _error(too_many, 400, "InvalidArgument")
+    assert "use the CLI" in api_error(too_many, 400, "InvalidArgument")
     wrong = client.post("/sweeps", json={**sweep, "parameters": {"nobody.x": "uniform(1, 2)"}})
-    assert "no twin 'nobody'" in _error(wrong, 422, "InvalidSweep")
+    assert "no twin 'nobody'" in api_error(wrong, 422, "InvalidSweep")
 
 
 def test_without_a_simulated_world_the_routes_say_so(world: Hub) -> None:
     world.simulation = None
     with TestClient(create_app(world)) as client:
-        message = _error(client.get("/scenarios"), 409, "NoSimulation")
+        message = api_error(client.get("/scenarios"), 409, "NoSimulation")
         assert "no world is simulated" in message
-        _error(client.post("/scenarios", json={}), 409, "NoSimulation")
+        api_error(client.post("/scenarios", json={}), 409, "NoSimulation")
 
 
 def test_reading_needs_read_and_forking_needs_write(world: Hub) -> None:
@@ -162,6 +155,6 @@ def test_reading_needs_read_and_forking_needs_write(world: Hub) -> None:
         as_reader = {"Authorization": f"Bearer {read}"}
         as_writer = {"Authorization": f"Bearer {write}"}
         assert client.get("/scenarios", headers=as_reader).status_code == 200
-        _error(client.post("/scenarios", json={}, headers=as_reader), 403, "Forbidden")
-        _error(client.get("/scenarios"), 401, "Unauthorized")
+        api_error(client.post("/scenarios", json={}, headers=as_reader), 403, "Forbidden")
+        api_error(client.get("/scenarios"), 401, "Unauthorized")
         assert client.post("/scenarios", json={}, headers=as_writer).status_code == 201
