@@ -17,8 +17,10 @@ it). Four cheap steps fix much of that, in O(1) time and memory per value:
 3. **New extremes for the time of day.** Many streams follow the day (load, traffic,
    temperature): a value normal at noon can be a fault at 3 a.m. The range is also kept
    per slot of the day (``slot`` seconds of ``period``, by the value's source time); once
-   a slot has ``slot_min`` values, leaving its range scores at least ``seasonal``, by the
-   overshoot as a fraction of the whole range (``seasonal_k`` scores half-way to 1).
+   a slot has ``slot_min`` values, leaving its range scores at least ``seasonal``, more
+   the further out, measured in the stream's robust spread (an overshoot of
+   ``seasonal_k`` spreads scores half-way to 1): a slot's range is narrow, so the whole
+   range would be too coarse a yardstick.
 4. **Once per burst.** An operator needs the first alarm, not the fiftieth: a score only
    stands if it beats the largest recent one (which decays by ``decay`` per value);
    otherwise it is 0. So a sustained excursion scores high at its start, then quiet.
@@ -48,7 +50,7 @@ class RarityDetector(Detector):
         ext: float = 0.7,
         extk: float = 0.005,
         seasonal: float = 0.5,
-        seasonal_k: float = 0.05,
+        seasonal_k: float = 1.0,
         slot: float = 14_400.0,
         period: float = 86_400.0,
         slot_min: int = 5,
@@ -125,7 +127,7 @@ class RarityDetector(Detector):
         k = self._slot(t)
         if k >= 0 and self.slot_count[k] >= self.slot_min:
             over = max(0.0, x - self.slot_high[k], self.slot_low[k] - x)
-            beyond = over / (self.high - self.low + floor)
+            beyond = over / (self.spread + floor)
             if beyond > 0.0:
                 boost = self.seasonal + (1.0 - self.seasonal) * beyond / (beyond + self.seasonal_k)
                 score = max(score, boost)
@@ -200,7 +202,7 @@ class RarityDetector(Detector):
             slot_high = self.slot_high[k]
             if n >= self.warmup and count >= self.slot_min and (x > slot_high or x < slot_low):
                 over = x - slot_high if x > slot_high else slot_low - x
-                beyond = over / (high - low + floor)
+                beyond = over / (spread + floor)
                 boosted = self.seasonal + (1.0 - self.seasonal) * beyond / (
                     beyond + self.seasonal_k
                 )
