@@ -21,6 +21,7 @@ ADAPTER_ONLY = {
     "fmpy": "twinsight/sim/fmu.py",
     "simpy": "twinsight/sim/des",
     "filterpy": "twinsight/sim/estimation",
+    "river": "twinsight/analytics/detectors/river_hst.py",
 }
 
 
