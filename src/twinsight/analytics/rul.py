@@ -39,7 +39,7 @@ RUL_CAP = 125
 N_SETTINGS = 3
 N_SENSORS = 21
 N_COLUMNS = 2 + N_SETTINGS + N_SENSORS  # unit, cycle, settings, sensors
-WINDOWS = (5, 15, 30)  # cycles over which means and slopes are taken
+WINDOWS = (10, 30, 60, 120)  # cycles over which means and slopes are taken
 # Settings are rounded to these steps (altitude, Mach, throttle) to name the conditions.
 _ROUNDING = np.array([1.0, 100.0, 1.0])
 
