@@ -1,16 +1,20 @@
 """Remaining useful life: the capped target, the two scores on hand-worked numbers, a model
-that beats a constant guess on engines it never saw, and clear errors for bad files."""
+that beats a constant guess on engines it never saw, clear errors for bad files, and the
+benchmark's prediction files."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from support import shared_data
+from support import REPO, shared_data
 from twinsight.analytics.rul import (
     RUL_CAP,
     CmapssFormatError,
@@ -102,3 +106,40 @@ def test_a_model_trained_on_a_slice_beats_a_constant_on_held_out_engines() -> No
     constant = np.full_like(true, rul_target(train).mean())
     model_error = rmse(model.predict_all(held_out), true)
     assert model_error < 0.6 * rmse(constant, true)
+
+
+def _synthetic_engine(unit: int, cycles: int, rng: np.random.Generator) -> list[str]:
+    lines = []
+    for cycle in range(1, cycles + 1):
+        wear = cycle / cycles
+        sensors = [f"{100 + 5 * wear * (s + 1) + rng.normal(0, 0.3):.4f}" for s in range(21)]
+        lines.append(" ".join([str(unit), str(cycle), "0.0", "0.0", "100.0", *sensors]))
+    return lines
+
+
+@pytest.mark.slow
+def test_the_benchmark_writes_one_prediction_per_test_engine(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = tmp_path / "cmapss"
+    data.mkdir()
+    for subset in ("FD001", "FD002", "FD003", "FD004"):
+        train = [line for u in range(1, 9) for line in _synthetic_engine(u, 60 + 5 * u, rng)]
+        test = [line for u in range(1, 4) for line in _synthetic_engine(u, 40, rng)[:30]]
+        _write(data / f"train_{subset}.txt", train)
+        _write(data / f"test_{subset}.txt", test)
+        _write(data / f"RUL_{subset}.txt", ["10", "10", "10"])
+    command = [sys.executable, str(REPO / "bench" / "rul.py"), "--quick", "--data", str(data)]
+    done = subprocess.run(
+        [*command, "--predict-out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["FD001"]["engines"] == 3
+    assert figures["FD003"]["rmse"] >= 0
+    for subset in ("FD002", "FD004"):
+        lines = (tmp_path / "out" / f"{subset}.txt").read_text().splitlines()
+        assert len(lines) == 3
+        assert all(0 <= float(line) <= RUL_CAP for line in lines)
