@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="two series per category")
     args = parser.parse_args()
+    for needed in ("data", "labels/combined_windows.json", "config/profiles.json"):
+        if not (args.data / needed).exists():
+            parser.error(f"--data {args.data}: no {needed} there (give NAB's folder)")
 
     data: Path = args.data.resolve()
     windows_by_file: dict[str, list[list[str]]] = json.loads(

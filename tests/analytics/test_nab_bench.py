@@ -40,3 +40,17 @@ def test_quick_run_writes_the_results_layout_and_the_three_profiles(tmp_path: Pa
     assert list(rows[0]) == ["timestamp", "value", "anomaly_score", "label"]
     assert {r["label"] for r in rows} == {"0", "1"}
     assert all(0.0 <= float(r["anomaly_score"]) <= 1.0 for r in rows)
+
+
+def test_a_folder_that_is_not_nab_is_refused_with_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "nab.py"), "--quick", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert f"--data {tmp_path}: no labels/combined_windows.json there" in done.stderr
+    assert "Traceback" not in done.stderr
