@@ -174,6 +174,40 @@ def test_a_dropped_websocket_shows_a_message_and_reconnects(
     expect(cell).not_to_have_text(before, timeout=30_000)  # live again
 
 
+def test_a_change_made_before_the_stream_is_live_still_reaches_the_page(
+    page: Page, demo: Demo
+) -> None:
+    """The stream is held back until after the page has read the twins and a property has
+    changed: once the stream is live the page shows the change (it used to keep the value it
+    read, since the change was in neither what it read nor the stream)."""
+    held: list[WebSocketRoute] = []
+    from_page: list[str | bytes] = []
+
+    def hold(ws: WebSocketRoute) -> None:
+        ws.on_message(lambda message: from_page.append(message))  # the subscription waits here
+        held.append(ws)
+
+    page.route_web_socket(re.compile(r"/streams/ws"), hold)
+    tank = _ids_of(demo, "Tank")[0]
+    limits = httpx.get(f"{demo.url}/digitaltwins/{tank}").json()["alarmLimits"]
+    open_page(page, demo, f"/ui/#{tank}")
+    label = page.locator(f'#labels .label[data-twin="{tank}"]')
+    expect(page.locator("#live-status")).to_have_text("connecting…")
+    expect(label).not_to_have_class(re.compile("alarm"))
+    patch = [{"op": "replace", "path": "/alarmLimits", "value": {"low": -2.0, "high": -1.0}}]
+    assert httpx.patch(f"{demo.url}/digitaltwins/{tank}", json=patch).status_code == 204
+    try:
+        server = held[-1].connect_to_server()
+        held[-1].on_message(lambda message: server.send(message))
+        for message in from_page:
+            server.send(message)
+        expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
+        expect(label).to_have_class(re.compile("alarm"), timeout=15_000)
+    finally:
+        patch[0]["value"] = limits
+        assert httpx.patch(f"{demo.url}/digitaltwins/{tank}", json=patch).status_code == 204
+
+
 def test_a_second_demo_on_the_same_port_is_refused_and_the_first_keeps_running(
     page: Page, demo: Demo, tmp_path: Path
 ) -> None:

@@ -12,11 +12,12 @@ import { WhatIfPanel } from "./whatif.js";
 
 const $ = (id) => document.getElementById(id);
 performance.mark("twinsight:start");
-// Reading the graph starts first: it runs while the 3D view sets up its WebGL context.
-const firstGraph = TwinGraph.load();
 const state = new LiveState();
 let graph = null;
 let selected = null;
+let loading = false; // a load is reading the platform: stream events wait in `arrived`
+const arrived = [];
+const MAX_WAITING_EVENTS = 20000;
 
 function select(twinId) {
   selected = twinId;
@@ -56,19 +57,36 @@ state.onChange((twinId, changed, event) => {
   panel.onState(twinId, changed, event);
 });
 
-/** (Re)read the graph and its state, and redraw what depends on them. */
-async function load(loading = TwinGraph.load()) {
-  graph = await loading;
-  performance.mark("twinsight:graph-loaded");
-  state.reset(graph);
-  const site = graph.layout().site;
-  $("site-name").textContent = site ? (graph.twins.get(site)?.name ?? site) : "";
-  scene.build(graph, state);
-  performance.mark("twinsight:scene-built");
-  explorer.setGraph(graph, state);
-  whatIf.setGraph(graph);
-  if (selected) select(selected);
-  await state.loadLatest(graph);
+/** (Re)read the graph and its state, and redraw what depends on them. Stream events that
+ *  arrive meanwhile are applied after it, so a change made while the page reads is kept:
+ *  the state keeps, per value, the newest by time (state.js). */
+async function load(reading = TwinGraph.load()) {
+  loading = true;
+  try {
+    graph = await reading;
+    performance.mark("twinsight:graph-loaded");
+    state.reset(graph);
+    const site = graph.layout().site;
+    $("site-name").textContent = site ? (graph.twins.get(site)?.name ?? site) : "";
+    scene.build(graph, state);
+    performance.mark("twinsight:scene-built");
+    explorer.setGraph(graph, state);
+    whatIf.setGraph(graph);
+    if (selected) select(selected);
+    await state.loadLatest(graph);
+  } finally {
+    loading = false;
+    for (const event of arrived.splice(0)) onEvent(event);
+  }
+}
+
+function onEvent(event) {
+  if (loading || !graph) {
+    if (arrived.length < MAX_WAITING_EVENTS) arrived.push(event);
+    else reloadSoon(); // too many to keep: read everything again afterwards
+    return;
+  }
+  if (state.apply(event)) reloadSoon(); // twins or relationships came or went
 }
 
 let reloadTimer = null;
@@ -83,9 +101,7 @@ function showLoadError(err) {
 }
 
 const stream = new LiveStream({
-  onEvent: (event) => {
-    if (graph && state.apply(event)) reloadSoon(); // twins or relationships came or went
-  },
+  onEvent,
   onStatus: (status, detail) => {
     const badge = $("live-status");
     badge.className = `status status-${status}`;
@@ -97,13 +113,16 @@ const stream = new LiveStream({
   onReconnect: reloadSoon,
 });
 
-load(firstGraph)
+// Subscribe first, then read: a change is then either in what the page reads or in the
+// stream. The WebSocket's round trip runs while the 3D view sets up its WebGL context; if the
+// stream is not live within 1.5 s the page reads anyway and reads again once it is.
+stream.start();
+load(stream.whenLive(1500).then(() => TwinGraph.load()))
   .then(() => {
     const wanted = decodeURIComponent(location.hash.slice(1));
     if (wanted && graph.twins.has(wanted)) select(wanted);
   })
-  .catch(showLoadError)
-  .finally(() => stream.start());
+  .catch(showLoadError);
 
 /** A read-only handle for automation (the browser tests and the load benchmark). */
 window.twinsight = {

@@ -87,8 +87,12 @@ export class LiveState {
     return event.type.startsWith("twin.") || event.type.startsWith("relationship.");
   }
 
+  /** Keep `value` unless the value held is newer: events that waited during a load, or
+   *  the latest telemetry read after the stream had delivered newer, must not go back. */
   #set(id, path, value, time) {
     if (!this.values.has(id)) this.values.set(id, new Map());
+    const held = this.values.get(id).get(path);
+    if (held && Date.parse(held.time) > Date.parse(time)) return;
     this.values.get(id).set(path, { value, time });
   }
 

@@ -1,7 +1,9 @@
 // The live stream: one WebSocket to /streams/ws (docs/streams.md), subscribed to every
 // event. When it drops, the page is told (status "down", with the next attempt's delay) and
 // it reconnects with a growing delay (1 s, 2 s, 4 s … at most 10 s); once back, the page
-// reloads its state, because events sent while it was away are not replayed.
+// reloads its state, because events sent while it was away are not replayed. The page reads
+// its state only once subscribed (`whenLive`), so every change is either in what it reads
+// or in the stream; a subscription that comes later than that counts as a reconnection.
 
 const MAX_DELAY_MS = 10000;
 
@@ -15,6 +17,25 @@ export class LiveStream {
     this.delay = 1000;
     this.dropped = false;
     this.socket = null;
+    this.live = false;
+    this.waiting = [];
+  }
+
+  /** Resolves true once subscribed, or false after `timeoutMs` without a subscription;
+   *  in that case the first subscription is reported through `onReconnect`, so whoever
+   *  read the state meanwhile reads it again. */
+  whenLive(timeoutMs) {
+    if (this.live) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.dropped = true; // what was read while waiting may miss events: read again when live
+        resolve(false);
+      }, timeoutMs);
+      this.waiting.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
   start() {
@@ -37,6 +58,8 @@ export class LiveStream {
     }
     if (frame.type === "subscribed") {
       this.delay = 1000;
+      this.live = true;
+      for (const wake of this.waiting.splice(0)) wake();
       this.onStatus("live");
       if (this.dropped) {
         this.dropped = false;
@@ -55,6 +78,7 @@ export class LiveStream {
 
   #lost(close) {
     this.dropped = true;
+    this.live = false;
     const seconds = Math.round(this.delay / 1000);
     const why = close.code === 4401 || close.code === 4403 ? `not allowed (${close.reason})` : "connection lost";
     this.onStatus("down", `Live updates stopped: ${why}. Reconnecting in ${seconds} s…`);
