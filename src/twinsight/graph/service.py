@@ -514,8 +514,11 @@ class TwinGraph:
         message_id: str,
         source_time: datetime | None = None,
         component: str | None = None,
+        properties: Mapping[str, str] | None = None,
     ) -> None:
-        """Put a telemetry message for a twin on the event bus (recorders pick it up)."""
+        """Put a telemetry message for a twin on the event bus (recorders pick it up).
+        ``properties`` are the message's application properties; derived values name the
+        model version that produced them there (:mod:`twinsight.core.provenance`)."""
         twin = self.get_twin(twin_id)
         if not isinstance(payload, Mapping):
             raise BadRequest("telemetry must be a JSON object", code="InvalidArgument")
@@ -530,6 +533,7 @@ class TwinGraph:
                 dict(payload),
                 self._clock.now(),
                 source_time,
+                dict(properties or {}),
             )
         )
 
