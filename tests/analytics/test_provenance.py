@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -50,7 +49,7 @@ def test_published_telemetry_carries_its_producer_on_the_bus() -> None:
             "@type": "Interface",
             "contents": [{"@type": "Telemetry", "name": "rul", "schema": "double"}],
         }
-        hub.models.add([Document("test", json.dumps(interface))])
+        hub.models.add([Document("test", interface)])
         hub.twins.upsert_twin("m1", {"$metadata": {"$model": "dtmi:test:Machine;1"}})
         seen: list[TelemetryReceived] = []
         hub.bus.subscribe(seen.append, TelemetryReceived)
