@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from twinsight.analytics.alarms import AlarmService
 from twinsight.core.clock import Clock, WallClock
 from twinsight.core.errors import Conflict
 from twinsight.core.events import EventBus
@@ -29,6 +30,7 @@ from twinsight.sim.parameters import ParameterVersions
 from twinsight.sim.scenarios import ScenarioService
 from twinsight.sim.spec import SimulationSpec
 from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
+from twinsight.store.sqlite.alarms import SqliteAlarmStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
 from twinsight.store.sqlite.parameter_versions import SqliteParameterVersionStore
@@ -109,6 +111,8 @@ class Hub:
         self.simulation: SimulationSpec | None = None
         # Calibrated model parameters, versioned per twin and model (see docs/estimation.md).
         self.parameters = ParameterVersions(SqliteParameterVersionStore(self.db), self.clock)
+        # Alarms on twins, durable, each transition an event (docs/alarms.md).
+        self.alarms = AlarmService(SqliteAlarmStore(self.db), self.bus, self.clock)
         # Live-data connectors (MQTT, CoAP, embedded broker) feeding self.ingest; the hub
         # owns their lifecycle: started by the server, stopped first on close.
         self.connectors: list[Lifecycle] = []

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from twinsight.core.ports import Alarm
+
 log = logging.getLogger(__name__)
 
 ChangeKind = Literal["create", "update", "delete"]
@@ -133,7 +135,27 @@ class IngestBatch:
     tuple per value."""
 
 
-Event = TwinChanged | RelationshipChanged | TelemetryReceived | TelemetrySeries | IngestBatch
+AlarmTransition = Literal["raised", "updated", "acknowledged", "cleared"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmChanged:
+    """An alarm was raised, updated by a repeat of its condition (count, last value),
+    acknowledged or cleared; ``alarm`` is the alarm after the change."""
+
+    transition: AlarmTransition
+    alarm: Alarm
+    time: datetime
+
+
+Event = (
+    TwinChanged
+    | RelationshipChanged
+    | TelemetryReceived
+    | TelemetrySeries
+    | IngestBatch
+    | AlarmChanged
+)
 Handler = Callable[[Any], None]
 
 

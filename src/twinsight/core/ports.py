@@ -486,3 +486,149 @@ class ParameterVersionStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------- alarms
+
+AlarmState = Literal["raised", "acknowledged", "cleared"]
+"""Where an alarm is in its lifecycle: ``raised`` (active, nobody has acknowledged it),
+``acknowledged`` (active, an operator has seen it) or ``cleared`` (the condition is gone).
+An alarm may clear before anyone acknowledged it: it is then ``cleared`` with no
+``acknowledged_by`` ("cleared, unacknowledged") and can still be acknowledged once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """One alarm: condition ``condition`` (what is wrong, ``anomaly:vibration``,
+    ``limit:level:high``) on twin ``twin_id``, reported by ``source`` (a detector and its
+    version, or a limit). While active, a repeat of the same condition on the same twin
+    updates this alarm (``count``, ``value``, ``last_time``) instead of making another.
+
+    Times: ``raised``/``last_time``/``cleared`` are the data's source times when the
+    reporter gave them; ``acknowledged`` is when the operator acknowledged."""
+
+    id: str
+    twin_id: str
+    condition: str
+    source: str
+    severity: str
+    message: str
+    value: float | None
+    state: AlarmState
+    raised: datetime
+    last_time: datetime
+    count: int = 1
+    cleared: datetime | None = None
+    acknowledged: datetime | None = None
+    acknowledged_by: str | None = None
+    note: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.state != "cleared"
+
+
+class AlarmStore(Protocol):
+    """Durable home of alarms. At most one *active* alarm per (twin, condition): the store
+    refuses a second with :class:`~twinsight.core.errors.Conflict`."""
+
+    def put_alarm(self, alarm: Alarm) -> None:
+        """Insert or replace the alarm with this id, in one transaction."""
+        ...
+
+    def get_alarm(self, alarm_id: str) -> Alarm | None: ...
+
+    def active_alarm(self, twin_id: str, condition: str) -> Alarm | None:
+        """The active alarm of a condition on a twin, or ``None``."""
+        ...
+
+    def list_alarms(
+        self,
+        *,
+        twin_id: str | None = None,
+        states: Sequence[str] = (),
+        severities: Sequence[str] = (),
+        active_only: bool = False,
+    ) -> list[Alarm]:
+        """Matching alarms, newest raised first (an empty ``states``/``severities`` is any)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------- model registry
+
+ModelKind = Literal["detector", "rul", "forecaster", "physics"]
+MODEL_KINDS: tuple[str, ...] = ("detector", "rul", "forecaster", "physics")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One registered version of a named model (see :mod:`twinsight.analytics.registry`).
+
+    Versions count up from 1 per name and are never changed afterwards; ``artefact`` is the
+    trained model's bytes as Twinsight wrote them and ``digest`` their SHA-256, checked
+    before they are loaded."""
+
+    name: str
+    version: int
+    kind: str
+    description: str
+    training: dict[str, Any]
+    metrics: dict[str, float]
+    digest: str
+    size: int
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAttachment:
+    """A model attached to a twin (``target_kind`` ``twin``) or to every twin of a DTDL
+    model (``model``); ``version`` ``None`` follows the model's active version."""
+
+    name: str
+    target_kind: Literal["twin", "model"]
+    target: str
+    version: int | None
+    created: datetime
+
+
+class ModelRegistryStore(Protocol):
+    """Durable home of registered model versions, their artefacts, the active version of
+    each name and the attachments. Versions are append-only."""
+
+    def add_version(
+        self,
+        name: str,
+        kind: str,
+        description: str,
+        training: dict[str, Any],
+        metrics: dict[str, float],
+        artefact: bytes,
+        digest: str,
+        created: datetime,
+    ) -> ModelVersion:
+        """Store the next version of ``name`` (the latest + 1, or 1) in one transaction."""
+        ...
+
+    def get_version(self, name: str, version: int) -> ModelVersion | None: ...
+
+    def list_versions(self, name: str | None = None) -> list[ModelVersion]:
+        """Every version (of ``name``), by name then version."""
+        ...
+
+    def artefact(self, name: str, version: int) -> bytes | None: ...
+
+    def set_active(self, name: str, version: int) -> None: ...
+
+    def active(self, name: str) -> int | None: ...
+
+    def attach(self, attachment: ModelAttachment) -> None:
+        """Add or replace the attachment of ``name`` to that target."""
+        ...
+
+    def detach(self, name: str, target_kind: str, target: str) -> bool: ...
+
+    def attachments(self, name: str | None = None) -> list[ModelAttachment]: ...
+
+    def close(self) -> None: ...
