@@ -15,6 +15,8 @@ from types import TracebackType
 from typing import Protocol
 
 from twinsight.analytics.alarms import AlarmService
+from twinsight.analytics.registry import ModelRegistry
+from twinsight.analytics.registry_derived import DerivedValues
 from twinsight.core.clock import Clock, WallClock
 from twinsight.core.errors import Conflict
 from twinsight.core.events import EventBus
@@ -33,6 +35,7 @@ from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
 from twinsight.store.sqlite.alarms import SqliteAlarmStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
+from twinsight.store.sqlite.model_registry import SqliteModelRegistryStore
 from twinsight.store.sqlite.parameter_versions import SqliteParameterVersionStore
 from twinsight.store.sqlite.scenarios import SqliteScenarioStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
@@ -113,6 +116,12 @@ class Hub:
         self.parameters = ParameterVersions(SqliteParameterVersionStore(self.db), self.clock)
         # Alarms on twins, durable, each transition an event (docs/alarms.md).
         self.alarms = AlarmService(SqliteAlarmStore(self.db), self.bus, self.clock)
+        # Trained models (RUL, detectors, forecasters) by version, attached to twins or
+        # DTDL models, and which version produced each derived value (docs/registry.md).
+        self.registry = ModelRegistry(
+            SqliteModelRegistryStore(self.db), self.clock, target_exists=self._target_exists
+        )
+        self.derived = DerivedValues(self.bus)
         # Live-data connectors (MQTT, CoAP, embedded broker) feeding self.ingest; the hub
         # owns their lifecycle: started by the server, stopped first on close.
         self.connectors: list[Lifecycle] = []
@@ -145,6 +154,11 @@ class Hub:
             )
         return self._scenarios
 
+    def _target_exists(self, kind: str, target: str) -> bool:
+        if kind == "twin":
+            return self.twins.index.twin(target) is not None
+        return target in self.models
+
     def start_connectors(self, connectors: Sequence[Lifecycle]) -> None:
         """Start ``connectors`` in order and own them; if one fails, those started are
         stopped again and the error propagates (all or nothing, like a start-up)."""
@@ -168,6 +182,7 @@ class Hub:
         self.webhooks.close()
         self.streams.close()
         self.quality.close()
+        self.derived.close()
         self.recorder.close()
         self.history.store.close()
         self._token_store.close()

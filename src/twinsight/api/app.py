@@ -14,6 +14,7 @@ from twinsight.api import (
     models_routes,
     quality_routes,
     query_routes,
+    registry_routes,
     scenario_routes,
     stream_routes,
     twins_routes,
@@ -56,6 +57,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(webhook_routes.router(hub))
     app.include_router(scenario_routes.router(hub))
     app.include_router(calibration_routes.router(hub))
+    app.include_router(registry_routes.router(hub))
     ui.mount(app)  # the web page at /ui/, a client of the routes above
 
     @app.get("/health", tags=["operations"])

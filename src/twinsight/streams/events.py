@@ -33,6 +33,7 @@ from twinsight.core.events import (
     TelemetrySeries,
     TwinChanged,
 )
+from twinsight.core.provenance import producer
 
 EVENT_TYPES = (
     "twin.created",
@@ -130,6 +131,9 @@ def stream_event(event: object, model_of: Any = None) -> dict[str, Any] | None:
         }
         if event.component is not None:
             out["component"] = event.component
+        made_by = producer(event.properties)
+        if made_by is not None:  # derived values name the model version behind them
+            out["producedBy"] = {"model": made_by[0], "version": made_by[1]}
         return out
     if isinstance(event, TelemetrySeries):
         return series_event(event)
