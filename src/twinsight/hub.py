@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol
 
 from twinsight.analytics.alarms import AlarmService
+from twinsight.analytics.monitoring import MonitoringRunner, MonitoringSpec
 from twinsight.analytics.registry import ModelRegistry
 from twinsight.analytics.registry_derived import DerivedValues
 from twinsight.core.clock import Clock, WallClock
@@ -116,6 +117,9 @@ class Hub:
         self.parameters = ParameterVersions(SqliteParameterVersionStore(self.db), self.clock)
         # Alarms on twins, durable, each transition an event (docs/alarms.md).
         self.alarms = AlarmService(SqliteAlarmStore(self.db), self.bus, self.clock)
+        # Detectors and limits watching live streams, raising those alarms: off until a
+        # monitoring file is given (start_monitoring).
+        self.monitoring: MonitoringRunner | None = None
         # Trained models (RUL, detectors, forecasters) by version, attached to twins or
         # DTDL models, and which version produced each derived value (docs/registry.md).
         self.registry = ModelRegistry(
@@ -173,12 +177,27 @@ class Hub:
             raise
         self.connectors.extend(started)
 
+    def start_monitoring(self, spec: MonitoringSpec) -> MonitoringRunner:
+        """Run the monitors of ``spec`` on this hub's live events (replacing any running)."""
+        if self.monitoring is not None:
+            self.monitoring.close()
+        self.monitoring = MonitoringRunner(
+            spec,
+            self.alarms,
+            self.bus,
+            twin_document=self.twins.index.twin,
+            lineage=self.streams.lineage,
+        )
+        return self.monitoring
+
     def close(self) -> None:
         """Flush and release everything the hub holds."""
         # Connectors first: they flush what they hold into the pipeline, which needs the
         # stores still open.
         while self.connectors:
             self.connectors.pop().stop()
+        if self.monitoring is not None:
+            self.monitoring.close()
         self.webhooks.close()
         self.streams.close()
         self.quality.close()

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import twinsight
 from twinsight import ui
 from twinsight.api import (
+    alarm_routes,
     calibration_routes,
     deadletter_routes,
     history_routes,
@@ -57,6 +58,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(webhook_routes.router(hub))
     app.include_router(scenario_routes.router(hub))
     app.include_router(calibration_routes.router(hub))
+    app.include_router(alarm_routes.router(hub))
     app.include_router(registry_routes.router(hub))
     ui.mount(app)  # the web page at /ui/, a client of the routes above
 

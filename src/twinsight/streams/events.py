@@ -28,11 +28,13 @@ import numpy as np
 import orjson
 
 from twinsight.core.events import (
+    AlarmChanged,
     RelationshipChanged,
     TelemetryReceived,
     TelemetrySeries,
     TwinChanged,
 )
+from twinsight.core.ports import Alarm
 from twinsight.core.provenance import producer
 
 EVENT_TYPES = (
@@ -43,6 +45,10 @@ EVENT_TYPES = (
     "relationship.updated",
     "relationship.deleted",
     "telemetry",
+    "alarm.raised",
+    "alarm.updated",
+    "alarm.acknowledged",
+    "alarm.cleared",
 )
 """Every ``type`` a stream event can have (plus the ``overflow`` notice, which is not an
 event but a message about the stream itself)."""
@@ -156,7 +162,37 @@ def stream_event(event: object, model_of: Any = None) -> dict[str, Any] | None:
             "targetId": event.target_id,
             "relationship": dict(event.new) if event.new is not None else None,
         }
+    if isinstance(event, AlarmChanged):
+        return {
+            "type": f"alarm.{event.transition}",
+            "twinId": event.alarm.twin_id,
+            "model": model_of(event.alarm.twin_id) if model_of is not None else "",
+            "time": _iso(event.time),
+            "alarm": alarm_json(event.alarm),
+        }
     return None
+
+
+def alarm_json(alarm: Alarm) -> dict[str, Any]:
+    """An alarm as the API and the streams show it (docs/alarms.md)."""
+    return {
+        "id": alarm.id,
+        "twinId": alarm.twin_id,
+        "condition": alarm.condition,
+        "source": alarm.source,
+        "severity": alarm.severity,
+        "message": alarm.message,
+        "value": alarm.value,
+        "state": alarm.state,
+        "active": alarm.active,
+        "count": alarm.count,
+        "raised": _iso(alarm.raised),
+        "lastTime": _iso(alarm.last_time),
+        "cleared": _iso(alarm.cleared),
+        "acknowledged": _iso(alarm.acknowledged),
+        "acknowledgedBy": alarm.acknowledged_by,
+        "note": alarm.note,
+    }
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -208,6 +244,8 @@ def event_meta(body: Mapping[str, Any]) -> EventMeta:
         names = frozenset(prefix + k for k in body["telemetry"])
     elif kind.startswith("twin."):
         names = frozenset(body["changes"])
+    elif kind.startswith("alarm."):
+        names = frozenset((body["alarm"]["condition"],))
     else:
         names = frozenset((body["name"],))
     return EventMeta(kind, body["twinId"], body["model"], names)

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import orjson
 
 from twinsight.core.events import (
+    AlarmChanged,
     EventBus,
     RelationshipChanged,
     TelemetryReceived,
@@ -178,7 +179,13 @@ class LiveStreams:
         # hence whole_series, so the bus does not also split it into TelemetryReceived.
         self._unsubscribe = [
             bus.subscribe(self._on_event, kind, whole_series=True)
-            for kind in (TwinChanged, RelationshipChanged, TelemetryReceived, TelemetrySeries)
+            for kind in (
+                TwinChanged,
+                RelationshipChanged,
+                TelemetryReceived,
+                TelemetrySeries,
+                AlarmChanged,
+            )
         ]
 
     # ----------------------------------------------------------------- filters

@@ -8,3 +8,6 @@ MODELS_DIR = Path(__file__).parent / "models"
 MAPPING_FILE = Path(__file__).parent / "mapping.yaml"
 """How the factory's devices publish (MQTT topics and payloads) → twins (docs/ingest.md)."""
 """Folder of the factory's DTDL v3 models (units via the QuantitativeTypes extension)."""
+MONITORING_FILE = Path(__file__).parent / "monitoring.yaml"
+"""What watches the factory's twins live: detectors and limits raising alarms
+(docs/alarms.md); ``twinsight demo`` runs it."""

@@ -1,0 +1,251 @@
+"""The monitoring file: which detectors and limits watch which twins' streams (YAML).
+
+One entry per monitor; every field is checked, and every problem is reported at once
+with the file, the line and the field (``monitoring.yaml: line 12: monitors[1].alarm.raise:
+Input should be a valid number``), as :class:`MonitoringConfigError`.
+
+>>> spec = parse_monitoring('''
+... monitors:
+...   - name: tank-level-high
+...     model: dtmi:twinsight:factory:Tank;1
+...     stream: level
+...     limit: {above: alarmLimits.high, deadband: 0.05}
+...     alarm: {severity: critical}
+... ''', "factory.yaml")
+>>> spec.monitors[0].limit.above
+'alarmLimits.high'
+
+The format, field by field, is in docs/alarms.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from twinsight.analytics.monitoring.registry import make_detector
+from twinsight.core.errors import BadRequest
+
+MAX_CONFIG_BYTES = 1024 * 1024
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class AlarmRule(_Strict):
+    """How a monitor's signal becomes an alarm (see :class:`~..alarms.Hysteresis`).
+
+    For a detector the signal is its score in ``[0, 1]``: raised after ``raise_after``
+    consecutive scores at or over ``raise``, cleared after ``clear_after`` under
+    ``clear``. For a limit the signal is the value itself and the thresholds come from
+    the limit (``raise``/``clear`` are not given)."""
+
+    severity: Literal["critical", "major", "minor", "warning"] = "major"
+    condition: str | None = Field(default=None, min_length=1, max_length=200)
+    """What is wrong, the de-duplication key (default ``anomaly:<stream>`` for a detector,
+    ``limit:<stream>:high``/``low`` for a limit)."""
+    raise_at: float | None = Field(default=None, alias="raise", ge=0.0, le=1.0)
+    clear_at: float | None = Field(default=None, alias="clear", ge=0.0, le=1.0)
+    raise_after: int = Field(default=1, ge=1, le=100_000)
+    clear_after: int = Field(default=1, ge=1, le=100_000)
+    repeat: float = Field(default=60.0, gt=0.0)
+    """While the alarm stays on, its value and last time are refreshed at most every
+    ``repeat`` seconds of data time (the alarm's ``count`` counts these reports)."""
+
+
+class Residual(_Strict):
+    """A residual stream: ``measured`` minus the model's ``estimate`` of it (two
+    telemetry names of the twin), divided by ``std`` when given. Pairs are made at equal
+    source times, else with the latest estimate at or before the measurement, no older
+    than ``max_lag`` seconds."""
+
+    measured: str = Field(min_length=1)
+    estimate: str = Field(min_length=1)
+    std: str | None = Field(default=None, min_length=1)
+    max_lag: float = Field(default=60.0, gt=0.0)
+
+
+class Limit(_Strict):
+    """A plain limit on the value: ``above`` and/or ``below`` a bound, each a number or
+    the path of a property of the twin holding it (``alarmLimits.high``), read live.
+    The alarm clears once the value is back by ``deadband`` past the bound."""
+
+    above: float | str | None = None
+    below: float | str | None = None
+    deadband: float = Field(default=0.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Limit:
+        if self.above is None and self.below is None:
+            raise ValueError("a limit needs 'above' or 'below' (a number or a property path)")
+        return self
+
+
+class Monitor(_Strict):
+    """One monitor: a detector or a limit watching one stream of the twins it names."""
+
+    name: str = Field(min_length=1, max_length=200)
+    model: str | None = None
+    """A DTMI: every twin of this model or of a model extending it, now or created later."""
+    twins: list[str] | None = None
+    """Twin ids (globs allowed, ``line-1-*``)."""
+    stream: str | None = None
+    """A telemetry name (``vibration``, ``bearing.temperature`` for a component's) or,
+    with ``kind: property``, a property path."""
+    kind: Literal["telemetry", "property"] = "telemetry"
+    residual: Residual | None = None
+    detector: str | None = None
+    """A registered detector name (``robust_z``, ``rarity``, ``hst``, ``residual``...)."""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    limit: Limit | None = None
+    alarm: AlarmRule = Field(default_factory=AlarmRule)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Monitor:
+        if not _NAME.match(self.name):
+            raise ValueError(f"name {self.name!r}: use letters, digits, '_', '.', ':', '-'")
+        if (self.model is None) == (self.twins is None):
+            raise ValueError("give exactly one of 'model' (a DTMI) or 'twins' (ids or globs)")
+        if self.model is not None and not self.model.startswith("dtmi:"):
+            raise ValueError(f"model {self.model!r} is not a DTMI")
+        if (self.stream is None) == (self.residual is None):
+            raise ValueError("give exactly one of 'stream' or 'residual'")
+        if self.residual is not None and self.kind != "telemetry":
+            raise ValueError("a residual pairs telemetry: leave 'kind' out")
+        if (self.detector is None) == (self.limit is None):
+            raise ValueError("give exactly one of 'detector' (anomaly) or 'limit' (bounds)")
+        if self.limit is not None:
+            if self.residual is not None:
+                raise ValueError("a limit watches a plain 'stream', not a residual")
+            if self.parameters:
+                raise ValueError("'parameters' belong to a detector, not a limit")
+            if self.alarm.raise_at is not None or self.alarm.clear_at is not None:
+                raise ValueError(
+                    "alarm.raise/alarm.clear are score thresholds: a limit takes its "
+                    "thresholds from the bound and 'deadband'"
+                )
+        else:
+            assert self.detector is not None
+            make_detector(self.detector, dict(self.parameters))  # refuse bad names/values now
+            rule = self.alarm
+            if rule.raise_at is None:
+                raise ValueError("a detector's alarm needs 'raise' (a score in [0, 1])")
+            clear = rule.clear_at if rule.clear_at is not None else rule.raise_at
+            if clear > rule.raise_at:
+                raise ValueError(
+                    f"alarm.clear ({clear}) must not be above alarm.raise ({rule.raise_at})"
+                )
+        return self
+
+    @property
+    def signal(self) -> str:
+        """The stream's name in conditions and the API: the telemetry or property name,
+        or ``measured-estimate`` for a residual."""
+        if self.residual is not None:
+            return f"{self.residual.measured}-residual"
+        assert self.stream is not None
+        return self.stream
+
+
+class MonitoringSpec(_Strict):
+    """A whole monitoring file."""
+
+    monitors: list[Monitor] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> MonitoringSpec:
+        seen: set[str] = set()
+        for monitor in self.monitors:
+            if monitor.name in seen:
+                raise ValueError(f"monitor name {monitor.name!r} is used twice")
+            seen.add(monitor.name)
+        return self
+
+
+class MonitoringConfigError(BadRequest):
+    """A monitoring file is invalid; ``problems`` lists each with its line and field."""
+
+    code = "InvalidMonitoring"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            f"{len(problems)} problem(s) in the monitoring file: " + "; ".join(problems[:3]),
+            details=[{"code": "InvalidMonitoring", "message": p} for p in problems],
+        )
+        self.problems = problems
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if 0 <= part < len(node.value) else None
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
+
+
+def parse_monitoring(text: str, name: str) -> MonitoringSpec:
+    """Parse and check a monitoring file's text (YAML, of which JSON is a subset)."""
+    try:
+        document = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f": line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise MonitoringConfigError(
+            [f"{name}{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]
+        ) from None
+    if document is None:
+        document = {}
+    try:
+        return MonitoringSpec.model_validate(document)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+            # union members (float | str) add their type to the location: drop it
+            loc = tuple(p for p in loc if p not in ("float", "str", "int"))
+            line = _line_of(root, loc)
+            where = f": line {line}" if line is not None else ""
+            field = _location(loc) or "(top level)"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}{where}: {field}: {message}")
+        raise MonitoringConfigError(problems) from None
+
+
+def load_monitoring_file(path: Path | str) -> MonitoringSpec:
+    """Read and check a monitoring file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MonitoringConfigError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise MonitoringConfigError(
+            [f"{path}: {len(data):,} bytes is larger than {MAX_CONFIG_BYTES:,}"]
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MonitoringConfigError([f"{path}: byte {exc.start} is not valid UTF-8"]) from None
+    return parse_monitoring(text, str(path))

@@ -1,0 +1,471 @@
+"""Running monitors live: bus events → one detector per (twin, stream) → alarms.
+
+The runner subscribes to telemetry (every sample: a SenML pack's samples arrive one by
+one, see :meth:`~twinsight.core.events.EventBus.subscribe`) and to twin changes (property
+streams, and limits whose bound is a property: patching a tank's ``alarmLimits`` takes
+effect at once). For each twin a monitor applies to — by model, with inheritance, so twins
+created later are watched too, or by id — it keeps one detector, made on the twin's first
+sample, and one :class:`~twinsight.analytics.alarms.Hysteresis` per condition.
+
+Per sample: score, then learn (``process_one``); the score (or, for a limit, the value)
+goes through the hysteresis, which raises or clears the alarm through the
+:class:`~twinsight.analytics.alarms.AlarmService`. Bad input never stops the runner:
+
+* a value that is not a number (text, a boolean, an object) is skipped, with the reason;
+* NaN and infinities go to the detector, which scores them ``0.0`` without learning them
+  (the detector contract), so a dropped reading neither raises nor clears anything;
+* a sample whose source time is not after the stream's last one (a replay, a device
+  clock stepping back) is skipped, with the reason, since detectors learn in time order;
+* gaps are fed as they come (detectors get the time); a constant series is scored like
+  any other (the detectors keep a floor under their spread);
+* a detector that raises is logged and scores ``0.0``; the other monitors carry on.
+
+Each stream keeps how many samples it scored and skipped and the last reason, shown by
+``GET /twins/{id}/anomalies`` beside the latest score.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import twinsight
+from twinsight.analytics.alarms import AlarmService, Hysteresis
+from twinsight.analytics.alarms.hysteresis import Direction
+from twinsight.analytics.detectors.base import NON_FINITE_SCORE, Detector
+from twinsight.analytics.monitoring.config import Monitor, MonitoringSpec
+from twinsight.analytics.monitoring.registry import make_detector
+from twinsight.core.events import EventBus, TelemetryReceived, TwinChanged
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 64
+"""Residual measurements kept waiting for their estimate, per stream."""
+MAX_ESTIMATES = 256
+"""Recent estimates kept for pairing, per stream."""
+
+TwinLookup = Callable[[str], Mapping[str, Any] | None]
+Lineage = Callable[[str], frozenset[str]]
+
+
+@dataclass
+class StreamScore:
+    """What one monitor last saw on one twin (the API's view)."""
+
+    monitor: str
+    stream: str
+    detector: str | None
+    score: float | None
+    value: float | None
+    time: datetime | None
+    alarm: bool
+    samples: int
+    skipped: int
+    last_skip: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "monitor": self.monitor,
+            "stream": self.stream,
+            "detector": self.detector,
+            "score": self.score,
+            "value": self.value,
+            "sourceTime": self.time.isoformat().replace("+00:00", "Z") if self.time else None,
+            "alarm": self.alarm,
+            "samples": self.samples,
+            "skipped": self.skipped,
+            "lastSkip": self.last_skip,
+        }
+
+
+@dataclass
+class _Side:
+    """One alarm condition of a stream and the hysteresis that drives it."""
+
+    condition: str
+    hysteresis: Hysteresis
+    bound: float | None = None
+    last_report: float = -math.inf
+
+
+@dataclass
+class _Stream:
+    """The state of one monitor on one twin."""
+
+    monitor: Monitor
+    detector: Detector | None
+    sides: list[_Side]
+    last_t: float | None = None
+    score: float | None = None
+    value: float | None = None
+    samples: int = 0
+    skipped: int = 0
+    last_skip: str | None = None
+    estimates: deque[list[Any]] = field(default_factory=lambda: deque(maxlen=MAX_ESTIMATES))
+    pending: deque[tuple[float, float]] = field(default_factory=deque)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _path(document: Mapping[str, Any] | None, path: str) -> Any:
+    node: Any = document
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _when(t: float) -> datetime:
+    return datetime.fromtimestamp(t, tz=UTC)
+
+
+class MonitoringRunner:
+    """Runs the monitors of ``spec`` on the live events of ``bus`` (see the module notes).
+
+    ``twin_document(id)`` reads a twin's current document (property bounds);
+    ``lineage(model)`` gives a model and every model it extends (monitors on a base model
+    watch twins of derived ones); without it models match exactly."""
+
+    def __init__(
+        self,
+        spec: MonitoringSpec,
+        alarms: AlarmService,
+        bus: EventBus,
+        *,
+        twin_document: TwinLookup,
+        lineage: Lineage | None = None,
+    ) -> None:
+        self.spec = spec
+        self._alarms = alarms
+        self._twin = twin_document
+        self._lineage = lineage
+        self._lock = threading.RLock()
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._applicable: dict[tuple[str, str], tuple[Monitor, ...]] = {}
+        self._unsubscribe = [
+            bus.subscribe(self._on_telemetry, TelemetryReceived),
+            bus.subscribe(self._on_twin, TwinChanged),
+        ]
+
+    # ------------------------------------------------------------------ reading
+
+    def scores(self, twin_id: str) -> list[StreamScore]:
+        """The latest score of every monitor running on ``twin_id``, by monitor name."""
+        with self._lock:
+            found = [s for (twin, _), s in self._streams.items() if twin == twin_id]
+            return [
+                StreamScore(
+                    s.monitor.name,
+                    s.monitor.signal,
+                    s.monitor.detector,
+                    s.score,
+                    s.value,
+                    _when(s.last_t) if s.last_t is not None else None,
+                    any(side.hysteresis.active for side in s.sides),
+                    s.samples,
+                    s.skipped,
+                    s.last_skip,
+                )
+                for s in sorted(found, key=lambda s: s.monitor.name)
+            ]
+
+    def close(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+
+    # ------------------------------------------------------------------ matching
+
+    def _monitors(self, twin_id: str, model: str) -> tuple[Monitor, ...]:
+        key = (twin_id, model)
+        found = self._applicable.get(key)
+        if found is None:
+            family = self._lineage(model) if self._lineage is not None else frozenset((model,))
+            found = tuple(
+                m
+                for m in self.spec.monitors
+                if (m.model is not None and m.model in family)
+                or (m.twins is not None and any(fnmatch.fnmatchcase(twin_id, p) for p in m.twins))
+            )
+            if len(self._applicable) > 100_000:  # twins come and go: keep it bounded
+                self._applicable.clear()
+            self._applicable[key] = found
+        return found
+
+    def _stream(self, twin_id: str, monitor: Monitor) -> _Stream:
+        key = (twin_id, monitor.name)
+        stream = self._streams.get(key)
+        if stream is None:
+            detector = (
+                make_detector(monitor.detector, dict(monitor.parameters))
+                if monitor.detector is not None
+                else None
+            )
+            stream = self._streams[key] = _Stream(monitor, detector, self._sides(twin_id, monitor))
+        return stream
+
+    def _sides(self, twin_id: str, monitor: Monitor) -> list[_Side]:
+        rule = monitor.alarm
+        sides: list[_Side] = []
+        if monitor.limit is None:
+            assert rule.raise_at is not None
+            clear = rule.clear_at if rule.clear_at is not None else rule.raise_at
+            condition = rule.condition or f"anomaly:{monitor.signal}"
+            sides.append(
+                _Side(
+                    condition,
+                    Hysteresis(rule.raise_at, clear, rule.raise_after, rule.clear_after),
+                )
+            )
+        else:
+            base = rule.condition or f"limit:{monitor.signal}"
+            sides_of: tuple[tuple[str, Direction], ...] = (("high", "above"), ("low", "below"))
+            for name, direction in sides_of:
+                if getattr(monitor.limit, direction) is None:
+                    continue
+                # Thresholds are set from the bound at each sample (it may be a property).
+                h = Hysteresis(0.0, 0.0, rule.raise_after, rule.clear_after, direction)
+                sides.append(_Side(f"{base}:{name}", h))
+        for side in sides:  # an alarm left active (say, before a restart) can still clear
+            side.hysteresis.active = self._alarms.active(twin_id, side.condition) is not None
+        return sides
+
+    # ------------------------------------------------------------------ events
+
+    def _on_telemetry(self, event: TelemetryReceived) -> None:
+        monitors = self._monitors(event.twin_id, event.model)
+        if not monitors:
+            return
+        prefix = f"{event.component}." if event.component else ""
+        payload = {prefix + k: v for k, v in event.payload.items()} if prefix else event.payload
+        t = (event.source_time or event.time).timestamp()
+        with self._lock:
+            for monitor in monitors:
+                if monitor.kind != "telemetry":
+                    continue
+                try:
+                    if monitor.residual is not None:
+                        self._residual(event.twin_id, monitor, payload, t)
+                    elif monitor.stream is not None and monitor.stream in payload:
+                        self._sample(event.twin_id, monitor, payload[monitor.stream], t)
+                except Exception:
+                    log.exception("monitor %s failed on %s", monitor.name, event.twin_id)
+
+    def _on_twin(self, event: TwinChanged) -> None:
+        if event.new is None:
+            with self._lock:  # a deleted twin: forget its streams
+                for key in [k for k in self._streams if k[0] == event.twin_id]:
+                    del self._streams[key]
+            return
+        monitors = self._monitors(event.twin_id, event.model)
+        if not monitors:
+            return
+        with self._lock:
+            for monitor in monitors:
+                try:
+                    self._on_twin_change(event, monitor)
+                except Exception:
+                    log.exception("monitor %s failed on %s", monitor.name, event.twin_id)
+
+    def _on_twin_change(self, event: TwinChanged, monitor: Monitor) -> None:
+        assert event.new is not None
+        if monitor.kind == "property" and monitor.stream is not None:
+            value = _path(event.new, monitor.stream)
+            if value is not None and value != _path(event.old, monitor.stream):
+                self._sample(event.twin_id, monitor, value, event.time.timestamp())
+            return
+        limit = monitor.limit
+        if limit is None:
+            return
+        paths = [b for b in (limit.above, limit.below) if isinstance(b, str)]
+        changed = any(_path(event.new, p) != _path(event.old, p) for p in paths)
+        stream = self._streams.get((event.twin_id, monitor.name))
+        if changed and stream is not None and stream.value is not None:
+            # A new bound judges the last value at once (counts as one sample).
+            assert stream.last_t is not None
+            self._judge(event.twin_id, stream, stream.value, stream.value, stream.last_t)
+
+    # ------------------------------------------------------------------ samples
+
+    def _skip(self, stream: _Stream, twin_id: str, reason: str) -> None:
+        stream.skipped += 1
+        stream.last_skip = reason
+        log.debug("monitor %s on %s skipped a sample: %s", stream.monitor.name, twin_id, reason)
+
+    def _sample(self, twin_id: str, monitor: Monitor, raw: Any, t: float) -> None:
+        stream = self._stream(twin_id, monitor)
+        x = _number(raw)
+        if x is None:
+            self._skip(stream, twin_id, f"not a number: {raw!r:.80}")
+            return
+        if stream.last_t is not None and t <= stream.last_t:
+            self._skip(
+                stream,
+                twin_id,
+                f"source time {_when(t).isoformat()} is not after the last one "
+                f"({_when(stream.last_t).isoformat()})",
+            )
+            return
+        stream.last_t = t
+        stream.samples += 1
+        if stream.detector is not None:
+            try:
+                score = stream.detector.process_one(t, x)
+            except Exception:
+                log.exception("detector of monitor %s on %s failed", monitor.name, twin_id)
+                score = NON_FINITE_SCORE
+                stream.last_skip = "the detector failed on this value (see the log)"
+            if not math.isfinite(x):
+                stream.last_skip = f"non-finite value {x!r} scored {NON_FINITE_SCORE}"
+            stream.score = score
+            stream.value = x
+            self._judge(twin_id, stream, score, x, t)
+        else:
+            stream.value = x
+            self._judge(twin_id, stream, x, x, t)
+
+    def _judge(self, twin_id: str, stream: _Stream, signal: float, x: float, t: float) -> None:
+        """Feed the signal (a score, or the value for a limit) to each side's hysteresis
+        and raise, refresh or clear its alarm."""
+        monitor = stream.monitor
+        for side in stream.sides:
+            if monitor.limit is not None and not self._set_bound(twin_id, monitor, side):
+                continue
+            transition = side.hysteresis.update(signal)
+            if transition == "clear":
+                self._alarms.clear(twin_id, side.condition, value=x, time=_when(t))
+                side.last_report = -math.inf
+                continue
+            refresh = (
+                side.hysteresis.active
+                and self._still_bad(side, signal)
+                and t - side.last_report >= monitor.alarm.repeat
+            )
+            if transition == "raise" or refresh:
+                self._alarms.report(
+                    twin_id,
+                    side.condition,
+                    source=self._source(monitor),
+                    severity=monitor.alarm.severity,
+                    message=self._message(monitor, side, signal, x),
+                    value=x,
+                    time=_when(t),
+                )
+                side.last_report = t
+
+    @staticmethod
+    def _still_bad(side: _Side, signal: float) -> bool:
+        """Whether a value seen while the alarm is on is itself beyond the raise threshold
+        (only those refresh the alarm; values between the thresholds just hold it)."""
+        h = side.hysteresis
+        if not math.isfinite(signal):
+            return False
+        return signal >= h.raise_at if h.direction == "above" else signal <= h.raise_at
+
+    def _set_bound(self, twin_id: str, monitor: Monitor, side: _Side) -> bool:
+        """Set a limit side's thresholds from its bound (a number or a property of the
+        twin now); ``False`` when the twin has no usable bound (the side is skipped)."""
+        limit = monitor.limit
+        assert limit is not None
+        h = side.hysteresis
+        raw = limit.above if h.direction == "above" else limit.below
+        bound = _number(_path(self._twin(twin_id), raw)) if isinstance(raw, str) else raw
+        if bound is None or not math.isfinite(bound):
+            return False
+        side.bound = bound
+        h.raise_at = bound
+        h.clear_at = bound - limit.deadband if h.direction == "above" else bound + limit.deadband
+        return True
+
+    @staticmethod
+    def _source(monitor: Monitor) -> str:
+        if monitor.limit is not None:
+            return f"limit (monitor {monitor.name}; twinsight {twinsight.__version__})"
+        return (
+            f"detector {monitor.detector} (monitor {monitor.name}; "
+            f"twinsight {twinsight.__version__})"
+        )
+
+    @staticmethod
+    def _message(monitor: Monitor, side: _Side, signal: float, x: float) -> str:
+        if monitor.limit is not None:
+            where = "over the high" if side.hysteresis.direction == "above" else "under the low"
+            return f"{monitor.signal} {x:.4g} is {where} limit {side.bound:g}"
+        return (
+            f"{monitor.signal} looks anomalous: score {signal:.3f} "
+            f"(alarm at {side.hysteresis.raise_at:g}, {monitor.detector}), value {x:.4g}"
+        )
+
+    # ------------------------------------------------------------------ residuals
+
+    def _residual(
+        self, twin_id: str, monitor: Monitor, payload: Mapping[str, Any], t: float
+    ) -> None:
+        spec = monitor.residual
+        assert spec is not None
+        names = (spec.measured, spec.estimate, spec.std)
+        if not any(n is not None and n in payload for n in names):
+            return
+        stream = self._stream(twin_id, monitor)
+        if spec.estimate in payload or (spec.std is not None and spec.std in payload):
+            estimate = _number(payload.get(spec.estimate))
+            std = _number(payload.get(spec.std)) if spec.std is not None else None
+            last = stream.estimates[-1] if stream.estimates else None
+            if last is not None and last[0] == t:  # estimate and std in two messages
+                last[1] = estimate if estimate is not None else last[1]
+                last[2] = std if std is not None else last[2]
+            elif last is not None and t < last[0]:
+                self._skip(stream, twin_id, "an estimate's source time went back")
+            else:
+                stream.estimates.append([t, estimate, std])
+        if spec.measured in payload:
+            measured = _number(payload[spec.measured])
+            if measured is None:
+                self._skip(
+                    stream,
+                    twin_id,
+                    f"measured value is not a number: {payload[spec.measured]!r:.80}",
+                )
+            else:
+                stream.pending.append((t, measured))
+        self._pair(twin_id, stream)
+
+    def _pair(self, twin_id: str, stream: _Stream) -> None:
+        """Resolve waiting measurements: with the estimate at their time, or — once an
+        estimate after them shows theirs will not come, or too many wait — with the latest
+        estimate before them, within ``max_lag``."""
+        spec = stream.monitor.residual
+        assert spec is not None
+        newest = stream.estimates[-1][0] if stream.estimates else -math.inf
+        while stream.pending:
+            tm, measured = stream.pending[0]
+            exact = next((e for e in reversed(stream.estimates) if e[0] == tm), None)
+            if exact is None and newest <= tm and len(stream.pending) <= MAX_PENDING:
+                return  # its estimate may still come
+            stream.pending.popleft()
+            chosen = exact or next((e for e in reversed(stream.estimates) if e[0] <= tm), None)
+            if chosen is None or tm - chosen[0] > spec.max_lag:
+                self._skip(stream, twin_id, f"no estimate within {spec.max_lag:g} s before")
+                continue
+            _, estimate, std = chosen
+            if estimate is None:
+                self._skip(stream, twin_id, "the estimate is not a number")
+                continue
+            residual = measured - estimate
+            if spec.std is not None:
+                if std is None or not std > 0:
+                    self._skip(stream, twin_id, f"no positive {spec.std} with the estimate")
+                    continue
+                residual /= std
+            self._sample(twin_id, stream.monitor, residual, tm)
