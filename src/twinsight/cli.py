@@ -19,7 +19,15 @@ import typer
 from twinsight.cli_calibrate import register as register_calibrate
 from twinsight.cli_demo import register as register_demo
 from twinsight.cli_ingest import deadletters_app, mapping_app
-from twinsight.cli_options import DEFAULT_DATA_DIR, AsJson, DataDir, err, out
+from twinsight.cli_options import (
+    DEFAULT_DATA_DIR,
+    AsJson,
+    DataDir,
+    MonitoringFile,
+    err,
+    load_monitoring,
+    out,
+)
 from twinsight.cli_sim import register as register_sim
 from twinsight.cli_streams import webhooks_app
 from twinsight.core.errors import TwinsightError
@@ -288,10 +296,13 @@ def serve(
             show_default=False,
         ),
     ] = None,
+    monitoring: MonitoringFile = None,
 ) -> None:
     """Start the HTTP server (Azure Digital Twins compatible API, OpenAPI at /docs)."""
     from twinsight.live_ingest import IngestOptions
     from twinsight.server import run_server
+
+    monitors = load_monitoring(monitoring) if monitoring is not None else None
 
     if mqtt_protocol not in ("5", "3.1.1"):
         err.print(f"[red]error[/red] --mqtt-protocol must be 5 or 3.1.1, not {mqtt_protocol!r}")
@@ -324,6 +335,7 @@ def serve(
         require_auth=require_auth,
         access_log=access_log,
         ingest=ingest,
+        monitoring=monitors,
     )
 
 

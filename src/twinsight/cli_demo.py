@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from twinsight.cli_options import err, out
+from twinsight.cli_options import MonitoringFile, err, load_monitoring, out
 
 if TYPE_CHECKING:
     from twinsight.core.clock import Clock
@@ -104,6 +104,7 @@ def demo(
     seed: Annotated[
         int, typer.Option(help="Seed of the sensor noise and of the faults.", min=0)
     ] = 0,
+    monitoring: MonitoringFile = None,
 ) -> None:
     """Start the demo world: the smart-factory twin graph in a running server, with an MQTT
     broker whose factory/... topics feed the twins live, and a simulated plant (conveyor
@@ -124,6 +125,8 @@ def demo(
         if broker_port != DEFAULT_BROKER_PORT:
             _usage("give either --broker (an external broker) or --broker-port (the embedded one)")
     clock: Clock | None = ScaledClock(speed) if speed != 1.0 else None
+    # The factory's own detectors and limits unless another file is given (docs/alarms.md).
+    monitors = load_monitoring(monitoring or factory.MONITORING_FILE)
 
     def seed_world(hub: Hub) -> int:
         from twinsight.scenarios.factory import world
@@ -160,6 +163,7 @@ def demo(
         ),
         simulate=start_plant if simulate else None,
         clock=clock,
+        monitoring=monitors,
     )
 
 

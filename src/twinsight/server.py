@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from twinsight.analytics.monitoring import MonitoringSpec
 from twinsight.api import create_app
 from twinsight.core.clock import Clock
 from twinsight.core.errors import TwinsightError
@@ -83,6 +84,7 @@ def run_server(
     ingest: IngestOptions | None = None,
     simulate: Callable[[Hub, str | None], object] | None = None,
     clock: Clock | None = None,
+    monitoring: MonitoringSpec | None = None,
 ) -> None:
     """Serve until interrupted; the hub is closed on the way out.
 
@@ -93,6 +95,7 @@ def run_server(
 
     ``clock`` is the hub's (the wall clock by default; a scaled one runs a simulated world
     faster than real time, with its twins, history and live data all on that time).
+    ``monitoring`` runs detectors and limits on the live data, raising alarms.
     """
     loopback = is_loopback(host)
     if require_auth is None:
@@ -113,6 +116,9 @@ def run_server(
                 f"  twinsight tokens create NAME --scope admin --data-dir {data_dir}"
             )
         added = import_missing_models(hub, model_paths)
+        if monitoring is not None:  # before live data flows, so it sees all of it
+            hub.start_monitoring(monitoring)
+            log.info("monitoring: %d monitor(s) watching live data", len(monitoring.monitors))
         if seed is not None:
             log.info("demo world: %d twin(s) created", seed(hub))
         broker_url: str | None = None
