@@ -6,7 +6,8 @@ Each :class:`~twinsight.sim.estimation.config.EstimatorBinding` of the world's
 model is built the way the world's bindings build it for that twin alone (parameters from
 the twin, the active calibrated version, the start state as the twin has it now), so the
 estimate starts from reality; live values are converted into the model's units as the
-bindings convert them. The hub owns the estimators and stops them on close.
+bindings convert them. The hub owns the estimators and stops them on close. What they
+publish names its producer (:func:`producer`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class _Running:
     def _on_version(self, version: ParameterVersion) -> None:
         if version.twin_id == self.live.twin_id and version.model == self._model_name:
             self.live.set_parameters(version.parameters)
+            self.live.producer = producer(self._model_name, version.version)
             log.info(
                 "state estimation of %s now runs with parameter version %d",
                 version.twin_id,
@@ -131,13 +133,29 @@ def _start(hub: Hub, spec: SimulationSpec, declared: EstimatorBinding, twin_id: 
         config = _with_bound_inputs(declared.config, binding)
         estimator = StateEstimator(model, config)
         convert = _conversions(hub.twins, twin_id, model, config)
-        live = LiveEstimator(hub.twins, hub.bus, twin_id, estimator, convert=convert)
+        active = hub.parameters.active(twin_id, binding.model)
+        live = LiveEstimator(
+            hub.twins,
+            hub.bus,
+            twin_id,
+            estimator,
+            convert=convert,
+            producer=producer(binding.model, active.version if active is not None else 0),
+        )
     except BaseException:
         simulation.close()
         raise
     running = _Running(live, simulation.close, binding.model)
     running.follow(hub.parameters)
     return running
+
+
+def producer(model_name: str, parameter_version: int) -> tuple[str, int]:
+    """The provenance of a live estimator's virtual sensors: ``<model>-estimator``, whose
+    version counts the parameters its model runs with — 1 with the world's own
+    parameters, ``n + 1`` with the twin's calibrated parameter version ``n`` — so every
+    published estimate and prediction can be traced to the parameters behind it."""
+    return f"{model_name}-estimator", parameter_version + 1
 
 
 def _with_bound_inputs(config: EstimatorConfig, binding: ModelBinding) -> EstimatorConfig:

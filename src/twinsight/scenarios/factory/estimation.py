@@ -9,6 +9,9 @@ temperatures and the load (an input nobody measures, as a slow random walk) from
 winding temperature and the speed, and publishes the housing temperature and the load as
 virtual sensors (``housingTemperature``/``housingTemperatureStd``, ``load``/``loadStd``).
 The recorded load then lets a calibration replay the motor's history on its own. The
+model's prediction of the winding temperature before each update is published too
+(``windingTemperaturePredicted``/``windingTemperaturePredictedStd``): measured minus
+predicted is the residual the model-based anomaly detector watches. The
 model's other inputs (running or stopped, the speed set-point) come from the twin as the
 world's motor binding reads them.
 
@@ -40,7 +43,12 @@ def motor_estimator() -> EstimatorConfig:
             EstimatedState("load", q=1e-3, initial_std=0.5, publish_as="load"),
         ),
         measurements=(
-            Measurement("windingTemperature", output="temperature", r=0.3**2),
+            # The model's prediction of the winding temperature before each update,
+            # published for the residual anomaly detector: heat the physics does not
+            # explain (lost cooling, a rubbing bearing) shows there, load changes do not.
+            Measurement(
+                "windingTemperature", output="temperature", r=0.3**2, publish_predicted=True
+            ),
             Measurement("speed", output="speed", r=2.0**2),
         ),
         method="ukf",

@@ -59,11 +59,24 @@ class EstimatedState:
 @dataclass(frozen=True, slots=True)
 class Measurement:
     """One measured value: its ``name`` in the live data (a twin's property or telemetry
-    name), the model ``output`` it measures, and its noise variance ``r`` (unit²)."""
+    name), the model ``output`` it measures, and its noise variance ``r`` (unit²).
+
+    ``publish_predicted`` also publishes what the model expected this measurement to be
+    *before* each update (the prior predicted measurement) as ``<name>Predicted``, with
+    the standard deviation of the difference to the measured value (square root of the
+    innovation covariance, model and sensor uncertainty together) as
+    ``<name>PredictedStd``. Measured minus predicted is the residual an anomaly detector
+    watches: what the physics does not explain."""
 
     name: str
     output: str
     r: float
+    publish_predicted: bool = False
+
+    @property
+    def predicted_names(self) -> tuple[str, str]:
+        """The virtual sensors of the prediction: ``(<name>Predicted, <name>PredictedStd)``."""
+        return f"{self.name}Predicted", f"{self.name}PredictedStd"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.r) and self.r > 0):
@@ -97,7 +110,7 @@ class EstimatorConfig:
         for kind, names in (
             ("estimated state", [s.name for s in self.states]),
             ("measurement", [m.name for m in self.measurements]),
-            ("published name", [s.publish_as for s in self.states if s.publish_as]),
+            ("published name", list(self.published)),
         ):
             twice = sorted({n for n in names if names.count(n) > 1})
             if twice:
@@ -108,6 +121,19 @@ class EstimatorConfig:
             problems.append(f"jacobian_step must be in (0, 1), got {self.jacobian_step}")
         if problems:
             raise SimulationError("bad estimator configuration: " + "; ".join(problems))
+
+    @property
+    def published(self) -> tuple[str, ...]:
+        """Every virtual sensor's name: each published state's ``publish_as`` and its
+        ``Std``, each predicted measurement's ``Predicted`` and ``PredictedStd``."""
+        names: list[str] = []
+        for state in self.states:
+            if state.publish_as:
+                names += [state.publish_as, f"{state.publish_as}Std"]
+        for measurement in self.measurements:
+            if measurement.publish_predicted:
+                names += measurement.predicted_names
+        return tuple(names)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The read-only view of ``inputs`` cannot be pickled; a spec holding this
@@ -222,5 +248,5 @@ class EstimatorBinding:
 
     @property
     def published(self) -> tuple[str, ...]:
-        """The virtual sensors' names (each with ``<name>Std`` beside it)."""
-        return tuple(s.publish_as for s in self.config.states if s.publish_as)
+        """The virtual sensors' names (see :attr:`EstimatorConfig.published`)."""
+        return self.config.published

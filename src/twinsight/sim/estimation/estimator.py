@@ -53,6 +53,10 @@ class UpdateResult:
     missing: tuple[str, ...] = ()
     distances: Mapping[str, float] = field(default_factory=dict)
     """Normalized squared innovation of each measurement present (chi-square, 1 dof)."""
+    predicted: Mapping[str, Estimate] = field(default_factory=dict)
+    """Each present measurement as the model predicted it before the update, with the
+    standard deviation of measured minus predicted (the square root of the innovation
+    covariance ``S``): the residual's yardstick, refused measurements included."""
 
 
 class _Access:
@@ -156,6 +160,7 @@ class StateEstimator:
         """How many values of each measurement were applied."""
         self.rejected: dict[str, int] = dict.fromkeys(self._measurements, 0)
         """How many values of each measurement the outlier gate refused."""
+        self._predicted: dict[str, Estimate] = {}
         x = self._access.read()
         p = np.diag(np.array([s.initial_std for s in config.states], dtype=float) ** 2)
         self._filter = self._make_filter(x, p)
@@ -248,12 +253,18 @@ class StateEstimator:
             else:
                 present.append((name, row, float(value)))
         if not present:
+            self._predicted = {}
             return UpdateResult(missing=tuple(missing))
         self._access.base = self._model.snapshot()
         rows = [row for _, row, _ in present]
         z = np.array([value for _, _, value in present], dtype=float)
         predicted, s = self._filter.innovation(rows, np.diag(self._r[rows]))
-        distances = (z - predicted) ** 2 / np.diag(s)
+        variances = np.diag(s)
+        distances = (z - predicted) ** 2 / variances
+        self._predicted = {
+            name: Estimate(float(predicted[i]), math.sqrt(max(float(variances[i]), 0.0)))
+            for i, (name, _, _) in enumerate(present)
+        }
         keep = [i for i, d in enumerate(distances) if d <= self._threshold]
         accepted = tuple(present[i][0] for i in keep)
         rejected = tuple(name for i, (name, _, _) in enumerate(present) if i not in keep)
@@ -276,6 +287,7 @@ class StateEstimator:
             rejected,
             tuple(missing),
             {present[i][0]: float(d) for i, d in enumerate(distances)},
+            dict(self._predicted),
         )
 
     def step(self, dt: float, measurements: Mapping[str, float | None]) -> UpdateResult:
@@ -305,9 +317,16 @@ class StateEstimator:
         """The full covariance of the estimated values (in configuration order)."""
         return self._filter.P.copy()
 
+    def predicted_measurements(self) -> dict[str, Estimate]:
+        """What the last :meth:`update` expected each measurement it was given to be,
+        before correcting the estimate with it (see :attr:`UpdateResult.predicted`)."""
+        return dict(self._predicted)
+
     def virtual_sensors(self) -> dict[str, float]:
-        """The published estimates: ``{publish_as: value, publish_as + "Std": std}`` for
-        every estimated state that declares a ``publish_as`` name."""
+        """The published values: ``{publish_as: value, publish_as + "Std": std}`` for
+        every estimated state that declares a ``publish_as`` name, and
+        ``{<name>Predicted: value, <name>PredictedStd: std}`` for every measurement with
+        ``publish_predicted`` that the last update was given."""
         estimates = self.estimates()
         sensors: dict[str, float] = {}
         for spec in self._config.states:
@@ -315,4 +334,10 @@ class StateEstimator:
                 estimate = estimates[spec.name]
                 sensors[spec.publish_as] = estimate.value
                 sensors[f"{spec.publish_as}Std"] = estimate.std
+        for measurement in self._config.measurements:
+            prior = self._predicted.get(measurement.name)
+            if measurement.publish_predicted and prior is not None:
+                value_name, std_name = measurement.predicted_names
+                sensors[value_name] = prior.value
+                sensors[std_name] = prior.std
         return sensors

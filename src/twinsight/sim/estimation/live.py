@@ -5,11 +5,13 @@ changes named like the configuration's measurements) and for the values that dri
 inputs. Each new sample time moves the filter forward to that time (``predict`` by the
 gap since the last sample, with the inputs that held during it), corrects it with what
 was measured (``update``), then takes the new inputs. The virtual sensors (estimate and
-``...Std``) are published as telemetry of the twin through
+``...Std``, and for measurements that ask for it the model's prediction before the update,
+``...Predicted`` and ``...PredictedStd``) are published as telemetry of the twin through
 :meth:`TwinGraph.publish_telemetry <twinsight.graph.service.TwinGraph.publish_telemetry>`,
 at the sample's source time, so history records them and live streams carry them like any
-sensor's values. Live values can be converted on the way in (``convert``: a twin's unit to
-the model's, an operating state such as ``running`` to 1.0).
+sensor's values, with the producing model and version in the message's properties
+(:mod:`twinsight.core.provenance`). Live values can be converted on the way in
+(``convert``: a twin's unit to the model's, an operating state such as ``running`` to 1.0).
 
 Time is the samples' own (source time, or arrival time when the device sent none), not
 the wall clock: a replay or a late batch is filtered exactly as it happened. A sample
@@ -27,6 +29,7 @@ from typing import Any
 from twinsight.core.errors import SimulationError
 from twinsight.core.events import EventBus, TelemetryReceived, TwinChanged
 from twinsight.core.ports import HistoryPoint
+from twinsight.core.provenance import MODEL, MODEL_VERSION, produced_by
 from twinsight.graph.service import TwinGraph
 from twinsight.history.recorder import points_from_telemetry, points_from_twin_change
 from twinsight.sim.estimation.estimator import StateEstimator, UpdateResult
@@ -46,13 +49,14 @@ class LiveEstimator:
         *,
         publish: bool = True,
         convert: Mapping[str, Callable[[Any], float | None]] | None = None,
+        producer: tuple[str, int] | None = None,
     ) -> None:
         twins.get_twin(twin_id)  # NotFound now rather than silence later
         self._convert = dict(convert or {})
         config = estimator.config
         self._measured = {m.name for m in config.measurements}
         self._inputs = dict(config.inputs)
-        published = set(estimator.virtual_sensors())
+        published = set(config.published)
         clash = sorted(published & (self._measured | set(self._inputs)))
         if clash:
             raise SimulationError(
@@ -64,6 +68,9 @@ class LiveEstimator:
         self._twin_id = twin_id
         self._estimator = estimator
         self._publish = publish and bool(published)
+        self._properties = produced_by(
+            *(producer or (estimator.model.description.name or "estimator", 1))
+        )
         self._lock = threading.RLock()
         self._last: datetime | None = None
         self.samples = 0
@@ -85,6 +92,15 @@ class LiveEstimator:
     @property
     def twin_id(self) -> str:
         return self._twin_id
+
+    @property
+    def producer(self) -> tuple[str, int]:
+        """``(model, version)`` named in the provenance properties of what it publishes."""
+        return self._properties[MODEL], int(self._properties[MODEL_VERSION])
+
+    @producer.setter
+    def producer(self, value: tuple[str, int]) -> None:
+        self._properties = produced_by(*value)
 
     @property
     def last_time(self) -> datetime | None:
@@ -149,6 +165,7 @@ class LiveEstimator:
                 self._estimator.virtual_sensors(),
                 message_id=f"estimator-{self._twin_id}-{self.samples}",
                 source_time=time,
+                properties=self._properties,
             )
 
     def set_parameters(self, values: Mapping[str, float]) -> None:
