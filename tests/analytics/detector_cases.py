@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from twinsight.analytics.detectors import (
     HalfSpaceTreesDetector,
     RarityDetector,
+    ResidualDetector,
     RobustZScoreDetector,
 )
 from twinsight.analytics.detectors.base import Detector
@@ -28,6 +29,12 @@ class Case:
 
 CASES = [
     Case("rarity", RarityDetector, lambda seed: RarityDetector(seed=seed)),
+    Case("residual", ResidualDetector, lambda seed: ResidualDetector(seed=seed)),
+    Case(
+        "residual_t_known_scale",
+        ResidualDetector,
+        lambda seed: ResidualDetector(scale=0.5, df=5.0, seed=seed),
+    ),
     Case("robust_z", RobustZScoreDetector, lambda seed: RobustZScoreDetector(seed=seed)),
     Case(
         "hst",

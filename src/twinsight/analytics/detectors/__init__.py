@@ -6,6 +6,7 @@ contract test, so a new detector cannot skip the checks.
 
 from twinsight.analytics.detectors.base import Detector, Snapshot
 from twinsight.analytics.detectors.rarity import RarityDetector
+from twinsight.analytics.detectors.residual import ResidualDetector
 from twinsight.analytics.detectors.river_hst import HalfSpaceTreesDetector
 from twinsight.analytics.detectors.statistical import RobustZScoreDetector
 
@@ -17,6 +18,7 @@ __all__ = [
     "Detector",
     "HalfSpaceTreesDetector",
     "RarityDetector",
+    "ResidualDetector",
     "RobustZScoreDetector",
     "Snapshot",
 ]
