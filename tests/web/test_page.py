@@ -265,7 +265,7 @@ def test_an_alarm_shows_in_the_scene_and_the_panel_says_why(page: Page, demo: De
     set_limits({"low": -2.0, "high": -1.0})  # any level is now over the high limit
     try:
         expect(label).to_have_class(re.compile("alarm"), timeout=15_000)
-        expect(page.locator("#twin-panel .alarm-text")).to_contain_text("over -1")
+        expect(page.locator("#twin-panel .alarm-text")).to_contain_text("over the high limit -1")
     finally:
         set_limits(limits)
     expect(label).not_to_have_class(re.compile("alarm"), timeout=15_000)

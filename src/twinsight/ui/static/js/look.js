@@ -18,9 +18,11 @@ export function heatColor(celsius) {
 const number = (value) => (typeof value === "number" && Number.isFinite(value) ? value : null);
 
 /** {temperature, running, alarm, fill, summary} of one twin. Alarms: a `fault` state, a
- *  temperature over 110 °C, or a value outside the twin's `alarmLimits` {low, high} (they
- *  apply to the model's first numeric telemetry, a tank's level). */
-export function machineLook(graph, state, twinId) {
+ *  temperature over 110 °C, or an active alarm the platform raised (`serverAlarms`, from the
+ *  alarms board: a value outside the twin's `alarmLimits` is one, raised by the server's
+ *  limit monitor). `alarmLimits` {low, high} still scale a tank's fill and mark the chart
+ *  of the model's first numeric telemetry (a tank's level). */
+export function machineLook(graph, state, twinId, serverAlarms = []) {
   const model = graph.modelOf(twinId);
   const fields = graph.catalog.fields(model);
   const tempField = graph.catalog.temperatureField(model);
@@ -34,11 +36,8 @@ export function machineLook(graph, state, twinId) {
   const measured = fields.find((f) => f.kind === "telemetry" && f.numeric);
   const value = measured ? number(state.get(twinId, measured.path)) : null;
   let fill = null;
-  if (limits && value !== null) {
-    if (number(limits.low) !== null && value < limits.low) reasons.push(`${measured.path} under ${limits.low}`);
-    if (number(limits.high) !== null && value > limits.high) reasons.push(`${measured.path} over ${limits.high}`);
-    fill = Math.min(1, value / Math.max(5, (limits.high ?? 0) * 1.25));
-  }
+  if (limits && value !== null) fill = Math.min(1, value / Math.max(5, (limits.high ?? 0) * 1.25));
+  for (const alarm of serverAlarms) reasons.push(alarm.message);
   const summary = `${twinId}: ${status ?? "no state"}${reasons.length ? ` — alarm: ${reasons.join(", ")}` : ""}`;
   const bounds = limits ? [limits.low, limits.high].filter((v) => number(v) !== null) : [];
   return {

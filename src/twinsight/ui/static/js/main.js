@@ -9,6 +9,7 @@ import { PlantScene } from "./scene.js";
 import { TwinPanel } from "./panel.js";
 import { Explorer } from "./explorer.js";
 import { WhatIfPanel } from "./whatif.js";
+import { AlarmBoard } from "./alarms.js";
 
 const $ = (id) => document.getElementById(id);
 performance.mark("twinsight:start");
@@ -36,6 +37,17 @@ const explorer = new Explorer(
   { onSelect: select },
 );
 const whatIf = new WhatIfPanel($("whatif-panel"));
+// The platform's alarms: the scene blinks and the panel lists what the server raised.
+const alarms = new AlarmBoard($("alarms-panel"), $("alarm-count"), {
+  onSelect: select,
+  onChange: (twinId) => {
+    if (!graph) return;
+    scene.update(twinId);
+    panel.onAlarms(twinId);
+  },
+});
+scene.alarms = alarms;
+panel.alarms = alarms;
 
 function showTab(id) {
   for (const tab of document.querySelectorAll("[role=tab]")) {
@@ -73,7 +85,7 @@ async function load(reading = TwinGraph.load()) {
     explorer.setGraph(graph, state);
     whatIf.setGraph(graph);
     if (selected) select(selected);
-    await state.loadLatest(graph);
+    await Promise.all([state.loadLatest(graph), alarms.load()]);
   } finally {
     loading = false;
     for (const event of arrived.splice(0)) onEvent(event);
@@ -86,6 +98,7 @@ function onEvent(event) {
     else reloadSoon(); // too many to keep: read everything again afterwards
     return;
   }
+  if (alarms.apply(event)) return;
   if (state.apply(event)) reloadSoon(); // twins or relationships came or went
 }
 

@@ -34,6 +34,7 @@ export class TwinPanel {
     }
     this.badge = el("span", { class: "badge" });
     this.alarm = el("p", { class: "alarm-text", hidden: true });
+    this.alarmList = el("ul", { class: "twin-alarms" });
     this.table = el("table", { class: "props" });
     this.chartBox = el("div", { class: "charts" });
     this.root.replaceChildren(
@@ -42,6 +43,7 @@ export class TwinPanel {
         el("span", { class: "muted" }, graph.catalog.label(model)),
         this.badge),
       this.alarm,
+      this.alarmList,
       el("h3", {}, "Live values"),
       this.table,
       el("h3", {}, "Relationships"),
@@ -88,8 +90,18 @@ export class TwinPanel {
     chart.appendMany(samples.sourceTime.map((time, i) => [time, column[i]]));
   }
 
+  /** The platform's alarms of `twinId` changed (the alarms board says so). */
+  onAlarms(twinId) {
+    if (twinId === this.twinId && this.table) this.#renderStatus();
+  }
+
   #renderStatus() {
-    const look = machineLook(this.graph, this.state, this.twinId);
+    const active = this.alarms?.activeFor(this.twinId) ?? [];
+    this.alarmList.replaceChildren(...active.map((a) =>
+      el("li", { "data-alarm": a.id, "data-state": a.state },
+        el("span", { class: `sev sev-${a.severity}` }, a.severity), ` ${a.message} `,
+        el("span", { class: "muted small" }, a.state))));
+    const look = machineLook(this.graph, this.state, this.twinId, active);
     const status = this.state.get(this.twinId, "state");
     this.badge.textContent = status ?? "";
     this.badge.className = `badge state-${status ?? "none"}`;

@@ -115,7 +115,7 @@ export class PlantScene {
   update(twinId) {
     const machine = this.machines.get(twinId);
     if (!machine) return;
-    const look = machineLook(this.graph, this.state, twinId);
+    const look = machineLook(this.graph, this.state, twinId, this.alarms?.activeFor(twinId));
     Object.assign(machine, look);
     machine.shape.tint.forEach((material, i) => {
       material.color.copy(look.temperature === null ? machine.shape.baseColors[i] : heatColor(look.temperature));
