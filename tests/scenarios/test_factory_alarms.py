@@ -2,8 +2,9 @@
 raises its alarm on the faulty twin and on no healthy twin over the same span.
 
 The plant runs on a manual clock as fast as it computes; its virtual devices (with their
-sensor noise) publish through the real ingest path (mapping, units, validation), so the
-detectors see what they would see in the demo.
+sensor noise) publish through the real ingest path (mapping, units, validation) and the
+motors' state estimators publish their predicted winding temperature, so the detectors
+see what they would see in the demo.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from twinsight.core.clock import ManualClock
 from twinsight.core.messages import RawMessage
 from twinsight.hub import Hub
 from twinsight.ingest.mapping import load_mapping_file
+from twinsight.live_estimation import start_estimators
 from twinsight.scenarios import factory
 from twinsight.scenarios.factory import world
 from twinsight.scenarios.factory.faults import FAULTS
@@ -55,6 +57,8 @@ def plant() -> Iterator[tuple[Hub, LiveSimulation, FaultInjector]]:
         sim = SimulationBuilder(
             hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
         ).build(spec.bindings, spec.couplings)
+        hub.simulation = spec
+        start_estimators(hub, spec, strict=True)  # the motors' predicted winding temperature
         injector = FaultInjector(sim, FAULTS, seed=1, mean_interval=1e9, first_after=1e9)
         devices = VirtualDevices(sim, spec.devices, IngestPublisher(hub), seed=2)
         live = LiveSimulation(sim, hub.twins, clock, step=5.0, writers=[devices, injector])
@@ -84,6 +88,8 @@ def test_each_injected_fault_raises_its_alarm_on_its_twin_only(
     _run(hub, live, 40 * 60.0)
     raised = {(a.twin_id, a.condition) for a in hub.alarms.list()}
     assert ("line-2-motor", "anomaly:vibration") in raised
+    # The bearing's heat, which the motor's model does not know, shows in its residual.
+    assert ("line-2-motor", "anomaly:windingTemperature-residual") in raised
     assert ("line-1-pump", "anomaly:flow") in raised or (
         "line-1-pump",
         "anomaly:dischargePressure",
@@ -93,7 +99,7 @@ def test_each_injected_fault_raises_its_alarm_on_its_twin_only(
     assert {twin for twin, _ in raised} == faulty  # no healthy twin alarmed
     for alarm in hub.alarms.list():
         assert alarm.raised >= start
-        assert alarm.source.startswith(("detector robust_z", "limit"))
+        assert alarm.source.startswith(("detector robust_z", "detector residual", "limit"))
     tank = hub.alarms.active("line-3-tank", "limit:level:high")
     assert tank is not None and tank.value is not None and tank.value > 3.5
     assert tank.severity == "critical"
