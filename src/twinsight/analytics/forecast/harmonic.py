@@ -108,6 +108,7 @@ class HarmonicAR(Forecaster):
         """Whether the residuals are carried forward by their changes (a level that moved
         stays moved) rather than their levels (a deviation fades); chosen by calibration."""
         self._fit_: _Fit | None = None
+        self._weights: FloatArray = np.zeros(0)
         self._errors_for = 0
         self._errors: FloatArray = np.zeros((0, 0))
 
@@ -127,11 +128,12 @@ class HarmonicAR(Forecaster):
                 columns.extend((np.sin(angle), np.cos(angle)))
         return np.column_stack(columns)
 
-    def _fit_values(self, origin: int, y: FloatArray, x: FloatArray, *, loo: bool) -> _Fit:
+    def _fit_values(self, origin: int, y: FloatArray, x: FloatArray) -> _Fit:
         """Weighted least squares by the normal equations (the design has a few hundred
-        columns at most, so this is one small solve), residuals, and the AR part.
-        ``x`` is the design of ``y``'s steps; with ``loo``, also the leave-one-out residuals
-        ``r / (1 - leverage)``: what the fit would have missed had it not seen the value."""
+        columns at most, so this is one small solve), then :attr:`robust_passes` of Huber
+        reweighting; the final weights are kept for the calibration's refits. ``x`` is the
+        design of ``y``'s steps. Also the leave-one-out residuals ``r / (1 - leverage)``:
+        what the fit would have missed had it not seen the value."""
         n = y.size
         half_life = (
             self.half_life_cycles * max(self.periods) if self.periods else NON_SEASONAL_HALF_LIFE
@@ -140,9 +142,7 @@ class HarmonicAR(Forecaster):
         weights = recency
         for robust_pass in range(self.robust_passes + 1):
             weighted = x * weights[:, None]
-            gram = x.T @ weighted
-            ridge = 1e-9 * max(1.0, float(np.trace(gram)) / gram.shape[0])
-            gram[np.diag_indices_from(gram)] += ridge
+            gram = _ridged(x.T @ weighted)
             beta = np.asarray(np.linalg.solve(gram, weighted.T @ y), dtype=np.float64)
             residuals = y - x @ beta
             if robust_pass == self.robust_passes:
@@ -154,20 +154,45 @@ class HarmonicAR(Forecaster):
                 break
             size = np.maximum(np.abs(residuals), 1e-300)
             weights = recency * np.minimum(1.0, HUBER_K * spread / size)
-        loo_residuals = residuals
-        if loo:
-            leverage = weights * np.einsum("ij,ji->i", x, np.linalg.solve(gram, x.T))
-            loo_residuals = residuals / (1.0 - np.minimum(leverage, 0.99))
-        lags = self._lags(n)
+        self._weights = weights
+        leverage = weights * np.einsum("ij,ji->i", x, np.linalg.solve(gram, x.T))
+        loo_residuals = residuals / (1.0 - np.minimum(leverage, 0.99))
+        return self._with_ar(origin, beta, residuals, loo_residuals)
+
+    def _with_ar(
+        self, origin: int, beta: FloatArray, residuals: FloatArray, loo_residuals: FloatArray
+    ) -> _Fit:
+        lags = self._lags(residuals.size)
         return _Fit(
             origin,
-            n,
+            residuals.size,
             beta,
             residuals,
             loo_residuals,
             _stable_ar(residuals, lags),
             _stable_ar(np.diff(residuals), lags),
         )
+
+    def _refits(self, origin: int, y: FloatArray, x: FloatArray, cuts: FloatArray) -> list[_Fit]:
+        """Fits on ``y[:cut]`` for each (ascending) cut, with the main fit's weights: a
+        window's recency weights differ from the whole's by one factor, which the solve
+        ignores, so the normal equations of each cut are running sums — one pass over the
+        data for all the refits."""
+        k = x.shape[1]
+        gram = np.zeros((k, k))
+        moment = np.zeros(k)
+        done = 0
+        fits = []
+        for cut in cuts.astype(int):
+            rows = x[done:cut]
+            weighted = rows * self._weights[done:cut, None]
+            gram += rows.T @ weighted
+            moment += weighted.T @ y[done:cut]
+            done = cut
+            beta = np.asarray(np.linalg.solve(_ridged(gram.copy()), moment), dtype=np.float64)
+            residuals = y[:cut] - x[:cut] @ beta
+            fits.append(self._with_ar(origin, beta, residuals, residuals))
+        return fits
 
     def _lags(self, n: int) -> list[int]:
         """The residuals' AR lags: the last ``ar_order`` steps and, with a season, one cycle
@@ -197,7 +222,7 @@ class HarmonicAR(Forecaster):
             self.periods = []
         origin = round(series.start / series.step)
         x = self._design(origin + np.arange(n, dtype=np.float64))
-        self._fit_ = self._fit_values(origin, series.values, x, loo=True)
+        self._fit_ = self._fit_values(origin, series.values, x)
         self._errors_for = 0
         self.widening = self._calibrate(origin, series.values, x)
 
@@ -218,9 +243,8 @@ class HarmonicAR(Forecaster):
         cuts = cuts[cuts < y.size]
         honest: dict[bool, list[FloatArray]] = {False: [], True: []}
         ahead: list[int] = []
-        for cut in cuts:
+        for cut, fit in zip(cuts, self._refits(origin, y, x, cuts), strict=True):
             seen = min(steps, y.size - cut)
-            fit = self._fit_values(origin, y[:cut], x[:cut], loo=False)
             ahead.append(seen)
             for changes, errors in honest.items():
                 errors.append(np.abs(y[cut : cut + seen] - self._point(fit, seen, changes)))
@@ -265,6 +289,13 @@ class HarmonicAR(Forecaster):
         self._errors = truth - paths
         self._errors_for = horizon
         return self._errors
+
+
+def _ridged(gram: FloatArray) -> FloatArray:
+    """``gram`` with a tiny ridge on its diagonal, so terms the data cannot tell apart
+    (a season barely covered) give a solution rather than a singular matrix."""
+    gram[np.diag_indices_from(gram)] += 1e-9 * max(1.0, float(np.trace(gram)) / gram.shape[0])
+    return gram
 
 
 def _stable_ar(residuals: FloatArray, lags: Sequence[int]) -> FloatArray:
