@@ -28,6 +28,7 @@ from twinsight.cli_options import (
     load_monitoring,
     out,
 )
+from twinsight.cli_rul import register as register_rul
 from twinsight.cli_sim import register as register_sim
 from twinsight.cli_streams import webhooks_app
 from twinsight.core.errors import TwinsightError
@@ -51,6 +52,7 @@ app.add_typer(webhooks_app, name="webhooks")
 register_sim(app)
 register_calibrate(app)
 register_demo(app)
+register_rul(app)
 tokens_app = typer.Typer(
     help="Create, list and revoke API bearer tokens (needed when serving beyond loopback).",
     no_args_is_help=True,

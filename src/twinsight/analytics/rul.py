@@ -169,22 +169,27 @@ class Normaliser:
         return nearest
 
     def fit(self, fleet: Fleet) -> Normaliser:
-        """Find the conditions and each sensor's mean and spread within each."""
-        rounded = np.round(fleet.settings * _ROUNDING) / _ROUNDING + 0.0
+        """Find the conditions and each sensor's mean and spread within each.
+
+        Any number of settings and sensors (C-MAPSS has 3 and 21); settings are rounded
+        to C-MAPSS's steps when there are three of them, else to whole numbers."""
+        n_sensors = fleet.sensors.shape[1]
+        rounding = _ROUNDING if fleet.settings.shape[1] == N_SETTINGS else 1.0
+        rounded = np.round(fleet.settings * rounding) / rounding + 0.0
         combos, counts = np.unique(rounded, axis=0, return_counts=True)
         self.centres = combos[counts >= max(10, 0.01 * len(rounded))]
         self.scale = np.maximum(np.ptp(self.centres, axis=0), 1e-9)
         condition = self.conditions(fleet.settings)
         n = len(self.centres)
-        self.mean = np.zeros((n, N_SENSORS))
-        self.std = np.ones((n, N_SENSORS))
-        informative = np.zeros(N_SENSORS, dtype=bool)
+        self.mean = np.zeros((n, n_sensors))
+        self.std = np.ones((n, n_sensors))
+        informative = np.zeros(n_sensors, dtype=bool)
         for c in range(n):
             block = fleet.sensors[condition == c]
             self.mean[c] = block.mean(axis=0)
             self.std[c] = np.maximum(block.std(axis=0), 1e-9)
             # Flat: a handful of distinct values (a constant or one quantisation step).
-            distinct = np.array([len(np.unique(block[:, s])) for s in range(N_SENSORS)])
+            distinct = np.array([len(np.unique(block[:, s])) for s in range(n_sensors)])
             informative |= distinct > 5
         self.keep = np.flatnonzero(informative).astype(np.int64)
         return self
@@ -222,18 +227,21 @@ def _window_stats(z: Array, starts: IntArray, window: int) -> tuple[Array, Array
     return sx / n, slope
 
 
-def features(fleet: Fleet, normaliser: Normaliser) -> Array:
+def features(
+    fleet: Fleet, normaliser: Normaliser, *, age: bool = True, windows: Sequence[int] = WINDOWS
+) -> Array:
     """One feature row per cycle, from that cycle and the ones before it only.
 
-    The engine's age, the standardised sensors, and their means and slopes over the last
-    :data:`WINDOWS` cycles.
+    The engine's age (unless ``age`` is false: a machine whose recorded history starts
+    long after it was new has no known age), the standardised sensors, and their means
+    and slopes over the last ``windows`` cycles.
     """
     z = normaliser.transform(fleet)
     first_of_unit = np.flatnonzero(np.r_[True, np.diff(fleet.unit) != 0])
     run = np.cumsum(np.r_[True, np.diff(fleet.unit) != 0]) - 1
     starts = first_of_unit[run].astype(np.int64)
-    columns = [fleet.cycle.astype(np.float64)[:, None], z]
-    for window in WINDOWS:
+    columns = [fleet.cycle.astype(np.float64)[:, None], z] if age else [z]
+    for window in windows:
         mean, slope = _window_stats(z, starts, window)
         columns += [mean, slope]
     return np.hstack(columns)
