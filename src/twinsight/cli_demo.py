@@ -171,6 +171,7 @@ def _start_plant(
     hub: Hub, broker_url: str | None, *, speed: float, faults: bool, seed: int, port: int
 ) -> object:
     """The factory's simulated plant, live on the hub's clock, with its fault injector."""
+    from twinsight.live_rul import serve_demo_rul
     from twinsight.live_sim import WriterFactory, start_simulation
     from twinsight.scenarios.factory import faults as factory_faults
     from twinsight.scenarios.factory.sim import simulation_spec
@@ -190,6 +191,13 @@ def _start_plant(
     live = start_simulation(
         hub, simulation_spec(conveyors=True), broker_url, extra_writers=extra, seed=seed
     )
+    if serve_demo_rul(hub) is not None:
+        out.print(
+            "remaining useful life: training a small motor model on simulated motors in the "
+            "background (seconds; `twinsight rul train` trains the full one)",
+            highlight=False,
+            soft_wrap=True,
+        )
     where = f"publishing to {broker_url}" if broker_url else "writing onto the twins (no broker)"
     pace = "real time" if speed == 1.0 else f"{speed:g}× real time"
     fault_note = (

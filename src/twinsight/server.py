@@ -134,6 +134,10 @@ def run_server(
                 simulate(hub, broker_url)
             except TwinsightError as exc:
                 raise SystemExit(f"cannot start the simulation: {exc.message}") from exc
+        if hub.registry.attachments("motor-rul"):  # RUL served live where it is attached
+            from twinsight.live_rul import start_live_rul
+
+            start_live_rul(hub)
         log.info(
             "data in %s: %d model(s) (%d imported now); serving on http://%s:%d "
             "(API docs /docs; bearer tokens %s)",
