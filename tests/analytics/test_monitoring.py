@@ -270,3 +270,28 @@ def test_an_alarm_left_active_before_a_restart_still_clears(tmp_path: Path) -> N
         assert hub.alarms.active("line-1-tank", "limit:level:high") is None
         (alarm,) = hub.alarms.list()
         assert alarm.state == "cleared" and alarm.value == 3.0
+
+
+def test_a_series_is_scored_sample_by_sample_from_the_watched_columns(hub: Hub) -> None:
+    """A SenML pack arrives as one TelemetrySeries: the runner takes it whole and scores
+    each sample of the columns it watches, in time order, skipping the gaps (None)."""
+    from twinsight.core.events import TelemetrySeries
+
+    start = int(T0.timestamp() * 1e6)
+    times = [start + i * 1_000_000 for i in range(12)]
+    vibration: list[float | None] = [0.1] * 10 + [None, 0.9]
+    hub.bus.publish(
+        TelemetrySeries(
+            "line-1-motor",
+            "dtmi:twinsight:factory:Motor;1",
+            None,
+            "pack-1",
+            T0,
+            times,
+            {"vibration": vibration, "speed": [1480.0] * 12},
+        )
+    )
+    score = _score(hub, "line-1-motor", "vib")
+    assert (score["samples"], score["skipped"], score["value"]) == (11, 0, 0.9)
+    assert score["sourceTime"] == "2026-05-04T06:00:11Z"
+    assert score["score"] > 0.9  # the jump after a constant run

@@ -1,7 +1,8 @@
 """Running monitors live: bus events → one detector per (twin, stream) → alarms.
 
-The runner subscribes to telemetry (every sample: a SenML pack's samples arrive one by
-one, see :meth:`~twinsight.core.events.EventBus.subscribe`) and to twin changes (property
+The runner subscribes to telemetry — single messages, and series (a SenML pack's samples
+as columns, :class:`~twinsight.core.events.TelemetrySeries`) taken whole, reading only the
+columns it watches, sample time by sample time — and to twin changes (property
 streams, and limits whose bound is a property: patching a tank's ``alarmLimits`` takes
 effect at once). For each twin a monitor applies to — by model, with inheritance, so twins
 created later are watched too, or by id — it keeps one detector, made on the twin's first
@@ -42,7 +43,7 @@ from twinsight.analytics.alarms.hysteresis import Direction
 from twinsight.analytics.detectors.base import NON_FINITE_SCORE, Detector
 from twinsight.analytics.monitoring.config import Monitor, MonitoringSpec
 from twinsight.analytics.monitoring.registry import make_detector
-from twinsight.core.events import EventBus, TelemetryReceived, TwinChanged
+from twinsight.core.events import EventBus, TelemetryReceived, TelemetrySeries, TwinChanged
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,11 @@ class MonitoringRunner:
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._applicable: dict[tuple[str, str], tuple[Monitor, ...]] = {}
         self._unsubscribe = [
-            bus.subscribe(self._on_telemetry, TelemetryReceived),
+            # Series are taken whole (whole_series): the runner reads only the columns it
+            # watches, and the bus need not split every SenML pack into one event per
+            # sample time for everybody's sake.
+            bus.subscribe(self._on_telemetry, TelemetryReceived, whole_series=True),
+            bus.subscribe(self._on_series, TelemetrySeries),
             bus.subscribe(self._on_twin, TwinChanged),
         ]
 
@@ -251,16 +256,53 @@ class MonitoringRunner:
         payload = {prefix + k: v for k, v in event.payload.items()} if prefix else event.payload
         t = (event.source_time or event.time).timestamp()
         with self._lock:
-            for monitor in monitors:
-                if monitor.kind != "telemetry":
-                    continue
-                try:
-                    if monitor.residual is not None:
-                        self._residual(event.twin_id, monitor, payload, t)
-                    elif monitor.stream is not None and monitor.stream in payload:
-                        self._sample(event.twin_id, monitor, payload[monitor.stream], t)
-                except Exception:
-                    log.exception("monitor %s failed on %s", monitor.name, event.twin_id)
+            self._payload(event.twin_id, monitors, payload, t)
+
+    def _on_series(self, event: TelemetrySeries) -> None:
+        """A series (a SenML pack's samples as columns): the watched columns only, one
+        sample time after another, as if each had come alone."""
+        monitors = self._monitors(event.twin_id, event.model)
+        if not monitors:
+            return
+        prefix = f"{event.component}." if event.component else ""
+        wanted = {
+            name
+            for m in monitors
+            if m.kind == "telemetry"
+            for name in (
+                (m.residual.measured, m.residual.estimate, m.residual.std)
+                if m.residual is not None
+                else (m.stream,)
+            )
+            if name is not None
+        }
+        columns = [
+            (prefix + name, column)
+            for name, column in event.values.items()
+            if prefix + name in wanted
+        ]
+        if not columns:
+            return
+        with self._lock:
+            for i, us in enumerate(event.times):
+                payload = {name: column[i] for name, column in columns if column[i] is not None}
+                if payload:
+                    self._payload(event.twin_id, monitors, payload, us / 1e6)
+
+    def _payload(
+        self, twin_id: str, monitors: tuple[Monitor, ...], payload: Mapping[str, Any], t: float
+    ) -> None:
+        """One sample time's values of a twin, to every telemetry monitor on it."""
+        for monitor in monitors:
+            if monitor.kind != "telemetry":
+                continue
+            try:
+                if monitor.residual is not None:
+                    self._residual(twin_id, monitor, payload, t)
+                elif monitor.stream is not None and monitor.stream in payload:
+                    self._sample(twin_id, monitor, payload[monitor.stream], t)
+            except Exception:
+                log.exception("monitor %s failed on %s", monitor.name, twin_id)
 
     def _on_twin(self, event: TwinChanged) -> None:
         if event.new is None:
