@@ -6,6 +6,7 @@ import { HistoryChart } from "./chart.js";
 import { machineLook } from "./look.js";
 import { unitSymbol } from "./models.js";
 import { el, formatValue } from "./dom.js";
+import { RulLine } from "./rul.js";
 
 const RANGES = [["15 min", 15], ["1 h", 60], ["6 h", 360], ["24 h", 1440]];
 const MAX_CHARTS = 6;
@@ -37,6 +38,7 @@ export class TwinPanel {
     this.alarmList = el("ul", { class: "twin-alarms" });
     this.table = el("table", { class: "props" });
     this.chartBox = el("div", { class: "charts" });
+    this.rul = new RulLine(twinId);
     this.root.replaceChildren(
       el("header", { class: "panel-head" },
         el("h2", {}, twinId),
@@ -44,6 +46,7 @@ export class TwinPanel {
         this.badge),
       this.alarm,
       this.alarmList,
+      this.rul.element,
       el("h3", {}, "Live values"),
       this.table,
       el("h3", {}, "Relationships"),
@@ -60,6 +63,7 @@ export class TwinPanel {
    * `event` is the stream event that did it, if one did. */
   onState(twinId, changed, event = null) {
     if (twinId !== this.twinId || !this.table) return;
+    this.rul.onEvent(event);
     const paths = changed ?? [...this.state.all(twinId).keys()];
     if (paths.some((p) => !this.cells.has(p))) this.#renderValues();
     for (const path of paths) {
