@@ -157,3 +157,18 @@ def test_stream_events_of_derived_telemetry_carry_their_producer() -> None:
     sensor = TelemetryReceived(TWIN, MOTOR, None, "m", {"vibration": 0.1}, T0)
     assert stream_event(derived)["producedBy"] == {"model": "motor-rul", "version": 4}  # type: ignore[index]
     assert "producedBy" not in stream_event(sensor)  # type: ignore[operator]
+
+
+def test_calibrated_physics_parameters_are_listed_as_physics_models(
+    hub: Hub, client: TestClient
+) -> None:
+    hub.parameters.save(TWIN, "motor", {"housing_resistance": 0.05})
+    hub.parameters.save(TWIN, "motor", {"housing_resistance": 0.04})
+    listed = client.get("/registry/models").json()["value"]
+    [physics] = [m for m in listed if m["kind"] == "physics"]
+    assert physics["name"] == f"motor@{TWIN}"
+    assert (physics["versions"], physics["activeVersion"]) == ([1, 2], 2)
+    from twinsight.scenarios.factory.sim import simulation_spec
+
+    hub.simulation = simulation_spec()  # the calibration routes serve the versions themselves
+    assert len(client.get(physics["href"]).json()["value"]) == 2

@@ -76,7 +76,9 @@ def router(hub: Hub) -> APIRouter:
 
     @r.get("/registry/models")
     def list_models() -> JsonResponse:
-        """Every registered model with its versions' numbers, kind and active version."""
+        """Every registered model with its versions' numbers, kind and active version, and
+        every twin's calibrated physics parameters (kind ``physics``, named
+        ``model@twin``; their versions live at ``href``)."""
         by_name: dict[str, list[Any]] = {}
         for v in registry.versions():
             by_name.setdefault(v.name, []).append(v)
@@ -91,6 +93,20 @@ def router(hub: Hub) -> APIRouter:
                     "versions": [v.version for v in versions],
                     "activeVersion": registry.active_version(name),
                     "latest": version_dict(newest),
+                }
+            )
+        # Calibrated physics parameters keep their own versions per twin (docs/estimation.md);
+        # listed here, not copied: the newest version is the one that runs.
+        for twin_id, model, latest in hub.parameters.calibrated():
+            value.append(
+                {
+                    "name": f"{model}@{twin_id}",
+                    "kind": "physics",
+                    "description": f"calibrated parameters of the {model} model of {twin_id}",
+                    "versions": list(range(1, latest + 1)),
+                    "activeVersion": latest,
+                    "twin": twin_id,
+                    "href": f"/twins/{twin_id}/parameters/versions",
                 }
             )
         return JsonResponse({"value": value})

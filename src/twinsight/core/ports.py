@@ -485,6 +485,10 @@ class ParameterVersionStore(Protocol):
         """Every version of a twin's model, oldest first."""
         ...
 
+    def calibrated(self) -> list[tuple[str, str, int]]:
+        """``(twin_id, model, latest version)`` of every twin model with a version."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -116,6 +116,11 @@ class ParameterVersions:
         """The newest version, or ``None`` when the twin's model was never calibrated."""
         return self._store.latest_version(twin_id, model_name)
 
+    def calibrated(self) -> list[tuple[str, str, int]]:
+        """``(twin_id, model_name, latest version)`` of every twin model ever calibrated
+        (the model registry lists them as kind ``physics``)."""
+        return self._store.calibrated()
+
     def history(self, twin_id: str, model_name: str) -> list[ParameterVersion]:
         """Every version, oldest first."""
         return self._store.list_versions(twin_id, model_name)

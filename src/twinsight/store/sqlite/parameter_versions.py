@@ -128,5 +128,14 @@ class SqliteParameterVersionStore:
         )
         return [_version(r) for r in rows]
 
+    def calibrated(self) -> list[tuple[str, str, int]]:
+        rows = self._db.read(
+            lambda c: c.execute(
+                "SELECT twin_id, model, MAX(version) FROM parameter_versions"
+                " GROUP BY twin_id, model ORDER BY twin_id, model"
+            ).fetchall()
+        )
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
     def close(self) -> None:
         """Nothing of its own: the hub closes the shared database."""
