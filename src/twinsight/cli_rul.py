@@ -159,7 +159,7 @@ def activate_command(
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Make a version the active one: attachments following the active version use it from
-    their next prediction on (a running server sees it at once only through the API)."""
+    their next prediction on (a running server on the same data folder too)."""
     with _hub(data_dir) as hub:
         hub.registry.activate(name, version)
     out.print(f"{name} version {version} is active", highlight=False)
