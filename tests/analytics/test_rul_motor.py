@@ -85,3 +85,21 @@ def test_cli_trains_registers_attaches_lists_and_activates(tmp_path: Path) -> No
     with Hub(tmp_path) as hub:
         assert hub.registry.active_version("motor-rul") == 1
         assert [(a.target_kind, a.target) for a in hub.registry.attachments()] == [("model", MOTOR)]
+
+
+def test_bench_quick_ends_with_its_json_figures() -> None:
+    import subprocess
+    import sys
+
+    from support import REPO
+
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "rul_motor.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["benchmark"] == "rul-motor" and figures["quick"] is True
+    assert 0.0 < figures["interval_coverage"] <= 1.0 and figures["held_out_segments"] == 80
