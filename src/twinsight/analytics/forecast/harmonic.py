@@ -46,6 +46,7 @@ MAX_ERROR_ORIGINS = 3000
 
 STABLE_RADIUS = 0.995
 HUBER_K = 1.345
+EXACT_ORDER = 100
 MAX_WIDENING = 4.0
 CALIBRATION_STEPS = 24
 """Steps ahead the out-of-sample calibration looks at when the series has no season (with
@@ -300,21 +301,45 @@ def _ridged(gram: FloatArray) -> FloatArray:
 
 def _stable_ar(residuals: FloatArray, lags: Sequence[int]) -> FloatArray:
     """AR coefficients on the given ``lags`` by least squares, as a dense vector over lags
-    ``1..max(lags)`` (zeros elsewhere), with the roots pulled inside radius
-    :data:`STABLE_RADIUS` when the estimate is explosive."""
+    ``1..max(lags)`` (zeros elsewhere), made stable.
+
+    The spectral radius ``ρ`` (largest root modulus) is that of the companion matrix up to
+    :data:`EXACT_ORDER` lags; beyond, its eigenvalues cost too much per fit (a seasonal lag
+    of 288 is a 288×288 problem, ~80 ms), so Cauchy's bound is used instead: the ``ρ`` with
+    ``Σ|φ_k| ρ^-k = 1``, never below the true radius and equal to it when all coefficients
+    are positive. When ``ρ`` exceeds :data:`STABLE_RADIUS`, ``φ_k`` is scaled by
+    ``(STABLE_RADIUS/ρ)^k``, which scales every root by that factor.
+    """
     order = max(lags)
     phi = np.zeros(order)
     if residuals.size <= 2 * order + len(lags):
         return phi
     columns = np.column_stack([residuals[order - k : residuals.size - k] for k in lags])
     phi[np.asarray(lags) - 1] = np.linalg.lstsq(columns, residuals[order:], rcond=None)[0]
-    companion = np.zeros((order, order))
-    companion[0] = phi
-    companion[1:, :-1] = np.eye(order - 1)
-    radius = float(np.abs(np.linalg.eigvals(companion)).max())
-    if radius > STABLE_RADIUS:
-        phi = phi * (STABLE_RADIUS / radius) ** np.arange(1, order + 1)
-    return phi
+    if order <= EXACT_ORDER:
+        companion = np.zeros((order, order))
+        companion[0] = phi
+        companion[1:, :-1] = np.eye(order - 1)
+        radius = float(np.abs(np.linalg.eigvals(companion)).max())
+        if radius > STABLE_RADIUS:
+            phi = phi * (STABLE_RADIUS / radius) ** np.arange(1, order + 1)
+        return phi
+    powers = np.asarray(lags, dtype=np.float64)
+    size = np.abs(phi[np.asarray(lags) - 1])
+
+    def bound(rho: float) -> float:
+        return float((size * rho**-powers).sum())
+
+    if bound(STABLE_RADIUS) <= 1.0:
+        return phi
+    low, high = STABLE_RADIUS, max(2.0, float(size.sum()) + 1.0)
+    for _ in range(60):
+        middle = (low + high) / 2
+        if bound(middle) > 1.0:
+            low = middle
+        else:
+            high = middle
+    return phi * (STABLE_RADIUS / high) ** np.arange(1, order + 1)
 
 
 def _residual_forecasts(
