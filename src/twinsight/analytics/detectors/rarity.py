@@ -3,7 +3,7 @@
 Why not the plain robust z-score? Its score means different things on different streams:
 a z of 6 is routine for bursty web traffic and unheard of for a thermostat, so one alarm
 threshold cannot fit a fleet (and NAB, which picks one threshold for 58 streams, shows
-it). Four cheap steps fix much of that, in O(1) time and memory per value:
+it). Five cheap steps fix much of that, in O(1) time and memory per value:
 
 1. **Rarity of the surprise.** The robust z (EWMA level, clipped EW mean absolute
    deviation, as in :mod:`.statistical`) becomes a bounded surprise ``z / (z + half)``;
@@ -21,7 +21,18 @@ it). Four cheap steps fix much of that, in O(1) time and memory per value:
    the further out, measured in the stream's robust spread (an overshoot of
    ``seasonal_k`` spreads scores half-way to 1): a slot's range is narrow, so the whole
    range would be too coarse a yardstick.
-4. **Once per burst.** An operator needs the first alarm, not the fiftieth: a score only
+   A stream that keeps leaving its slots' ranges (a drifting or growing one) earns less
+   for doing it again: the boost falls by ``slot_penalty`` times the recent share of
+   values that left their slot's range (an exponentially weighted rate, ``rate_alpha``).
+4. **New moves.** A pattern can break inside the usual range: a stream that always
+   climbs gradually suddenly jumps from its bottom to its top. Each value falls in one of
+   ``bins`` equal parts of the range seen so far; a move from one part to another that
+   the stream has never made before (once it has shown ``transition_warmup`` values)
+   scores at least ``transition``. This is the smallest form of the contextual novelty
+   behind CAD OSE (a context never seen is an anomaly); with 4 parts there are only 16
+   moves, kept as one bit mask. Moves made while the range was still growing were
+   counted in the parts of that smaller range, so they mark moves a little loosely.
+5. **Once per burst.** An operator needs the first alarm, not the fiftieth: a score only
    stands if it beats the largest recent one (which decays by ``decay`` per value);
    otherwise it is 0. So a sustained excursion scores high at its start, then quiet.
 """
@@ -31,6 +42,11 @@ from __future__ import annotations
 import math
 
 from twinsight.analytics.detectors.base import NON_FINITE_SCORE, Detector, is_finite
+
+_WIDER = 1.0 + 1e-9
+"""The parts of the range are cut from a range this much wider, so that a value exactly on
+a boundary (common in integer counts) belongs to the lower part, and the top of the range
+to the top part."""
 
 
 class RarityDetector(Detector):
@@ -54,6 +70,11 @@ class RarityDetector(Detector):
         slot: float = 14_400.0,
         period: float = 86_400.0,
         slot_min: int = 5,
+        slot_penalty: float = 3.0,
+        rate_alpha: float = 0.002,
+        transition: float = 0.83,
+        bins: int = 4,
+        transition_warmup: int = 300,
         decay: float = 0.999,
         warmup: int = 50,
         seed: int = 0,
@@ -63,6 +84,7 @@ class RarityDetector(Detector):
             ("alpha", alpha),
             ("spread_alpha", spread_alpha),
             ("long_alpha", long_alpha),
+            ("rate_alpha", rate_alpha),
         ):
             if not 0.0 < rate <= 1.0:
                 raise ValueError(f"{label} must lie in (0, 1]")
@@ -70,6 +92,8 @@ class RarityDetector(Detector):
             raise ValueError("clip, half, c, extk must be positive, ext and decay in [0, 1)")
         if not 0 <= seasonal < 1 or seasonal_k <= 0 or not 0 < slot <= period:
             raise ValueError("seasonal in [0, 1), seasonal_k positive, 0 < slot <= period")
+        if slot_penalty < 0 or not 0 <= transition < 1 or not 2 <= bins <= 8:
+            raise ValueError("slot_penalty >= 0, transition in [0, 1), bins from 2 to 8")
         if warmup < 2:
             raise ValueError("warmup must be at least 2")
         self.alpha = alpha
@@ -89,6 +113,21 @@ class RarityDetector(Detector):
         self.slot_low = [math.inf] * slots
         self.slot_high = [-math.inf] * slots
         self.slot_count = [0] * slots
+        self.slot_penalty = slot_penalty
+        self.rate_alpha = rate_alpha
+        self.slot_rate = 0.0
+        self.slot_rate_at = warmup - 1
+        """``slot_rate`` is as it was after value number ``slot_rate_at``; it decays by
+        ``1 - rate_alpha`` per value since, applied only when it is needed (on the rare
+        value that leaves its slot), so the hot path pays nothing for it."""
+        self.transition = transition
+        self.bins = bins
+        self.transition_warmup = transition_warmup
+        self.previous_row = -1
+        """The previous value's part times ``bins``: the row of the move table."""
+        self.moves_seen = 0
+        self.bin_factor = 0.0
+        """``bins`` over the width of the range so far (0 while it has none)."""
         self.decay = decay
         self.warmup = warmup
         self.seed = seed
@@ -115,27 +154,70 @@ class RarityDetector(Detector):
             return -1
         return int((t % self.period) // self.slot)
 
+    def _bin(self, x: float) -> int:
+        """Which of ``bins`` equal parts of the range so far, ``x`` included, ``x`` is in
+        (a new extreme is in the first or the last part)."""
+        if x > self.high:
+            return self.bins - 1 if self.high >= self.low else 0
+        if x < self.low:
+            return 0
+        part = int((x - self.low) * self.bin_factor)
+        return part if part < self.bins else self.bins - 1
+
+    def _new_move(self, x: float) -> bool:
+        """True when the move from the previous value's part to ``x``'s was never made."""
+        if self.previous_row < 0:
+            return False
+        return not self.moves_seen >> (self.previous_row + self._bin(x)) & 1
+
+    def _slot_rate_before(self, n: int) -> float:
+        """The share of recent values that left their slot's range, before value ``n``."""
+        return self.slot_rate * (1.0 - self.rate_alpha) ** (n - 1 - self.slot_rate_at)
+
+    def _learn_range(self, x: float) -> None:
+        current = self._bin(x)
+        if self.previous_row >= 0:
+            self.moves_seen |= 1 << (self.previous_row + current)
+        self.previous_row = current * self.bins
+        if x < self.low or x > self.high:
+            self.low = min(self.low, x)
+            self.high = max(self.high, x)
+            width = self.high - self.low
+            self.bin_factor = self.bins / (width * _WIDER) if width > 0.0 else 0.0
+
+    def _left_slot(self, k: int, x: float) -> bool:
+        return (
+            k >= 0
+            and self.slot_count[k] >= self.slot_min
+            and (x > self.slot_high[k] or x < self.slot_low[k])
+        )
+
     def _candidate(self, t: float, x: float, surprise: float, floor: float) -> float:
         """The score before burst suppression."""
-        if self.n < self.warmup:
-            return 0.0
-        u = (surprise - self.surprise_mean) / (math.sqrt(self.surprise_var) + 1e-6)
-        score = u / (u + self.c) if u > 0.0 else 0.0
-        beyond = max(0.0, x - self.high, self.low - x) / (self.high - self.low + floor)
-        if beyond > 0.0:
-            score = max(score, self.ext + (1.0 - self.ext) * beyond / (beyond + self.extk))
+        score = 0.0
+        if self.n >= self.warmup:
+            u = (surprise - self.surprise_mean) / (math.sqrt(self.surprise_var) + 1e-6)
+            score = u / (u + self.c) if u > 0.0 else 0.0
+            beyond = max(0.0, x - self.high, self.low - x) / (self.high - self.low + floor)
+            if beyond > 0.0:
+                score = max(score, self.ext + (1.0 - self.ext) * beyond / (beyond + self.extk))
+        if self.n >= self.transition_warmup and self._new_move(x):
+            score = max(score, self.transition)
         k = self._slot(t)
-        if k >= 0 and self.slot_count[k] >= self.slot_min:
+        if self.n >= self.warmup and self._left_slot(k, x):
             over = max(0.0, x - self.slot_high[k], self.slot_low[k] - x)
             beyond = over / (self.spread + floor)
-            if beyond > 0.0:
-                boost = self.seasonal + (1.0 - self.seasonal) * beyond / (beyond + self.seasonal_k)
-                score = max(score, boost)
+            boost = self.seasonal + (1.0 - self.seasonal) * beyond / (beyond + self.seasonal_k)
+            score = max(score, boost - self.slot_penalty * self._slot_rate_before(self.n))
         return score
 
     def _learn_slot(self, t: float, x: float) -> None:
         k = self._slot(t)
         if k >= 0:
+            if self.n >= self.warmup and self._left_slot(k, x):
+                before = self._slot_rate_before(self.n)
+                self.slot_rate = before + self.rate_alpha * (1.0 - before)
+                self.slot_rate_at = self.n
             self.slot_count[k] += 1
             self.slot_low[k] = min(self.slot_low[k], x)
             self.slot_high[k] = max(self.slot_high[k], x)
@@ -154,8 +236,7 @@ class RarityDetector(Detector):
         candidate = self._candidate(t, x, surprise, floor)
         self.record = max(self.record * self.decay, candidate)
         self._learn_slot(t, x)
-        self.low = min(self.low, x)
-        self.high = max(self.high, x)
+        self._learn_range(x)
         self.n += 1
         n = self.n
         if n == 1:
@@ -195,18 +276,42 @@ class RarityDetector(Detector):
                 beyond = over / (high - low + floor)
                 boosted = self.ext + (1.0 - self.ext) * beyond / (beyond + self.extk)
                 candidate = max(candidate, boosted)
+        bins = self.bins
+        if x > high:
+            current = bins - 1 if high >= low else 0
+        elif x < low:
+            current = 0
+        else:
+            current = int((x - low) * self.bin_factor)
+            if current >= bins:
+                current = bins - 1
+        previous = self.previous_row
+        if previous >= 0:
+            move = 1 << (previous + current)
+            moves = self.moves_seen
+            if not moves & move:
+                if n >= self.transition_warmup and self.transition > candidate:
+                    candidate = self.transition
+                self.moves_seen = moves | move
+        self.previous_row = current * bins
         k = int((t % self.period) // self.slot) if t - t == 0.0 else -1
         if k >= 0:
             count = self.slot_count[k]
             slot_low = self.slot_low[k]
             slot_high = self.slot_high[k]
-            if n >= self.warmup and count >= self.slot_min and (x > slot_high or x < slot_low):
+            if (x > slot_high or x < slot_low) and count >= self.slot_min and n >= self.warmup:
                 over = x - slot_high if x > slot_high else slot_low - x
                 beyond = over / (spread + floor)
-                boosted = self.seasonal + (1.0 - self.seasonal) * beyond / (
-                    beyond + self.seasonal_k
+                rate = self.rate_alpha
+                before = self.slot_rate * (1.0 - rate) ** (n - 1 - self.slot_rate_at)
+                boosted = (
+                    self.seasonal
+                    + (1.0 - self.seasonal) * beyond / (beyond + self.seasonal_k)
+                    - self.slot_penalty * before
                 )
                 candidate = max(candidate, boosted)
+                self.slot_rate = before + rate * (1.0 - before)
+                self.slot_rate_at = n
             self.slot_count[k] = count + 1
             if x < slot_low:
                 self.slot_low[k] = x
@@ -216,10 +321,11 @@ class RarityDetector(Detector):
         score = candidate if candidate > record else 0.0
         decayed = record * self.decay
         self.record = candidate if candidate > decayed else decayed
-        if x < low:
-            self.low = x
-        if x > high:
-            self.high = x
+        if x < low or x > high:
+            low = self.low = x if x < low else low
+            high = self.high = x if x > high else high
+            width = high - low
+            self.bin_factor = bins / (width * _WIDER) if width > 0.0 else 0.0
         n += 1
         self.n = n
         if n == 1:
