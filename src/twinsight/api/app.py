@@ -10,6 +10,7 @@ from twinsight.api import (
     alarm_routes,
     calibration_routes,
     deadletter_routes,
+    forecast_routes,
     history_routes,
     ingest_routes,
     models_routes,
@@ -51,6 +52,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(twins_routes.router(hub))
     app.include_router(query_routes.router(hub))
     app.include_router(history_routes.router(hub))
+    app.include_router(forecast_routes.router(hub))
     app.include_router(deadletter_routes.router(hub))
     app.include_router(ingest_routes.router(hub.ingest, hub.clock))
     app.include_router(stream_routes.router(hub))
