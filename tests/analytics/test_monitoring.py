@@ -295,3 +295,25 @@ def test_a_series_is_scored_sample_by_sample_from_the_watched_columns(hub: Hub) 
     assert (score["samples"], score["skipped"], score["value"]) == (11, 0, 0.9)
     assert score["sourceTime"] == "2026-05-04T06:00:11Z"
     assert score["score"] > 0.9  # the jump after a constant run
+
+
+def test_settle_holds_a_detector_back_over_the_start_up_and_a_limit_refuses_it() -> None:
+    spec = parse_monitoring(
+        "monitors:\n  - {name: v, twins: [line-1-motor], stream: vibration, "
+        "detector: robust_z, parameters: {warmup: 5}, settle: 60, alarm: {raise: 0.9}}\n",
+        "m.yaml",
+    )
+    with Hub(clock=ManualClock(T0)) as hub:
+        add_factory_models(hub)
+        world.build(hub.twins, lines=1)
+        hub.start_monitoring(spec)
+        for second in range(0, 120, 5):  # a start-up ramp for a minute, then steady
+            _send(hub, "line-1-motor", second, vibration=min(second, 60) / 100)
+        score = _score(hub, "line-1-motor", "v")
+        assert (score["samples"], score["skipped"]) == (12, 12)
+        assert score["lastSkip"] == "settling: the first 60 s are not scored"
+        assert hub.alarms.list() == []  # the ramp was never scored nor learnt
+    refused = _problems(
+        "monitors:\n  - {name: l, twins: [t], stream: v, limit: {above: 1}, settle: 60}\n"
+    )
+    assert "'settle' holds back a detector; a limit applies at once" in refused[0]

@@ -78,7 +78,7 @@ def test_each_injected_fault_raises_its_alarm_on_its_twin_only(
     plant: tuple[Hub, LiveSimulation, FaultInjector],
 ) -> None:
     hub, live, injector = plant
-    _run(hub, live, 2 * 3600.0)  # start-up and settling: a healthy plant raises nothing
+    _run(hub, live, 3600.0)  # start-up and an hour of work: a healthy plant raises nothing
     assert hub.alarms.list() == []
     start = live.time
     # The mildest of each kind the demo injects, on three different lines.
@@ -105,4 +105,8 @@ def test_each_injected_fault_raises_its_alarm_on_its_twin_only(
     assert tank.severity == "critical"
     # The per-stream scores are there for the API.
     vibration = {s.monitor: s for s in hub.monitoring.scores("line-2-motor")}  # type: ignore[union-attr]
-    assert vibration["motor-vibration"].samples > 1500
+    # 100 min of 5-s samples, the first 10 min held back (settle): neither scored nor learnt
+    assert (vibration["motor-vibration"].samples, vibration["motor-vibration"].skipped) == (
+        1080,
+        120,
+    )

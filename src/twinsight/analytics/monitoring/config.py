@@ -104,6 +104,10 @@ class Monitor(_Strict):
     """A registered detector name (``robust_z``, ``rarity``, ``hst``, ``residual``...)."""
     parameters: dict[str, Any] = Field(default_factory=dict)
     limit: Limit | None = None
+    settle: float = Field(default=0.0, ge=0.0)
+    """Seconds of data, from a stream's first sample, that its detector neither scores nor
+    learns: a start-up inhibit, so a plant's start-up transient does not teach the detector
+    a spread it never has in operation (which would blunt it for hours)."""
     alarm: AlarmRule = Field(default_factory=AlarmRule)
 
     @model_validator(mode="after")
@@ -125,6 +129,8 @@ class Monitor(_Strict):
                 raise ValueError("a limit watches a plain 'stream', not a residual")
             if self.parameters:
                 raise ValueError("'parameters' belong to a detector, not a limit")
+            if self.settle:
+                raise ValueError("'settle' holds back a detector; a limit applies at once")
             if self.alarm.raise_at is not None or self.alarm.clear_at is not None:
                 raise ValueError(
                     "alarm.raise/alarm.clear are score thresholds: a limit takes its "

@@ -103,6 +103,7 @@ class _Stream:
     monitor: Monitor
     detector: Detector | None
     sides: list[_Side]
+    first_t: float | None = None
     last_t: float | None = None
     score: float | None = None
     value: float | None = None
@@ -360,6 +361,12 @@ class MonitoringRunner:
             )
             return
         stream.last_t = t
+        if stream.first_t is None:
+            stream.first_t = t
+        if stream.detector is not None and t - stream.first_t < monitor.settle:
+            stream.skipped += 1
+            stream.last_skip = f"settling: the first {monitor.settle:g} s are not scored"
+            return
         stream.samples += 1
         if stream.detector is not None:
             try:
