@@ -80,18 +80,24 @@ class LiveRul:
         attachments = self.hub.registry.attachments(self.name)
         if not attachments:
             return {}
+        index = self.hub.twins.index
         models = self.hub.models.model_set
-        attached_models = [a.target for a in attachments if a.target_kind == "model"]
-        candidates = {a.target for a in attachments if a.target_kind == "twin"}
         chains: dict[str, tuple[str, ...]] = {}
-        for twin_id in self.hub.twins.index.twin_ids():
-            twin = self.hub.twins.index.twin(twin_id)
-            if twin is None:
+        for a in attachments:
+            if a.target_kind == "twin":
+                if index.twin(a.target) is not None:
+                    chains.setdefault(a.target, ())
                 continue
-            model = twin["$metadata"]["$model"]
-            chain = tuple(m for m in attached_models if is_of_model(models, model, m))
-            if chain or twin_id in candidates:
-                chains[twin_id] = chain
+            for twin_id in index.twins_of_model(a.target):  # it and the models extending it
+                chains.setdefault(twin_id, ())
+        for twin_id in chains:
+            twin = index.twin(twin_id)
+            model = twin["$metadata"]["$model"] if twin is not None else ""
+            chains[twin_id] = tuple(
+                a.target
+                for a in attachments
+                if a.target_kind == "model" and is_of_model(models, model, a.target)
+            )
         served = {}
         for twin_id, chain in chains.items():
             version = self.hub.registry.resolve(self.name, twin_id, chain)

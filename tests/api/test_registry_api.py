@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from support import MOTOR, api_error, build_factory
+from support import MOTOR, api_error, build_factory, motor_body
 from twinsight.api import create_app
 from twinsight.core.clock import ManualClock
 from twinsight.core.errors import NotFound, StorageError
@@ -172,3 +172,13 @@ def test_calibrated_physics_parameters_are_listed_as_physics_models(
 
     hub.simulation = simulation_spec()  # the calibration routes serve the versions themselves
     assert len(client.get(physics["href"]).json()["value"]) == 2
+
+
+def test_a_deleted_twin_forgets_its_derived_values(hub: Hub) -> None:
+    hub.twins.upsert_twin("spare-motor", motor_body())
+    hub.twins.publish_telemetry(
+        "spare-motor", {"remainingUsefulLife": 1.0}, message_id="r", properties=produced_by("m", 1)
+    )
+    assert len(hub.derived.of("spare-motor")) == 1
+    hub.twins.delete_twin("spare-motor")
+    assert hub.derived.of("spare-motor") == []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from twinsight.core.events import EventBus, TelemetryReceived
+from twinsight.core.events import EventBus, TelemetryReceived, TwinChanged
 from twinsight.core.provenance import producer
 
 
@@ -54,7 +54,14 @@ class DerivedValues:
         self._lock = threading.Lock()
         self._values: dict[str, dict[str, DerivedValue]] = {}
         # Series events come from device packs, which carry no properties: not needed.
-        self._unsubscribe = bus.subscribe(self._on_telemetry, TelemetryReceived, whole_series=True)
+        self._unsubscribers = [
+            bus.subscribe(self._on_telemetry, TelemetryReceived, whole_series=True),
+            bus.subscribe(self._on_twin, TwinChanged),
+        ]
+
+    def _on_twin(self, event: TwinChanged) -> None:
+        if event.kind == "delete":
+            self.forget(event.twin_id)
 
     def _on_telemetry(self, event: TelemetryReceived) -> None:
         made_by = producer(event.properties)
@@ -88,4 +95,5 @@ class DerivedValues:
             self._values.pop(twin_id, None)
 
     def close(self) -> None:
-        self._unsubscribe()
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
