@@ -29,6 +29,20 @@ def test_the_scale_is_learnt_when_the_caller_gives_none() -> None:
     assert float(np.mean(np.abs(learnt - known) < 0.05)) > 0.9
 
 
+def test_a_start_up_transient_does_not_inflate_a_learnt_scale() -> None:
+    """A filter still finding its state leaves a few huge residuals first."""
+    rng = np.random.default_rng(6)
+    residual = rng.normal(0.0, 1.0, 5_000)
+    residual[:10] = 40.0
+    scores = _scores(ResidualDetector(), residual)
+    # a 4-sigma residual after the start still scores as one
+    assert ResidualDetector(scale=1.0).score_one(0.0, 4.0) > 0.9999
+    detector = ResidualDetector()
+    _scores(detector, residual)
+    assert detector.score_one(0.0, 4.0) > 0.999
+    assert float(np.mean(scores[100:] > 0.999)) < 0.004
+
+
 def test_a_bias_smaller_than_the_noise_is_found_by_the_mean_test() -> None:
     """Half a standard deviation at every sample: invisible one value at a time."""
     rng = np.random.default_rng(3)

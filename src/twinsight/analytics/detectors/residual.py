@@ -25,14 +25,17 @@ Two questions, each answered as a probability, the score being the larger:
 
 Learning is deliberately slow and guarded, so a fault is not learnt away: the scale (an
 exponentially weighted mean absolute residual, turned into a standard deviation by
-``sqrt(pi / 2)``) moves at ``scale_alpha``, learns each residual clipped at ``clip``
-scales, and does not learn at all while the mean test is beyond ``freeze`` spreads —
-the residual then says the model no longer fits, not that the noise grew.
+``sqrt(pi / 2)``, starting from the median of the first ``warmup`` residuals so that a
+filter's start-up transient does not inflate it) moves at ``scale_alpha``, learns each
+residual clipped at ``clip`` scales, and does not learn at all while the mean test is
+beyond ``freeze`` spreads — the residual then says the model no longer fits, not that
+the noise grew.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 
 from scipy.special import stdtr
 
@@ -87,6 +90,8 @@ class ResidualDetector(Detector):
         self.n = 0
         self.mean_abs = 0.0
         self.mean_z = 0.0
+        self.first: list[float] = []
+        """The first ``warmup`` absolute residuals, while the scale is not yet trusted."""
 
     # ------------------------------------------------------------------ helpers
 
@@ -124,8 +129,13 @@ class ResidualDetector(Detector):
             return
         self.n += 1
         if self.n <= self.warmup:
-            # Learn the scale freely (a running mean) before it is trusted.
-            self.mean_abs += (abs(x) - self.mean_abs) / self.n
+            # The first scale is the median of the first residuals, so a start-up
+            # transient (a filter still finding the state) shorter than half the warm-up
+            # does not inflate it; the median of |x| is 0.6745 std, the mean 0.7979.
+            self.first.append(abs(x))
+            if self.n == self.warmup:
+                self.mean_abs = statistics.median(self.first) * (0.7979 / 0.6745)
+                self.first = []
             return
         mean = self._mean_with(x)
         self.mean_z = mean
