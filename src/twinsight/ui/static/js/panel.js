@@ -202,6 +202,7 @@ export class TwinPanel {
       const chart = new HistoryChart(this.chartBox, { title: unit ? `${field.label} (${unit})` : field.label, unit, limits });
       chart.element.dataset.series = field.path;
       chart.setPoints(series[i]);
+      chart.followForecast(twinId, field.path); // a dashed forecast in its interval band
       this.charts.set(field.path, chart);
     });
   }
