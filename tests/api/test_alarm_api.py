@@ -203,3 +203,21 @@ def test_alarm_events_on_sse_and_websocket_filtered_by_twin(hub: Hub, base: str)
     ws_types = [f["event"]["type"] for f in frames if f["type"] == "event"]
     assert ws_types == ["alarm.raised", "alarm.acknowledged", "alarm.cleared"]
     wait_for(lambda: hub.streams.subscriptions == 0, what="the subscriptions to end")
+
+
+def test_reading_alarms_needs_read_and_acknowledging_needs_write(hub: Hub) -> None:
+    read = hub.tokens.create("reader", ["read"])
+    write = hub.tokens.create("operator", ["write"])
+    hub.alarms.report(
+        "line-1-tank", "limit:level:high", source="limit", severity="critical", message="high"
+    )
+    with running_server(hub, require_auth=True) as url, httpx.Client(timeout=10) as client:
+        api_error(client.get(f"{url}/alarms"), 401, "Unauthorized")
+        listed = client.get(f"{url}/alarms", headers={"Authorization": f"Bearer {read}"})
+        assert listed.status_code == 200
+        (alarm,) = listed.json()["value"]
+        ack = f"{url}/alarms/{alarm['id']}/acknowledge"
+        denied = client.post(ack, json={"by": "r"}, headers={"Authorization": f"Bearer {read}"})
+        api_error(denied, 403, "Forbidden")
+        done = client.post(ack, json={"by": "o"}, headers={"Authorization": f"Bearer {write}"})
+        assert done.status_code == 200 and done.json()["acknowledgedBy"] == "o"
