@@ -6,7 +6,7 @@ threshold cannot fit a fleet (and NAB, which picks one threshold for 58 streams,
 it). Five cheap steps fix much of that, in O(1) time and memory per value:
 
 1. **Rarity of the surprise.** The robust z (EWMA level, clipped EW mean absolute
-   deviation, as in :mod:`.statistical`) becomes a bounded surprise ``z / (z + half)``;
+   deviation, :mod:`.robust`) becomes a bounded surprise ``z / (z + half)``;
    the stream's own long-run mean and spread of that surprise (forgetting over about
    ``1 / long_alpha`` values) turn it into a standard score ``u``, so "odd" means odd for
    this stream. Numenta's anomaly likelihood follows the same idea.
@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 
 from twinsight.analytics.detectors.base import NON_FINITE_SCORE, Detector, is_finite
+from twinsight.analytics.detectors.robust import robust_update
 
 _WIDER = 1.0 + 1e-9
 """The parts of the range are cut from a range this much wider, so that a value exactly on
@@ -232,22 +233,26 @@ class RarityDetector(Detector):
     def learn_one(self, t: float, x: float) -> None:
         if not is_finite(x):
             return
-        deviation, surprise, floor = self._surprise(x)
+        _, surprise, floor = self._surprise(x)
         candidate = self._candidate(t, x, surprise, floor)
         self.record = max(self.record * self.decay, candidate)
         self._learn_slot(t, x)
         self._learn_range(x)
         self.n += 1
         n = self.n
+        self.level, self.spread = robust_update(
+            self.level,
+            self.spread,
+            x,
+            n,
+            alpha=self.alpha,
+            spread_alpha=self.spread_alpha,
+            clip=self.clip,
+            warmup=self.warmup,
+        )
         if n == 1:
-            self.level = x
             return
-        if n > self.warmup and self.spread > 0.0:
-            deviation = min(deviation, self.clip * self.spread)
-        inv = 1.0 / n
-        self.spread += max(self.spread_alpha, inv) * (deviation - self.spread)
-        self.level += max(self.alpha, inv) * (x - self.level)
-        rate = max(self.long_alpha, inv)
+        rate = max(self.long_alpha, 1.0 / n)
         delta = surprise - self.surprise_mean
         self.surprise_mean += rate * delta
         self.surprise_var = (1.0 - rate) * (self.surprise_var + rate * delta * delta)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 from twinsight.analytics.detectors.base import NON_FINITE_SCORE, Detector, is_finite
+from twinsight.analytics.detectors.robust import robust_update
 
 
 class RobustZScoreDetector(Detector):
@@ -67,21 +68,20 @@ class RobustZScoreDetector(Detector):
         if not is_finite(x):
             return
         self.n += 1
-        if self.n == 1:
-            self.level = x
-            return
-        residual = x - self.level
-        deviation = abs(residual)
-        if self.n > self.warmup and self.spread > 0.0:
-            # Clip only once the spread means something (during warm-up, and while a
-            # constant stream has none, learn it freely).
-            deviation = min(deviation, self.clip * self.spread)
-        rate = max(self.spread_alpha, 1.0 / self.n)
-        self.spread += rate * (deviation - self.spread)
-        self.level += max(self.alpha, 1.0 / self.n) * residual
+        self.level, self.spread = robust_update(
+            self.level,
+            self.spread,
+            x,
+            self.n,
+            alpha=self.alpha,
+            spread_alpha=self.spread_alpha,
+            clip=self.clip,
+            warmup=self.warmup,
+        )
 
     def process_one(self, t: float, x: float) -> float:
-        """Score then learn in one pass (the hot path of a live stream and of NAB)."""
+        """Score then learn in one pass (the hot path of a live stream and of NAB): the
+        arithmetic of :func:`.robust.robust_update`, inlined."""
         if x - x != 0.0:  # NaN or ±inf, without a function call on the hot path
             return self.score_one(t, x)
         n = self.n
