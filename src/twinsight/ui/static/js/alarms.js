@@ -27,6 +27,14 @@ export class AlarmBoard {
     this.alarms = new Map();
     this.operator = localStorage.getItem("twinsight-operator") || "operator";
     this.error = null;
+    // Built once: re-rendering the list on every event must not steal the typing focus.
+    const who = el("input", { id: "alarm-operator", value: this.operator, "aria-label": "acknowledge as", size: 12 });
+    who.addEventListener("change", () => {
+      this.operator = who.value.trim() || "operator";
+      localStorage.setItem("twinsight-operator", this.operator);
+    });
+    this.list = el("div", { class: "alarm-list" });
+    this.root.replaceChildren(el("p", { class: "small" }, el("label", {}, "Acknowledge as ", who)), this.list);
   }
 
   /** Read the active alarms and the newest cleared ones. */
@@ -76,11 +84,6 @@ export class AlarmBoard {
     );
     const active = alarms.filter((a) => a.active).length;
     this.counter.textContent = active ? String(active) : "";
-    const who = el("input", { id: "alarm-operator", value: this.operator, "aria-label": "acknowledge as", size: 12 });
-    who.addEventListener("change", () => {
-      this.operator = who.value.trim() || "operator";
-      localStorage.setItem("twinsight-operator", this.operator);
-    });
     const rows = alarms.map((alarm) => {
       const ack = alarm.acknowledged
         ? el("span", { class: "muted small" }, `by ${alarm.acknowledgedBy}`)
@@ -97,8 +100,7 @@ export class AlarmBoard {
           alarm.cleared ? el("br") : "", alarm.cleared ? `cleared ${time(alarm.cleared)}` : ""),
         el("td", {}, ack));
     });
-    this.root.replaceChildren(
-      el("p", { class: "small" }, el("label", {}, "Acknowledge as ", who)),
+    this.list.replaceChildren(
       this.error ? el("p", { class: "error" }, this.error) : "",
       alarms.length
         ? el("table", { class: "alarms" },
