@@ -8,7 +8,9 @@ origin, forecast the next ``horizon`` steps, compare with what happened, move on
   on that origin's training window, ``mean(|y[t] - y[t-m]|)``; averaged over origins. The
   season ``m`` of each series is stated in the output (``m``). Below 1 the forecaster beats
   the seasonal-naive method's in-sample one-step error; the baseline's own out-of-sample
-  MASE (``naive_mase``) is given beside it for comparison;
+  MASE (``naive_mase``) is given beside it for comparison, and ``mase_m1`` scales by the
+  one-step naive error (``m = 1``) instead — the harder yardstick for a series without a
+  real season;
 * **coverage** of the 80 % and 95 % prediction intervals: the share of actual values inside
   them (goal: within 5 points of nominal), and their mean width in the series' units;
 * **fit and predict time** per origin (median, milliseconds, one core).
@@ -112,6 +114,7 @@ def evaluate(case: Case, data: Path, quick: bool) -> dict[str, Any]:
         train = type(series)(series.start, series.step, y[:origin]).tail(case.window)
         truth = y[origin : origin + case.horizon]
         scale = seasonal_naive_scale(train.values, m)
+        scale_1 = seasonal_naive_scale(train.values, 1)
         for key, make in makers.items():
             tally = sums[key]
             started = time.perf_counter()
@@ -120,7 +123,9 @@ def evaluate(case: Case, data: Path, quick: bool) -> dict[str, Any]:
             forecasts = {level: model.predict(case.horizon, level) for level in LEVELS}
             done = time.perf_counter()
             point = forecasts[LEVELS[0]].value
-            tally.setdefault("mase", []).append(float(np.mean(np.abs(truth - point)) / scale))
+            error = float(np.mean(np.abs(truth - point)))
+            tally.setdefault("mase", []).append(error / scale)
+            tally.setdefault("mase_m1", []).append(error / scale_1)
             tally.setdefault("fit_ms", []).append((fitted - started) * 1e3)
             tally.setdefault("predict_ms", []).append((done - fitted) * 1e3 / len(LEVELS))
             for level, f in forecasts.items():
@@ -141,6 +146,7 @@ def evaluate(case: Case, data: Path, quick: bool) -> dict[str, Any]:
     for key, tally in sums.items():
         prefix = "" if key == "default" else "naive_"
         out[f"{prefix}mase"] = round(float(np.mean(tally["mase"])), 3)
+        out[f"{prefix}mase_m1"] = round(float(np.mean(tally["mase_m1"])), 3)
         for level in LEVELS:
             pct = round(level * 100)
             out[f"{prefix}coverage{pct}"] = round(float(np.mean(tally[f"cover{level}"])) * 100, 1)
