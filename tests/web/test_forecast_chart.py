@@ -7,7 +7,9 @@ forecast then appears as soon as the chart is drawn."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -48,7 +50,9 @@ def seed_history(demo: Demo) -> None:
         assert response.status_code == 204, response.text
 
 
-def test_a_motor_temperature_chart_shows_a_forecast_band(page: Page, demo: Demo, shot) -> None:  # type: ignore[no-untyped-def]
+def test_a_motor_temperature_chart_shows_a_forecast_band(
+    page: Page, demo: Demo, shot: Callable[[Page, str], Path]
+) -> None:
     seed_history(demo)
     answer = httpx.get(f"{demo.url}/history/{MOTOR}/{SERIES}/forecast", params={"horizon": 60})
     assert answer.status_code == 200, answer.text

@@ -95,6 +95,7 @@ class SeriesForecasts:
         self._cache: OrderedDict[tuple[str, str, float], _Fitted] = OrderedDict()
         self._lock = threading.Lock()
         self._version: int | None = None
+        self._registering = threading.Lock()
 
     # --------------------------------------------------------------- settings
 
@@ -114,12 +115,16 @@ class SeriesForecasts:
 
     def version(self) -> int:
         """The registered version of the forecaster these settings make (registered on
-        first use); without a registry, the method's own version."""
-        if self._version is not None:
+        first use, once even when the first requests arrive together); without a registry,
+        the method's own version."""
+        with self._registering:
+            if self._version is None:
+                self._version = self._find_or_register()
             return self._version
+
+    def _find_or_register(self) -> int:
         if self._registry is None:
-            self._version = HarmonicAR.version
-            return self._version
+            return HarmonicAR.version
         wanted = self.settings()
         try:
             known = self._registry.versions(HarmonicAR.name)
@@ -127,19 +132,17 @@ class SeriesForecasts:
             known = []
         same = [v.version for v in known if v.training == wanted]
         if same:
-            self._version = same[-1]
-        else:
-            made = self._registry.register(
-                HarmonicAR.name,
-                "forecaster",
-                HarmonicAR(),
-                description="short-term forecast with a prediction interval for any numeric "
-                "series: daily/weekly Fourier terms, AR residuals, calibrated past errors "
-                "(fitted per series on request; figures: bench/forecast.py)",
-                training=wanted,
-            )
-            self._version = made.version
-        return self._version
+            return same[-1]
+        made = self._registry.register(
+            HarmonicAR.name,
+            "forecaster",
+            HarmonicAR(),
+            description="short-term forecast with a prediction interval for any numeric "
+            "series: daily/weekly Fourier terms, AR residuals, calibrated past errors "
+            "(fitted per series on request; figures: bench/forecast.py)",
+            training=wanted,
+        )
+        return made.version
 
     # ------------------------------------------------------------- forecasts
 
