@@ -6,12 +6,16 @@ acknowledges it through the API; patching the limit back clears it on the page."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from harness import Demo, open_page
 from playwright.sync_api import Page, expect
+
+Shot = Callable[[Page, str], Path]
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +38,7 @@ def _alarms(demo: Demo, twin: str) -> list[dict[str, Any]]:
 
 
 def test_an_alarm_is_listed_blinks_is_acknowledged_from_the_page_and_clears(
-    page: Page, demo: Demo
+    page: Page, demo: Demo, shot: Shot
 ) -> None:
     tank = _tank(demo)
     limits = httpx.get(f"{demo.url}/digitaltwins/{tank}").json()["alarmLimits"]
@@ -59,7 +63,7 @@ def test_an_alarm_is_listed_blinks_is_acknowledged_from_the_page_and_clears(
         assert (alarm["condition"], alarm["state"]) == ("limit:level:high", "raised")
         page.locator("#tab-alarms").click()
         expect(page.locator("#alarm-count")).not_to_have_text("")
-        row = page.locator(f'#alarms-panel tr[data-alarm="{alarm["id"]}"]')
+        row = page.locator(f'#alarms-panel li[data-alarm="{alarm["id"]}"]')
         expect(row).to_have_attribute("data-state", "raised")
         expect(row.locator(".message")).to_contain_text("over the high limit -1")
         expect(row).to_contain_text("critical")
@@ -67,6 +71,7 @@ def test_an_alarm_is_listed_blinks_is_acknowledged_from_the_page_and_clears(
         expect(row).to_have_attribute("data-state", "acknowledged", timeout=10_000)
         acked = httpx.get(f"{demo.url}/alarms/{alarm['id']}").json()
         assert (acked["state"], acked["acknowledgedBy"]) == ("acknowledged", "operator")
+        shot(page, "acknowledged")
     finally:
         set_limits(limits)
     expect(row).to_have_attribute("data-state", "cleared", timeout=20_000)

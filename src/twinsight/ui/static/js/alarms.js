@@ -84,29 +84,26 @@ export class AlarmBoard {
     );
     const active = alarms.filter((a) => a.active).length;
     this.counter.textContent = active ? String(active) : "";
-    const rows = alarms.map((alarm) => {
+    const items = alarms.map((alarm) => {
       const ack = alarm.acknowledged
-        ? el("span", { class: "muted small" }, `by ${alarm.acknowledgedBy}`)
+        ? el("span", { class: "muted small" }, `acknowledged by ${alarm.acknowledgedBy}`)
         : el("button", { class: "ack", onclick: (e) => this.acknowledge(alarm, e.currentTarget) }, "Acknowledge");
       const state = alarm.state === "cleared" && !alarm.acknowledged ? "cleared, unacknowledged" : alarm.state;
-      return el("tr", { "data-alarm": alarm.id, "data-twin": alarm.twinId, "data-state": alarm.state, class: alarm.active ? "active" : "inactive" },
-        el("td", {}, el("span", { class: `sev sev-${alarm.severity}` }, alarm.severity)),
-        el("td", {}, el("button", { class: "link", onclick: () => this.onSelect(alarm.twinId) }, alarm.twinId)),
-        el("td", { class: "message", title: alarm.source }, alarm.message, alarm.count > 1 ? el("span", { class: "muted" }, ` ×${alarm.count}`) : ""),
-        el("td", { class: "state" }, state),
-        el("td", { class: "times small" },
+      return el("li", { "data-alarm": alarm.id, "data-twin": alarm.twinId, "data-state": alarm.state, class: alarm.active ? "active" : "inactive" },
+        el("div", { class: "alarm-head" },
+          el("span", { class: `sev sev-${alarm.severity}` }, alarm.severity), " ",
+          el("button", { class: "link", onclick: () => this.onSelect(alarm.twinId) }, alarm.twinId), " ",
+          el("span", { class: "state" }, state)),
+        el("div", { class: "message", title: alarm.source }, alarm.message, alarm.count > 1 ? el("span", { class: "muted" }, ` ×${alarm.count}`) : ""),
+        el("div", { class: "times small muted" },
           `raised ${time(alarm.raised)}`,
-          alarm.acknowledged ? el("br") : "", alarm.acknowledged ? `acknowledged ${time(alarm.acknowledged)}` : "",
-          alarm.cleared ? el("br") : "", alarm.cleared ? `cleared ${time(alarm.cleared)}` : ""),
-        el("td", {}, ack));
+          alarm.acknowledged ? ` · acknowledged ${time(alarm.acknowledged)}` : "",
+          alarm.cleared ? ` · cleared ${time(alarm.cleared)}` : ""),
+        ack);
     });
     this.list.replaceChildren(
       this.error ? el("p", { class: "error" }, this.error) : "",
-      alarms.length
-        ? el("table", { class: "alarms" },
-            el("thead", {}, el("tr", {}, ...["severity", "twin", "message", "state", "when", ""].map((h) => el("th", {}, h)))),
-            el("tbody", {}, ...rows))
-        : el("p", { class: "muted" }, "No alarms."),
+      items.length ? el("ul", { class: "alarms" }, ...items) : el("p", { class: "muted" }, "No alarms."),
     );
   }
 }
