@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support import api_error, build_factory
+from twinsight.analytics.forecast.service import SeriesForecasts, nice_step
 from twinsight.api import create_app
 from twinsight.core.clock import ManualClock
 from twinsight.core.ports import HistoryPoint
@@ -171,3 +172,33 @@ def test_too_little_history_is_a_422_that_says_how_much_is_needed(
         f"cannot forecast {TWIN}/speed at a 5 s step: harmonic-ar needs at least 16 values "
         "at a 5 s step, the series has 5"
     )
+
+
+def test_a_changed_method_registers_the_next_version(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = SeriesForecasts(hub.history, hub.clock, hub.registry)
+    assert first.forecast(TWIN, "windingTemperature", horizon=2).version == 1
+    changed = {**SeriesForecasts.settings(), "arOrder": 5}
+    monkeypatch.setattr(SeriesForecasts, "settings", staticmethod(lambda: changed))
+    second = SeriesForecasts(hub.history, hub.clock, hub.registry)
+    assert second.forecast(TWIN, "windingTemperature", horizon=2).version == 2
+    assert hub.registry.get("harmonic-ar", 2).training["arOrder"] == 5
+
+
+@pytest.mark.parametrize(
+    ("spacing", "step"),
+    [
+        (0.2, 1.0),
+        (4.9, 5.0),
+        (5.0, 5.0),
+        (59.0, 59.0),
+        (61.0, 60.0),
+        (290.0, 300.0),
+        (3500.0, 3480.0),
+        (5500.0, 7200.0),
+        (math.nan, 1.0),
+    ],
+)
+def test_the_default_step_is_the_spacing_rounded_to_the_clock(spacing: float, step: float) -> None:
+    assert nice_step(spacing) == step
