@@ -10,6 +10,12 @@ import { RulLine } from "./rul.js";
 
 const RANGES = [["15 min", 15], ["1 h", 60], ["6 h", 360], ["24 h", 1440]];
 const MAX_CHARTS = 6;
+const COMPANION_SUFFIXES = ["PredictedStd", "Predicted", "Std", "Low", "High"];
+
+/** Whether `path` accompanies another value of the model (`xStd`, `xPredicted`, `xLow`…). */
+function isCompanion(path, paths) {
+  return COMPANION_SUFFIXES.some((suffix) => path.endsWith(suffix) && paths.has(path.slice(0, -suffix.length)));
+}
 
 export class TwinPanel {
   constructor(root, { onFollow }) {
@@ -181,8 +187,12 @@ export class TwinPanel {
       return;
     }
     // every telemetry (a chart fills live even before anything is recorded), and the
-    // properties that changed at least once (most hold one set value: no line to draw)
+    // properties that changed at least once (most hold one set value: no line to draw);
+    // a value's companions (its estimate's std, a prediction's interval ends) get no chart
+    // of their own, so the sensors keep their places
+    const paths = new Set(fields.map((f) => f.path));
     const wanted = fields
+      .filter((f) => !isCompanion(f.path, paths))
       .filter((f) => f.kind === "telemetry" || (counts.get(f.path) ?? 0) > 1)
       .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "telemetry" ? -1 : 1))
       .slice(0, MAX_CHARTS);
