@@ -183,8 +183,11 @@ def test_a_change_made_before_the_stream_is_live_still_reaches_the_page(
     held: list[WebSocketRoute] = []
     from_page: list[str | bytes] = []
 
+    def keep(message: str | bytes) -> None:  # Playwright takes Python functions only
+        from_page.append(message)
+
     def hold(ws: WebSocketRoute) -> None:
-        ws.on_message(lambda message: from_page.append(message))  # the subscription waits here
+        ws.on_message(keep)  # the page's subscription waits here
         held.append(ws)
 
     page.route_web_socket(re.compile(r"/streams/ws"), hold)
@@ -198,7 +201,11 @@ def test_a_change_made_before_the_stream_is_live_still_reaches_the_page(
     assert httpx.patch(f"{demo.url}/digitaltwins/{tank}", json=patch).status_code == 204
     try:
         server = held[-1].connect_to_server()
-        held[-1].on_message(lambda message: server.send(message))
+
+        def forward(message: str | bytes) -> None:
+            server.send(message)
+
+        held[-1].on_message(forward)
         for message in from_page:
             server.send(message)
         expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
