@@ -11,3 +11,7 @@ MAPPING_FILE = Path(__file__).parent / "mapping.yaml"
 MONITORING_FILE = Path(__file__).parent / "monitoring.yaml"
 """What watches the factory's twins live: detectors and limits raising alarms
 (docs/alarms.md); ``twinsight demo`` runs it."""
+GUARDS_FILE = Path(__file__).parent / "guards.yaml"
+"""Safety guards on the factory's commands and set-points (docs/guards.md)."""
+RULES_FILE = Path(__file__).parent / "rules.yaml"
+"""Rules that act on the factory's twins (docs/rules.md); ``twinsight demo`` runs them."""

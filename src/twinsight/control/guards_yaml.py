@@ -1,0 +1,133 @@
+"""Reading the control layer's YAML files (guards, rules) with every problem located.
+
+Why shared: both files are written by hand, and an operator needs the line and the field
+of each mistake (``guards.yaml: line 7: guards[0].bounds: min 10 is over max 5``), all
+at once, not one per attempt.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from twinsight.core.errors import BadRequest
+
+MAX_FILE_BYTES = 1024 * 1024
+_DURATION = re.compile(
+    r"^\s*(-?\d+(?:\.\d+)?)\s*(s|sec|secs|second|seconds|min|mins|minute|minutes|h|hour|hours|d|day|days)?\s*$"
+)
+_SECONDS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ControlFileError(BadRequest):
+    """A guard or rule file is invalid; ``problems`` lists each with its line and field."""
+
+    code = "InvalidControlFile"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            f"{len(problems)} problem(s): " + "; ".join(problems[:3]),
+            details=[{"code": self.code, "message": p} for p in problems],
+        )
+        self.problems = problems
+
+
+def seconds(value: Any) -> float:
+    """A duration as seconds: a number (seconds) or a text like ``"5 min"``, ``"2 h"``;
+    never negative."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        amount = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(
+                f"{value!r} is not a duration (write a number of seconds or '90 s', "
+                "'5 min', '2 h', '1 d')"
+            )
+        amount = float(match.group(1)) * _SECONDS[match.group(2) or "s"]
+    else:
+        raise ValueError(f"{value!r} is not a duration")
+    if amount < 0:
+        raise ValueError(f"a duration cannot be negative ({value!r})")
+    return amount
+
+
+def location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if 0 <= part < len(node.value) else None
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_yaml(text: str, name: str, model: type[M]) -> tuple[M, yaml.Node | None]:
+    """Parse and check a file's text against ``model``; also returns the YAML node tree so
+    later checks (against the twin graph) can name lines too."""
+    try:
+        document = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f": line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", exc)
+        raise ControlFileError([f"{name}{where}: not valid YAML: {problem}"]) from None
+    try:
+        return model.model_validate(document or {}), root
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+            loc = tuple(p for p in loc if p not in ("float", "str", "int"))
+            line = line_of(root, loc)
+            where = f": line {line}" if line is not None else ""
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}{where}: {location(loc) or '(top level)'}: {message}")
+        raise ControlFileError(problems) from None
+
+
+def read_text(path: Path | str) -> str:
+    """A control file's text, or a :class:`ControlFileError` saying why it cannot be read."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ControlFileError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ControlFileError([f"{path}: {len(data):,} bytes is larger than {MAX_FILE_BYTES:,}"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ControlFileError([f"{path}: byte {exc.start} is not valid UTF-8"]) from None
