@@ -18,6 +18,8 @@ from twinsight.analytics.alarms import AlarmService
 from twinsight.analytics.monitoring import MonitoringRunner, MonitoringSpec
 from twinsight.analytics.registry import ModelRegistry
 from twinsight.analytics.registry_derived import DerivedValues
+from twinsight.control.commands import CommandService
+from twinsight.control.delivery import Delivery, DeliverySettings, DeviceTopics
 from twinsight.core.clock import Clock, WallClock
 from twinsight.core.errors import Conflict
 from twinsight.core.events import EventBus
@@ -33,6 +35,7 @@ from twinsight.sim.parameters import ParameterVersions
 from twinsight.sim.scenarios import ScenarioService
 from twinsight.sim.spec import SimulationSpec
 from twinsight.store.sqlite import Database, SqliteModelStore, SqliteTwinStore
+from twinsight.store.sqlite.actions import SqliteActionStore
 from twinsight.store.sqlite.alarms import SqliteAlarmStore
 from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
@@ -126,6 +129,11 @@ class Hub:
             SqliteModelRegistryStore(self.db), self.clock, target_exists=self._target_exists
         )
         self.derived = DerivedValues(self.bus)
+        # Commands and desired values to devices, guarded, approved, audited
+        # (docs/control.md); delivered once start_command_delivery has a broker.
+        self.actions = CommandService(
+            SqliteActionStore(self.db), self.bus, self.clock, self.twins, self.models
+        )
         # Live-data connectors (MQTT, CoAP, embedded broker) feeding self.ingest; the hub
         # owns their lifecycle: started by the server, stopped first on close.
         self.connectors: list[Lifecycle] = []
@@ -190,6 +198,22 @@ class Hub:
         )
         return self.monitoring
 
+    def start_command_delivery(
+        self,
+        broker_url: str,
+        topics: DeviceTopics | None = None,
+        settings: DeliverySettings | None = None,
+    ) -> Delivery:
+        """Deliver actions to devices over MQTT at ``broker_url`` (docs/control.md)."""
+        from twinsight.ingest.connectors.mqtt_commands import MqttCommandTransport
+
+        topics = topics or DeviceTopics()
+        transport = MqttCommandTransport(broker_url, self.clock, prefix=topics.prefix)
+        delivery = Delivery(transport, topics, settings)
+        self.start_connectors([delivery])
+        self.actions.attach_delivery(delivery)
+        return delivery
+
     def close(self) -> None:
         """Flush and release everything the hub holds."""
         # Connectors first: they flush what they hold into the pipeline, which needs the
@@ -202,6 +226,7 @@ class Hub:
         self.streams.close()
         self.quality.close()
         self.derived.close()
+        self.actions.close()
         self.recorder.close()
         self.history.store.close()
         self._token_store.close()

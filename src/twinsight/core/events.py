@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from twinsight.core.ports import Alarm
+from twinsight.core.ports import ActionRecord, Alarm
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,15 @@ class AlarmChanged:
     time: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ActionChanged:
+    """A command or desired-property action entered ``record.state`` (refused, sent,
+    done, ...); ``record`` is the action after the change."""
+
+    record: ActionRecord
+    time: datetime
+
+
 Event = (
     TwinChanged
     | RelationshipChanged
@@ -155,6 +164,7 @@ Event = (
     | TelemetrySeries
     | IngestBatch
     | AlarmChanged
+    | ActionChanged
 )
 Handler = Callable[[Any], None]
 

@@ -560,6 +560,47 @@ class AlarmStore(Protocol):
     def close(self) -> None: ...
 
 
+# ---------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFiring:
+    """One firing of a rule on a twin: what it asked (``kind`` ``command``, ``property``
+    or ``notify``, ``name``, ``value``) and what came of it (``outcome``: ``submitted``,
+    ``notified``, ``conflict`` — not sent, another rule set the same property otherwise in
+    the same window —, ``failed``), with ``detail`` saying why."""
+
+    id: str
+    rule: str
+    twin_id: str
+    time: datetime
+    kind: str
+    name: str
+    value: Any
+    outcome: str
+    detail: str = ""
+
+
+class RuleStore(Protocol):
+    """Durable home of rule firings and of which rules an operator disabled."""
+
+    def put_firing(self, firing: RuleFiring) -> None: ...
+
+    def list_firings(
+        self, *, rule: str | None = None, twin_id: str | None = None, limit: int = 1000
+    ) -> list[RuleFiring]:
+        """Matching firings, newest first."""
+        ...
+
+    def set_enabled(self, rule: str, enabled: bool) -> None: ...
+
+    def enabled_states(self) -> dict[str, bool]:
+        """Rules switched on or off by an operator (others keep their file's setting)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 # ----------------------------------------------------------------------- model registry
 
 ModelKind = Literal["detector", "rul", "forecaster", "physics"]
@@ -634,5 +675,94 @@ class ModelRegistryStore(Protocol):
     def detach(self, name: str, target_kind: str, target: str) -> bool: ...
 
     def attachments(self, name: str | None = None) -> list[ModelAttachment]: ...
+
+    def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------- actions
+
+ActionState = Literal[
+    "refused",
+    "pending_approval",
+    "recommended",
+    "rejected",
+    "sent",
+    "accepted",
+    "done",
+    "failed",
+    "timed_out",
+]
+"""Where a command or desired-property action is (transitions in docs/control.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One action as the command service keeps it: what was asked (``kind``, ``twin_id``,
+    ``component``, ``name``, ``value``), by whom and why, what the guards said (``mode``,
+    ``verdict``, ``prediction``), where it is (``state``) and what came back (``response``,
+    ``error``). ``correlation_id`` is the id the device sees on every attempt."""
+
+    id: str
+    kind: str
+    twin_id: str
+    name: str
+    value: Any
+    requested_by: str
+    reason: str
+    state: ActionState
+    created: datetime
+    updated: datetime
+    component: str | None = None
+    mode: str = "auto"
+    verdict: str = ""
+    guard: str = ""
+    prediction: dict[str, Any] | None = None
+    decided_by: str | None = None
+    attempts: int = 0
+    response: Any = None
+    error: str = ""
+    topic: str = ""
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the audit log: at ``time``, ``actor`` (a person, a rule, a device, the
+    platform) did ``event`` to action ``action_id`` on twin ``twin_id`` because of
+    ``detail``."""
+
+    time: datetime
+    action_id: str
+    twin_id: str
+    event: str
+    actor: str
+    detail: str = ""
+    seq: int = 0
+
+
+class ActionStore(Protocol):
+    """Durable home of actions and the append-only audit log."""
+
+    def put_action(self, record: ActionRecord, audit: AuditEntry | None = None) -> None:
+        """Insert or replace the action (and append ``audit``) in one transaction."""
+        ...
+
+    def get_action(self, action_id: str) -> ActionRecord | None: ...
+
+    def list_actions(
+        self,
+        *,
+        twin_id: str | None = None,
+        states: Sequence[str] = (),
+        requested_by: str | None = None,
+    ) -> list[ActionRecord]:
+        """Matching actions, newest first (an empty ``states`` is any)."""
+        ...
+
+    def list_audit(
+        self, *, twin_id: str | None = None, action_id: str | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first."""
+        ...
 
     def close(self) -> None: ...

@@ -28,13 +28,14 @@ import numpy as np
 import orjson
 
 from twinsight.core.events import (
+    ActionChanged,
     AlarmChanged,
     RelationshipChanged,
     TelemetryReceived,
     TelemetrySeries,
     TwinChanged,
 )
-from twinsight.core.ports import Alarm
+from twinsight.core.ports import ActionRecord, Alarm, AuditEntry
 from twinsight.core.provenance import producer
 
 EVENT_TYPES = (
@@ -49,6 +50,15 @@ EVENT_TYPES = (
     "alarm.updated",
     "alarm.acknowledged",
     "alarm.cleared",
+    "action.refused",
+    "action.pending_approval",
+    "action.recommended",
+    "action.rejected",
+    "action.sent",
+    "action.accepted",
+    "action.done",
+    "action.failed",
+    "action.timed_out",
 )
 """Every ``type`` a stream event can have (plus the ``overflow`` notice, which is not an
 event but a message about the stream itself)."""
@@ -170,7 +180,55 @@ def stream_event(event: object, model_of: Any = None) -> dict[str, Any] | None:
             "time": _iso(event.time),
             "alarm": alarm_json(event.alarm),
         }
+    if isinstance(event, ActionChanged):
+        return {
+            "type": f"action.{event.record.state}",
+            "twinId": event.record.twin_id,
+            "model": model_of(event.record.twin_id) if model_of is not None else "",
+            "time": _iso(event.time),
+            "action": action_json(event.record),
+        }
     return None
+
+
+def action_json(record: ActionRecord) -> dict[str, Any]:
+    """An action as the API and the streams show it (docs/control.md)."""
+    return {
+        "id": record.id,
+        "kind": record.kind,
+        "twinId": record.twin_id,
+        "component": record.component,
+        "name": record.name,
+        "value": record.value,
+        "requestedBy": record.requested_by,
+        "reason": record.reason,
+        "state": record.state,
+        "mode": record.mode,
+        "verdict": record.verdict,
+        "guard": record.guard,
+        "prediction": record.prediction,
+        "decidedBy": record.decided_by,
+        "attempts": record.attempts,
+        "response": record.response,
+        "error": record.error,
+        "topic": record.topic,
+        "correlationId": record.correlation_id,
+        "created": _iso(record.created),
+        "updated": _iso(record.updated),
+    }
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    """One audit-log line as ``GET /audit`` shows it."""
+    return {
+        "seq": entry.seq,
+        "time": _iso(entry.time),
+        "actionId": entry.action_id,
+        "twinId": entry.twin_id,
+        "event": entry.event,
+        "actor": entry.actor,
+        "detail": entry.detail,
+    }
 
 
 def alarm_json(alarm: Alarm) -> dict[str, Any]:
@@ -246,6 +304,8 @@ def event_meta(body: Mapping[str, Any]) -> EventMeta:
         names = frozenset(body["changes"])
     elif kind.startswith("alarm."):
         names = frozenset((body["alarm"]["condition"],))
+    elif kind.startswith("action."):
+        names = frozenset((body["action"]["name"],))
     else:
         names = frozenset((body["name"],))
     return EventMeta(kind, body["twinId"], body["model"], names)

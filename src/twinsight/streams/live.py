@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import orjson
 
 from twinsight.core.events import (
+    ActionChanged,
     AlarmChanged,
     EventBus,
     RelationshipChanged,
@@ -185,6 +186,7 @@ class LiveStreams:
                 TelemetryReceived,
                 TelemetrySeries,
                 AlarmChanged,
+                ActionChanged,
             )
         ]
 
