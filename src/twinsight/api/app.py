@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import twinsight
 from twinsight import ui
 from twinsight.api import (
+    action_routes,
     alarm_routes,
     calibration_routes,
     deadletter_routes,
@@ -62,6 +63,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(calibration_routes.router(hub))
     app.include_router(alarm_routes.router(hub))
     app.include_router(registry_routes.router(hub))
+    app.include_router(action_routes.router(hub))
     ui.mount(app)  # the web page at /ui/, a client of the routes above
 
     @app.get("/health", tags=["operations"])
