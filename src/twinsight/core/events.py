@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from twinsight.core.ports import ActionRecord, Alarm
+from twinsight.core.ports import ActionRecord, Alarm, RuleFiring
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,15 @@ class ActionChanged:
     time: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class RuleFired:
+    """A rule fired on a twin: ``firing`` says what it asked and what came of it (a
+    notification rule's message travels this way)."""
+
+    firing: RuleFiring
+    time: datetime
+
+
 Event = (
     TwinChanged
     | RelationshipChanged
@@ -165,6 +174,7 @@ Event = (
     | IngestBatch
     | AlarmChanged
     | ActionChanged
+    | RuleFired
 )
 Handler = Callable[[Any], None]
 
