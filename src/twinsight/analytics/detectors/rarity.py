@@ -32,9 +32,21 @@ it). Five cheap steps fix much of that, in O(1) time and memory per value:
    behind CAD OSE (a context never seen is an anomaly); with 4 parts there are only 16
    moves, kept as one bit mask. Moves made while the range was still growing were
    counted in the parts of that smaller range, so they mark moves a little loosely.
-5. **Once per burst.** An operator needs the first alarm, not the fiftieth: a score only
+   A stream whose slot exits are usually large (bursty counts: tweets, bytes) needs a
+   larger one to stand out: the overshoot is divided by ``exit_scale`` times the
+   exponentially weighted mean overshoot of the stream's earlier exits (weight
+   ``exit_rate``), when that exceeds one spread.
+5. **A day unlike the usual.** A holiday's traffic or a sustained slump can stay inside
+   every range. Each hour of the day (``baseline_slot``) keeps the stream's usual value
+   there (exponentially weighted, ``baseline_rate`` per visit); the departure from it,
+   smoothed over recent values (``baseline_smooth``), is a new extreme for the stream
+   once it has ``baseline_warmup`` values, and scores at least ``baseline``, more the
+   further out (``baseline_k`` of its range scores half-way to 1).
+6. **Once per burst.** An operator needs the first alarm, not the fiftieth: a score only
    stands if it beats the largest recent one (which decays by ``decay`` per value);
    otherwise it is 0. So a sustained excursion scores high at its start, then quiet.
+   After a score of at least ``quiet_level`` (an alarm), the next ``quiet`` values
+   score 0 whatever they are.
 """
 
 from __future__ import annotations
@@ -76,6 +88,16 @@ class RarityDetector(Detector):
         transition: float = 0.83,
         bins: int = 4,
         transition_warmup: int = 300,
+        exit_rate: float = 0.05,
+        exit_scale: float = 0.3,
+        baseline: float = 0.7,
+        baseline_k: float = 0.05,
+        baseline_slot: float = 3_600.0,
+        baseline_rate: float = 0.02,
+        baseline_smooth: float = 0.1,
+        baseline_warmup: int = 2_000,
+        quiet: int = 20,
+        quiet_level: float = 0.8,
         decay: float = 0.999,
         warmup: int = 50,
         seed: int = 0,
@@ -86,6 +108,9 @@ class RarityDetector(Detector):
             ("spread_alpha", spread_alpha),
             ("long_alpha", long_alpha),
             ("rate_alpha", rate_alpha),
+            ("exit_rate", exit_rate),
+            ("baseline_rate", baseline_rate),
+            ("baseline_smooth", baseline_smooth),
         ):
             if not 0.0 < rate <= 1.0:
                 raise ValueError(f"{label} must lie in (0, 1]")
@@ -95,6 +120,12 @@ class RarityDetector(Detector):
             raise ValueError("seasonal in [0, 1), seasonal_k positive, 0 < slot <= period")
         if slot_penalty < 0 or not 0 <= transition < 1 or not 2 <= bins <= 8:
             raise ValueError("slot_penalty >= 0, transition in [0, 1), bins from 2 to 8")
+        if exit_scale < 0 or not 0 <= baseline < 1 or baseline_k <= 0:
+            raise ValueError("exit_scale >= 0, baseline in [0, 1), baseline_k positive")
+        if not 0 < baseline_slot <= period or baseline_warmup < 2:
+            raise ValueError("0 < baseline_slot <= period, baseline_warmup at least 2")
+        if quiet < 0 or not 0 < quiet_level <= 1:
+            raise ValueError("quiet >= 0, quiet_level in (0, 1]")
         if warmup < 2:
             raise ValueError("warmup must be at least 2")
         self.alpha = alpha
@@ -129,6 +160,25 @@ class RarityDetector(Detector):
         self.moves_seen = 0
         self.bin_factor = 0.0
         """``bins`` over the width of the range so far (0 while it has none)."""
+        self.exit_rate = exit_rate
+        self.exit_scale = exit_scale
+        self.exit_mean = 0.0
+        """The weighted mean overshoot (in spreads) of the stream's earlier slot exits."""
+        self.baseline = baseline
+        self.baseline_k = baseline_k
+        self.baseline_slot = baseline_slot
+        self.baseline_rate = baseline_rate
+        self.baseline_smooth = baseline_smooth
+        self.baseline_warmup = baseline_warmup
+        self.usual: list[float | None] = [None] * math.ceil(period / baseline_slot)
+        """The usual value per hour of the day (None until the hour is first seen)."""
+        self.departure = 0.0
+        self.departure_low = math.inf
+        self.departure_high = -math.inf
+        self.quiet = quiet
+        self.quiet_level = quiet_level
+        self.since_alarm = quiet
+        """Values since the last score of at least ``quiet_level`` (``quiet``: none recent)."""
         self.decay = decay
         self.warmup = warmup
         self.seed = seed
@@ -193,6 +243,24 @@ class RarityDetector(Detector):
             and (x > self.slot_high[k] or x < self.slot_low[k])
         )
 
+    def _departure(self, t: float, x: float) -> tuple[int, float, float]:
+        """(hour of the day or -1, its usual value, the smoothed departure from it with
+        ``x`` included) under the current state."""
+        if t - t != 0.0:
+            return -1, x, self.departure
+        hour = int((t % self.period) // self.baseline_slot)
+        usual = self.usual[hour]
+        if usual is None:
+            usual = x
+        return hour, usual, self.departure + self.baseline_smooth * (x - usual - self.departure)
+
+    def _exit_beyond(self, over: float, spread: float, floor: float) -> tuple[float, float]:
+        """(overshoot of a slot's range in spreads, the same against the stream's usual
+        exits) for an exit by ``over``."""
+        beyond = over / (spread + floor)
+        usual = self.exit_scale * self.exit_mean
+        return beyond, beyond / usual if usual > 1.0 else beyond
+
     def _candidate(self, t: float, x: float, surprise: float, floor: float) -> float:
         """The score before burst suppression."""
         score = 0.0
@@ -204,18 +272,37 @@ class RarityDetector(Detector):
                 score = max(score, self.ext + (1.0 - self.ext) * beyond / (beyond + self.extk))
         if self.n >= self.transition_warmup and self._new_move(x):
             score = max(score, self.transition)
+        hour, _, departure = self._departure(t, x)
+        low, high = self.departure_low, self.departure_high
+        if hour >= 0 and self.n >= self.baseline_warmup and (departure > high or departure < low):
+            beyond = max(departure - high, low - departure) / (high - low + floor)
+            boost = self.baseline + (1.0 - self.baseline) * beyond / (beyond + self.baseline_k)
+            score = max(score, boost)
         k = self._slot(t)
         if self.n >= self.warmup and self._left_slot(k, x):
             over = max(0.0, x - self.slot_high[k], self.slot_low[k] - x)
-            beyond = over / (self.spread + floor)
+            _, beyond = self._exit_beyond(over, self.spread, floor)
             boost = self.seasonal + (1.0 - self.seasonal) * beyond / (beyond + self.seasonal_k)
             score = max(score, boost - self.slot_penalty * self._slot_rate_before(self.n))
         return score
 
-    def _learn_slot(self, t: float, x: float) -> None:
+    def _learn_departure(self, t: float, x: float) -> None:
+        hour, usual, departure = self._departure(t, x)
+        if hour < 0:
+            return
+        if self.n >= self.baseline_warmup // 2:
+            self.departure_low = min(self.departure_low, departure)
+            self.departure_high = max(self.departure_high, departure)
+        self.departure = departure
+        self.usual[hour] = usual + self.baseline_rate * (x - usual)
+
+    def _learn_slot(self, t: float, x: float, floor: float) -> None:
         k = self._slot(t)
         if k >= 0:
             if self.n >= self.warmup and self._left_slot(k, x):
+                over = max(0.0, x - self.slot_high[k], self.slot_low[k] - x)
+                beyond, _ = self._exit_beyond(over, self.spread, floor)
+                self.exit_mean += self.exit_rate * (beyond - self.exit_mean)
                 before = self._slot_rate_before(self.n)
                 self.slot_rate = before + self.rate_alpha * (1.0 - before)
                 self.slot_rate_at = self.n
@@ -227,7 +314,12 @@ class RarityDetector(Detector):
         if not is_finite(x):
             return NON_FINITE_SCORE
         _, surprise, floor = self._surprise(x)
-        candidate = self._candidate(t, x, surprise, floor)
+        return self._suppressed(self._candidate(t, x, surprise, floor))
+
+    def _suppressed(self, candidate: float) -> float:
+        """The score that stands: above the decaying record, outside a quiet period."""
+        if self.since_alarm < self.quiet:
+            return 0.0
         return candidate if candidate > self.record else 0.0
 
     def learn_one(self, t: float, x: float) -> None:
@@ -235,8 +327,13 @@ class RarityDetector(Detector):
             return
         _, surprise, floor = self._surprise(x)
         candidate = self._candidate(t, x, surprise, floor)
+        if self._suppressed(candidate) >= self.quiet_level:
+            self.since_alarm = 0
+        elif self.since_alarm < self.quiet:
+            self.since_alarm += 1
         self.record = max(self.record * self.decay, candidate)
-        self._learn_slot(t, x)
+        self._learn_departure(t, x)
+        self._learn_slot(t, x, floor)
         self._learn_range(x)
         self.n += 1
         n = self.n
@@ -299,7 +396,31 @@ class RarityDetector(Detector):
                     candidate = self.transition
                 self.moves_seen = moves | move
         self.previous_row = current * bins
-        k = int((t % self.period) // self.slot) if t - t == 0.0 else -1
+        timed = t - t == 0.0
+        if timed:
+            hour = int((t % self.period) // self.baseline_slot)
+            usual = self.usual[hour]
+            if usual is None:
+                usual = x
+            departure = self.departure + self.baseline_smooth * (x - usual - self.departure)
+            d_low = self.departure_low
+            d_high = self.departure_high
+            if departure > d_high or departure < d_low:
+                if n >= self.baseline_warmup:
+                    over = departure - d_high if departure > d_high else d_low - departure
+                    beyond = over / (d_high - d_low + floor)
+                    boosted = self.baseline + (1.0 - self.baseline) * beyond / (
+                        beyond + self.baseline_k
+                    )
+                    candidate = max(candidate, boosted)
+                if n >= self.baseline_warmup // 2:
+                    if departure < d_low:
+                        self.departure_low = departure
+                    if departure > d_high:
+                        self.departure_high = departure
+            self.departure = departure
+            self.usual[hour] = usual + self.baseline_rate * (x - usual)
+        k = int((t % self.period) // self.slot) if timed else -1
         if k >= 0:
             count = self.slot_count[k]
             slot_low = self.slot_low[k]
@@ -307,6 +428,11 @@ class RarityDetector(Detector):
             if (x > slot_high or x < slot_low) and count >= self.slot_min and n >= self.warmup:
                 over = x - slot_high if x > slot_high else slot_low - x
                 beyond = over / (spread + floor)
+                exit_mean = self.exit_mean
+                self.exit_mean = exit_mean + self.exit_rate * (beyond - exit_mean)
+                usual = self.exit_scale * exit_mean
+                if usual > 1.0:
+                    beyond /= usual
                 rate = self.rate_alpha
                 before = self.slot_rate * (1.0 - rate) ** (n - 1 - self.slot_rate_at)
                 boosted = (
@@ -323,7 +449,14 @@ class RarityDetector(Detector):
             if x > slot_high:
                 self.slot_high[k] = x
         record = self.record
-        score = candidate if candidate > record else 0.0
+        since = self.since_alarm
+        if since < self.quiet:
+            score = 0.0
+            self.since_alarm = since + 1
+        else:
+            score = candidate if candidate > record else 0.0
+            if score >= self.quiet_level:
+                self.since_alarm = 0
         decayed = record * self.decay
         self.record = candidate if candidate > decayed else decayed
         if x < low or x > high:
