@@ -18,8 +18,15 @@ from twinsight.analytics.alarms import AlarmService
 from twinsight.analytics.monitoring import MonitoringRunner, MonitoringSpec
 from twinsight.analytics.registry import ModelRegistry
 from twinsight.analytics.registry_derived import DerivedValues
+from twinsight.control.actions import Guard
 from twinsight.control.commands import CommandService
 from twinsight.control.delivery import Delivery, DeliverySettings, DeviceTopics
+from twinsight.control.guards import build_guards
+from twinsight.control.guards_config import GuardSpec, check_guards
+from twinsight.control.guards_state import TwinState
+from twinsight.control.rules import RuleEngine
+from twinsight.control.rules_config import LoadedRules, check_rules, refused_by_guards
+from twinsight.control.simulate_first import SimulateFirstGuard
 from twinsight.core.clock import Clock, WallClock
 from twinsight.core.errors import Conflict
 from twinsight.core.events import EventBus
@@ -41,6 +48,7 @@ from twinsight.store.sqlite.deadletters import SqliteDeadLetterStore
 from twinsight.store.sqlite.history import SqliteHistoryStore
 from twinsight.store.sqlite.model_registry import SqliteModelRegistryStore
 from twinsight.store.sqlite.parameter_versions import SqliteParameterVersionStore
+from twinsight.store.sqlite.rules import SqliteRuleStore
 from twinsight.store.sqlite.scenarios import SqliteScenarioStore
 from twinsight.store.sqlite.tokens import SqliteTokenStore
 from twinsight.store.sqlite.webhooks import SqliteWebhookStore
@@ -134,6 +142,11 @@ class Hub:
         self.actions = CommandService(
             SqliteActionStore(self.db), self.bus, self.clock, self.twins, self.models
         )
+        # Safety guards and rules from their files (docs/guards.md, docs/rules.md): off
+        # until start_guards / start_rules.
+        self.guard_spec: GuardSpec | None = None
+        self._guards: list[Guard] = []
+        self.rules: RuleEngine | None = None
         # Live-data connectors (MQTT, CoAP, embedded broker) feeding self.ingest; the hub
         # owns their lifecycle: started by the server, stopped first on close.
         self.connectors: list[Lifecycle] = []
@@ -198,6 +211,47 @@ class Hub:
         )
         return self.monitoring
 
+    def control_state(self) -> TwinState:
+        """What guards and rules read of the live world (twins, history, alarms)."""
+        return TwinState(self.twins, self.models, self.history, self.alarms)
+
+    def start_guards(self, spec: GuardSpec, *, simulate: bool = True) -> list[Guard]:
+        """Put the guards of ``spec`` in front of every action (replacing any started);
+        ``simulate`` adds simulate-before-actuating (needs :attr:`simulation`)."""
+        for guard in self._guards:
+            self.actions.remove_guard(guard)
+        state = self.control_state()
+        check_guards(spec, state)
+        self._guards = build_guards(spec, state, self.clock)
+        if simulate:
+            self._guards.append(SimulateFirstGuard(spec, state, lambda: self.scenarios, self.clock))
+        for guard in self._guards:
+            self.actions.add_guard(guard)
+        self.guard_spec = spec
+        return self._guards
+
+    def start_rules(self, loaded: LoadedRules) -> RuleEngine:
+        """Run the rules of ``loaded`` on the live bus, acting through :attr:`actions`
+        (replacing any running)."""
+        if self.rules is not None:
+            self.rules.close()
+        state = self.control_state()
+        check_rules(loaded.spec, state)
+        warnings = list(loaded.warnings)
+        if self.guard_spec is not None:
+            warnings += refused_by_guards(loaded.spec, self.guard_spec)
+        self.rules = RuleEngine(
+            loaded.spec,
+            state,
+            self.bus,
+            SqliteRuleStore(self.db),
+            self.clock,
+            self.actions.submit,
+            history=self.history,
+            warnings=warnings,
+        )
+        return self.rules
+
     def start_command_delivery(
         self,
         broker_url: str,
@@ -222,6 +276,8 @@ class Hub:
             self.connectors.pop().stop()
         if self.monitoring is not None:
             self.monitoring.close()
+        if self.rules is not None:
+            self.rules.close()
         self.webhooks.close()
         self.streams.close()
         self.quality.close()

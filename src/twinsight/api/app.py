@@ -18,6 +18,7 @@ from twinsight.api import (
     quality_routes,
     query_routes,
     registry_routes,
+    rule_routes,
     scenario_routes,
     stream_routes,
     twins_routes,
@@ -64,6 +65,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(alarm_routes.router(hub))
     app.include_router(registry_routes.router(hub))
     app.include_router(action_routes.router(hub))
+    app.include_router(rule_routes.router(hub))
     ui.mount(app)  # the web page at /ui/, a client of the routes above
 
     @app.get("/health", tags=["operations"])

@@ -420,14 +420,17 @@ def _iso(when: datetime) -> str:
 
 
 def _describe(answer: Any) -> str:
-    """A short text of what the command service answered."""
+    """A short text of what the command service answered (an action record's id, state
+    and verdict)."""
     if answer is None:
         return "submitted"
-    for attribute in ("state", "status"):
-        value = getattr(answer, attribute, None)
-        if value is not None:
-            reason = getattr(answer, "reason", "") or getattr(answer, "detail", "")
-            return f"{value}: {reason}" if reason else str(value)
+    state = getattr(answer, "state", None)
+    if state is not None:
+        parts = [f"action {getattr(answer, 'id', '?')}: {state}"]
+        verdict = getattr(answer, "verdict", None)
+        if verdict:
+            parts.append(str(verdict))
+        return " — ".join(parts)
     if isinstance(answer, Mapping):
         return ", ".join(f"{k}={v}" for k, v in answer.items())
     return str(answer)
