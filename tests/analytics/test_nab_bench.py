@@ -32,6 +32,9 @@ def test_quick_run_writes_the_results_layout_and_the_three_profiles(tmp_path: Pa
     assert figures["series"] == 14
     for profile in ("standard", "reward_low_FP_rate", "reward_low_FN_rate"):
         assert -100.0 <= figures[profile] <= 100.0
+    for half in ("standard_odd_series", "standard_even_series"):
+        assert -100.0 <= figures[half] <= 100.0  # each half scored with its own threshold
+    assert figures["standard_odd_series"] != figures["standard"]
     files = sorted(tmp_path.glob("rarity/*/rarity_*.csv"))
     assert len(files) == 14
     target = tmp_path / "rarity" / "realKnownCause"
