@@ -29,6 +29,7 @@ from twinsight.cli_options import (
     out,
 )
 from twinsight.cli_rul import register as register_rul
+from twinsight.cli_rules import register as register_rules
 from twinsight.cli_sim import register as register_sim
 from twinsight.cli_streams import webhooks_app
 from twinsight.core.errors import TwinsightError
@@ -53,6 +54,7 @@ register_sim(app)
 register_calibrate(app)
 register_demo(app)
 register_rul(app)
+register_rules(app)
 tokens_app = typer.Typer(
     help="Create, list and revoke API bearer tokens (needed when serving beyond loopback).",
     no_args_is_help=True,

@@ -1,0 +1,75 @@
+"""``twinsight rules list|enable|disable|test`` on a data folder holding the factory."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from support import add_factory_models
+from twinsight.cli import app
+from twinsight.hub import Hub
+from twinsight.scenarios.factory import world
+
+runner = CliRunner()
+
+
+def _factory(data_dir: Path) -> None:
+    with Hub(data_dir) as hub:
+        add_factory_models(hub)
+        world.build(hub.twins, lines=1)
+        start = datetime.now(UTC) - timedelta(minutes=10)
+        for i in range(30):  # 101 °C for 5 minutes, recorded
+            hub.twins.publish_telemetry(
+                "line-1-motor",
+                {"windingTemperature": 101.0},
+                message_id=f"m{i}",
+                source_time=start + timedelta(seconds=10 * i),
+            )
+        hub.recorder.flush()
+
+
+def test_list_disable_enable_and_test(tmp_path: Path) -> None:
+    _factory(tmp_path)
+    listed = runner.invoke(app, ["rules", "list", "--data-dir", str(tmp_path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    rules = {r["name"]: r for r in json.loads(listed.stdout)}
+    assert rules["hot-motor-slows-down"]["enabled"] is True
+    off = runner.invoke(
+        app, ["rules", "disable", "hot-motor-slows-down", "--data-dir", str(tmp_path)]
+    )
+    assert off.exit_code == 0, off.output
+    listed = runner.invoke(app, ["rules", "list", "--data-dir", str(tmp_path), "--json"])
+    assert {r["name"]: r for r in json.loads(listed.stdout)}["hot-motor-slows-down"][
+        "enabled"
+    ] is False
+    on = runner.invoke(
+        app, ["rules", "enable", "hot-motor-slows-down", "--data-dir", str(tmp_path)]
+    )
+    assert on.exit_code == 0
+    tested = runner.invoke(
+        app,
+        ["rules", "test", "hot-motor-slows-down", "--since", "1 h", "--data-dir", str(tmp_path)],
+    )
+    assert tested.exit_code == 0, tested.output
+    report = json.loads(tested.stdout)
+    assert [f["twin"] for f in report["firings"]] == ["line-1-motor"]
+
+
+def test_bad_input(tmp_path: Path) -> None:
+    _factory(tmp_path)
+    unknown = runner.invoke(app, ["rules", "test", "nope", "--data-dir", str(tmp_path)])
+    assert unknown.exit_code == 1 and "no rule 'nope'" in unknown.output
+    negative = runner.invoke(
+        app, ["rules", "test", "rul-maintenance", "--since", "-5 min", "--data-dir", str(tmp_path)]
+    )
+    assert negative.exit_code == 2 and "cannot be negative" in negative.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: x\n    model: 'dtmi:x:Nope;1'\n    when: 'a >'\n")
+    refused = runner.invoke(
+        app, ["rules", "list", "--rules", str(bad), "--data-dir", str(tmp_path)]
+    )
+    assert refused.exit_code == 2
+    assert "line 4" in refused.output and "cannot parse" in refused.output
