@@ -63,6 +63,8 @@ RUL_CAP_HOURS = 500_000.0
 PERIOD_HOURS = 10_000.0
 """Hours a simulated motor runs at one load before its load changes."""
 HORIZON_HOURS = 1_000_000.0
+COLD_START_SHARE = 0.25
+"""Share of training histories that begin with the motor starting from cold."""
 LOAD_SPREAD = 0.05
 """Standard deviation of a period's load around the motor's own level: a pump's duty
 drifts a little from one year to the next. The wear rate goes with the cube of the load
@@ -193,6 +195,12 @@ def simulate(
     state[3] = inputs[3, motor_of]
     segment.set_state_array(state)
     segment.advance(2 * HOUR)
+    # Some histories begin as the motor starts from cold (a restart, a twin's first hours):
+    # its temperatures then climb for an hour, which must not read as a light duty.
+    cold = rng.uniform(0.0, 1.0, n) < COLD_START_SHARE
+    state = segment.state_array()
+    state[0, cold] = state[1, cold] = inputs[2, motor_of][cold]
+    segment.set_state_array(state)
     samples = CYCLE_SECONDS / DEVICE_PERIOD
     sensors = np.zeros((SEGMENT_CYCLES, n, len(SENSORS)))
     steps = int(CYCLE_SECONDS // 60.0)
