@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from twinsight.control.delivery import DeviceTopics
 from twinsight.hub import Hub
+from twinsight.ingest.connectors.mqtt_commands import MqttDeviceEndpoint
 from twinsight.ingest.connectors.mqtt_publisher import MqttPublisher
 from twinsight.live_estimation import start_estimators
 from twinsight.live_parameters import ParameterUpdates
 from twinsight.sim.binding import GraphValues, SimulationBuilder, TwinSimulation
+from twinsight.sim.device_commands import SimulatedDeviceResponder
 from twinsight.sim.devices import VirtualDevices
 from twinsight.sim.live import LiveSimulation, OutputWriter, SimulationRunner, TwinWriter
 from twinsight.sim.spec import SimulationSpec
@@ -62,6 +65,7 @@ def start_simulation(
         devices = VirtualDevices(simulation, spec.devices, publisher, seed=seed)
         writers.append(devices)
         parts.append(publisher)
+        parts.append(obey_commands(hub, devices, broker_url))
         log.info(
             "virtual plant: %d simulated device(s) publishing to %s",
             len(devices.devices),
@@ -83,3 +87,26 @@ def start_simulation(
     )
     start_estimators(hub, spec)  # the world's virtual sensors, beside its simulation
     return live
+
+
+def obey_commands(hub: Hub, devices: VirtualDevices, broker_url: str) -> MqttDeviceEndpoint:
+    """Have the virtual devices answer commands and desired values over MQTT
+    (sim/device_commands.py) and the hub deliver them there: the twins' device topics
+    join the hub's delivery table (delivery starts here if the hub had none). Returns the
+    devices' endpoint, not started (the caller's connector list starts it)."""
+    responder = SimulatedDeviceResponder(devices)
+    delivery = hub.actions.delivery
+    if delivery is None:
+        hub.start_command_delivery(broker_url, DeviceTopics(table=responder.device_topics))
+        prefix = DeviceTopics().prefix
+    else:
+        topics = delivery.topics
+        delivery.topics = DeviceTopics(topics.prefix, {**topics.table, **responder.device_topics})
+        prefix = topics.prefix
+    return MqttDeviceEndpoint(
+        broker_url,
+        hub.clock,
+        sorted(set(responder.device_topics.values())),
+        responder,
+        prefix=prefix,
+    )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -125,11 +126,50 @@ class VirtualDevices:
             if profile is not None:
                 self._devices.append(self._device(twin_id, profile))
         self.sent = 0
+        self.sent_by: dict[str, int] = {}
+        """Messages published per twin's device."""
+        # Values a device reports with its next message (a desired value it applied, the
+        # state a command left it in) and devices told to go offline; set from the
+        # command endpoint's thread (sim/device_commands.py).
+        self._reports: dict[str, dict[str, Any]] = {}
+        self._offline: set[str] = set()
+        self._report_lock = threading.Lock()
 
     @property
     def devices(self) -> list[str]:
         """The twins that have a device, with its topic: ``"twin → topic"``."""
         return [f"{d.twin} → {d.topic}" for d in self._devices]
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Each simulated twin's device topic: its telemetry topic without the last level
+        (``factory/line-1/motor``), where it listens for commands and desired values."""
+        return {d.twin: d.topic.rsplit("/", 1)[0] for d in self._devices}
+
+    def model_of(self, twin_id: str) -> str | None:
+        """The catalogue model of a twin's device (``motor``), or ``None``."""
+        for device in self._devices:
+            if device.twin == twin_id:
+                return device.profile.model
+        return None
+
+    def report(self, twin_id: str, values: Mapping[str, Any]) -> None:
+        """Send ``values`` with the device's next message (as a real device reports the
+        set-point it applied or the state a command left it in)."""
+        with self._report_lock:
+            self._reports.setdefault(twin_id, {}).update(values)
+
+    def set_offline(self, twin_id: str, offline: bool = True) -> None:
+        """Take a device off the network (it publishes and answers nothing) or back."""
+        with self._report_lock:
+            if offline:
+                self._offline.add(twin_id)
+            else:
+                self._offline.discard(twin_id)
+
+    def is_offline(self, twin_id: str) -> bool:
+        with self._report_lock:
+            return twin_id in self._offline
 
     def _device(self, twin_id: str, profile: DeviceProfile) -> _Device:
         match = _pattern(profile.twin).match(twin_id)
@@ -188,9 +228,13 @@ class VirtualDevices:
         device reads its model's outputs directly, bound to a twin or not)."""
         outputs: dict[str, dict[str, float]] = {}  # per member, read once per step
         batch: list[tuple[str, bytes, int]] = []
+        with self._report_lock:
+            offline = set(self._offline)
         for device in self._devices:
             due = self._next_due.get(device.twin)
             if due is not None and when < due:
+                continue
+            if device.twin in offline:
                 continue
             self._next_due[device.twin] = when + timedelta(seconds=device.profile.every)
             produced = outputs.get(device.member)
@@ -199,6 +243,7 @@ class VirtualDevices:
                     device.member
                 ].outputs()
             batch.append((device.topic, self._payload(device, when, produced), device.profile.qos))
+            self.sent_by[device.twin] = self.sent_by.get(device.twin, 0) + 1
         if self._publish_many is not None:
             self._publish_many(batch)
         else:
@@ -208,6 +253,9 @@ class VirtualDevices:
 
     def _payload(self, device: _Device, when: datetime, outputs: Mapping[str, float]) -> bytes:
         body: dict[str, Any] = dict(device.profile.extra)
+        if self._reports:
+            with self._report_lock:
+                body.update(self._reports.pop(device.twin, {}))
         if device.profile.time_field:
             body[device.profile.time_field] = int(when.timestamp() * 1000)
         for name, output, convert, noise, digits, (low, high) in device.fields:
