@@ -134,6 +134,8 @@ def run_server(
                 simulate(hub, broker_url)
             except TwinsightError as exc:
                 raise SystemExit(f"cannot start the simulation: {exc.message}") from exc
+        if broker_url is not None and hub.actions.delivery is None:  # commands to devices
+            hub.start_command_delivery(broker_url)
         if hub.registry.attachments("motor-rul"):  # RUL served live where it is attached
             from twinsight.live_rul import start_live_rul
 

@@ -10,8 +10,8 @@
   what its handler answers on the matching ``.../response`` topic.
 
 Correlation is carried in the JSON body (``"id"``), which works on MQTT 3.1.1 and 5 alike;
-MQTT 5's response-topic and correlation-data properties are not used yet (the publisher
-speaks 3.1.1).
+both ends speak 3.1.1 so the embedded broker serves them too. MQTT 5's response-topic and
+correlation-data properties are not used yet (the publisher speaks only 3.1.1).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class MqttCommandTransport:
     def start(self) -> None:
         if self._listener is not None:
             sink = _Sink(self._listener, lambda topic: topic.endswith("/response"))
-            settings = MqttSettings(self.url, topics=(f"{self.prefix}/#",), protocol="5")
+            settings = MqttSettings(self.url, topics=(f"{self.prefix}/#",), protocol="3.1.1")
             self._connector = MqttConnector(sink, settings, self._clock)
             self._connector.start()
         self._publisher.start()
@@ -110,7 +110,7 @@ class MqttDeviceEndpoint:
         topics: list[str] = []
         for device in devices:
             topics += [f"{prefix}/{device}/commands/#", f"{prefix}/{device}/desired"]
-        self._settings = MqttSettings(url, topics=tuple(topics) or ("#",), protocol="5")
+        self._settings = MqttSettings(url, topics=tuple(topics) or ("#",), protocol="3.1.1")
         self._connector: MqttConnector | None = None
         self.received = 0
 
