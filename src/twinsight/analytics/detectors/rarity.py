@@ -398,11 +398,13 @@ class RarityDetector(Detector):
         self.previous_row = current * bins
         timed = t - t == 0.0
         if timed:
-            hour = int((t % self.period) // self.baseline_slot)
+            phase = t % self.period
+            hour = int(phase // self.baseline_slot)
             usual = self.usual[hour]
             if usual is None:
                 usual = x
-            departure = self.departure + self.baseline_smooth * (x - usual - self.departure)
+            departure = self.departure
+            departure += self.baseline_smooth * (x - usual - departure)
             d_low = self.departure_low
             d_high = self.departure_high
             if departure > d_high or departure < d_low:
@@ -412,7 +414,7 @@ class RarityDetector(Detector):
                     boosted = self.baseline + (1.0 - self.baseline) * beyond / (
                         beyond + self.baseline_k
                     )
-                    candidate = max(candidate, boosted)
+                    candidate = boosted if boosted > candidate else candidate
                 if n >= self.baseline_warmup // 2:
                     if departure < d_low:
                         self.departure_low = departure
@@ -420,7 +422,9 @@ class RarityDetector(Detector):
                         self.departure_high = departure
             self.departure = departure
             self.usual[hour] = usual + self.baseline_rate * (x - usual)
-        k = int((t % self.period) // self.slot) if timed else -1
+            k = int(phase // self.slot)
+        else:
+            k = -1
         if k >= 0:
             count = self.slot_count[k]
             slot_low = self.slot_low[k]
