@@ -191,6 +191,7 @@ def _start_plant(
     live = start_simulation(
         hub, simulation_spec(conveyors=True), broker_url, extra_writers=extra, seed=seed
     )
+    _start_control(hub)
     if serve_demo_rul(hub) is not None:
         out.print(
             "remaining useful life: training a small motor model on simulated motors in the "
@@ -216,6 +217,25 @@ def _start_plant(
         soft_wrap=True,
     )
     return live
+
+
+def _start_control(hub: Hub) -> None:
+    """The factory's safety guards (simulate-first included) and its rules, acting through
+    the command service (docs/guards.md, docs/rules.md)."""
+    from twinsight.control.guards_config import load_guards_file
+    from twinsight.control.rules_config import load_rules_file
+    from twinsight.scenarios import factory
+
+    state = hub.control_state()
+    hub.start_guards(load_guards_file(factory.GUARDS_FILE, state))
+    rules = hub.start_rules(load_rules_file(factory.RULES_FILE, state))
+    for warning in rules.warnings:
+        err.print(f"[yellow]warning[/yellow] rules: {warning}", highlight=False)
+    out.print(
+        f"guards and {len(rules.spec.rules)} rules on the factory's twins (GET /rules)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _usage(message: str) -> NoReturn:
