@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from twinsight.cli_actions import register as register_actions
 from twinsight.cli_calibrate import register as register_calibrate
 from twinsight.cli_demo import register as register_demo
 from twinsight.cli_ingest import deadletters_app, mapping_app
@@ -55,6 +56,7 @@ register_calibrate(app)
 register_demo(app)
 register_rul(app)
 register_rules(app)
+register_actions(app)
 tokens_app = typer.Typer(
     help="Create, list and revoke API bearer tokens (needed when serving beyond loopback).",
     no_args_is_help=True,

@@ -141,3 +141,38 @@ def test_an_optimiser_set_point_waits_for_approval_then_converges(
     api_error(r, 409, "ActionNotDecidable")
     r = httpx.post(f"{base}/actions/{action_id}/reject", json={"by": "user:bo"})
     api_error(r, 409, "ActionNotDecidable")
+
+
+def test_the_command_line_invokes_lists_approves_and_reads_the_audit(
+    served: tuple[Hub, str],
+) -> None:
+    from typer.testing import CliRunner
+
+    from twinsight.cli import app
+
+    hub, base = served
+    cli = CliRunner()
+    ran = cli.invoke(
+        app,
+        ["command", MOTOR, "resetFault", "--json", '"after inspection"', "--by", "user:cy",
+         "--server", base],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert "sent  command line-1-motor.resetFault" in ran.output
+    ran = cli.invoke(app, ["command", MOTOR, "resetFault", "--json", "42", "--server", base])
+    assert ran.exit_code == 1 and "ValidationFailed" in ran.output
+    ran = cli.invoke(app, ["command", MOTOR, "resetFault", "--json", "{oops", "--server", base])
+    assert ran.exit_code == 2 and "not valid JSON" in ran.output
+    pending = hub.actions.submit(
+        Action("property", MOTOR, "speedSetpoint", 1400.0, "optimizer:line-mpc")
+    )
+    listed = cli.invoke(
+        app, ["actions", "list", "--state", "pending_approval", "--server", base, "--json"]
+    )
+    assert [a["id"] for a in orjson.loads(listed.stdout)] == [pending.id]
+    ran = cli.invoke(app, ["actions", "approve", pending.id, "--by", "user:cy", "--server", base])
+    assert ran.exit_code == 0 and f"{pending.id}  sent" in ran.output
+    ran = cli.invoke(app, ["actions", "reject", pending.id, "--by", "user:cy", "--server", base])
+    assert ran.exit_code == 1 and "ActionNotDecidable" in ran.output
+    ran = cli.invoke(app, ["audit", "--action", pending.id, "--server", base, "--json"])
+    assert [e["actor"] for e in orjson.loads(ran.stdout)][-2:] == ["user:cy", "optimizer:line-mpc"]
