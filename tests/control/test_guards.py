@@ -209,3 +209,25 @@ def test_unknown_names_are_refused_against_the_models(hub: Hub) -> None:
     assert "declares no property 'warpFactor'" in problems
     assert "cannot convert 'metre' into 'revolutionPerMinute'" in problems
     assert "declares no property or telemetry 'colour'" in problems
+
+
+def test_the_hubs_command_service_records_the_guards_verdict_and_prediction(hub: Hub) -> None:
+    """As docs/guards.md shows it: guards started on the hub stand in front of submit."""
+    hub.start_guards(load_guards_file(factory.GUARDS_FILE, _state(hub)))
+    record = hub.actions.submit(_speed(1750.0))
+    assert (record.state, record.guard) == ("refused", "bounds:motor-speed")
+    assert record.verdict == (
+        "speedSetpoint = 1750 is over its max 1700 revolutionPerMinute (guard motor-speed)"
+    )
+    hub.twins.patch_twin(
+        "line-1-motor", [{"op": "replace", "path": "/speedSetpoint", "value": 1600.0}]
+    )
+    hot = hub.actions.submit(_speed(1690.0))
+    assert hot.state == "refused" and hot.guard == "simulate:motor-speed"
+    assert hot.prediction is not None
+    assert hot.prediction["line-1-motor.temperature"]["limit"] == 110
+    assert "predicted to take line-1-motor.temperature to 114.5 °C" in hot.verdict
+    assert [a.state for a in hub.actions.list_actions(twin_id="line-1-motor")] == [
+        "refused",
+        "refused",
+    ]

@@ -82,9 +82,8 @@ class Condition:
         try:
             tree = ast.parse(text.strip(), mode="eval").body
         except SyntaxError as exc:
-            raise ConditionError(
-                f"cannot parse {text!r}: {exc.msg} at column {exc.offset or 0}"
-            ) from None
+            where = f" at column {exc.offset}" if exc.offset else ""
+            raise ConditionError(f"cannot parse {text!r}: {exc.msg}{where}") from None
         names: set[str] = set()
         alarms: set[str | None] = set()
         cls._check(tree, text, names, alarms)
