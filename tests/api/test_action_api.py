@@ -176,3 +176,13 @@ def test_the_command_line_invokes_lists_approves_and_reads_the_audit(
     assert ran.exit_code == 1 and "ActionNotDecidable" in ran.output
     ran = cli.invoke(app, ["audit", "--action", pending.id, "--server", base, "--json"])
     assert [e["actor"] for e in orjson.loads(ran.stdout)][-2:] == ["user:cy", "optimizer:line-mpc"]
+
+
+def test_an_asker_may_ask_for_approval_or_only_a_recommendation(served: tuple[Hub, str]) -> None:
+    hub, base = served
+    url = f"{base}/digitaltwins/{MOTOR}/commands/stop"
+    r = httpx.post(url, params={"mode": "recommend", "requestedBy": "rule:hot"})
+    assert r.status_code == 202 and r.json()["state"] == "recommended"
+    assert hub.actions.get(r.json()["id"]).mode == "recommend"
+    r = httpx.post(url, params={"mode": "maybe"})
+    assert r.status_code in (400, 422) and "mode" in r.text

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Header, Query, Request
 
 from twinsight.api.paging import page_of
 from twinsight.api.responses import JsonResponse
-from twinsight.control.actions import Action, ActionKind
+from twinsight.control.actions import Action, ActionKind, Mode
 from twinsight.control.commands import ACTION_STATES
 from twinsight.core.errors import BadRequest, PayloadTooLarge
 from twinsight.core.ports import ActionRecord
@@ -38,6 +38,11 @@ RequestedBy = Annotated[
     str, Query(alias="requestedBy", description="who asks: user:ana, rule:cool-down")
 ]
 Reason = Annotated[str, Query(description="why, for the audit log")]
+AskedMode = Annotated[
+    Mode,
+    Query(description="auto (as far as the guards allow), approve or recommend: the stricter of "
+          "this and the guards' verdict wins"),
+]  # fmt: skip
 _DECISION_FIELDS = frozenset({"by", "reason"})
 
 
@@ -75,36 +80,38 @@ def router(hub: Hub) -> APIRouter:
         component: str | None,
         requested_by: str,
         reason: str,
+        mode: Mode,
     ) -> JsonResponse:
         what = "command's request payload" if kind == "command" else "desired value"
         value = await _body(request, what, required=kind == "property")
         action = Action(kind, twin_id, name, value, requested_by or "api", reason, component)
-        return _answer(actions.submit(action))
+        return _answer(actions.submit(action, mode=mode))
 
     @r.post("/digitaltwins/{twin_id}/commands/{name}", status_code=202)
     async def invoke(
         twin_id: str, name: str, request: Request, requestedBy: RequestedBy = "api",  # noqa: N803
-        reason: Reason = "",
+        reason: Reason = "", mode: AskedMode = "auto",
     ) -> JsonResponse:  # fmt: skip
         """Invoke a DTDL command on the twin's device (body: the request payload)."""
-        return await submit(request, "command", twin_id, name, None, requestedBy, reason)
+        return await submit(request, "command", twin_id, name, None, requestedBy, reason, mode)
 
     @r.post("/digitaltwins/{twin_id}/components/{component}/commands/{name}", status_code=202)
     async def invoke_component(
         twin_id: str, component: str, name: str, request: Request,
         requestedBy: RequestedBy = "api", reason: Reason = "",  # noqa: N803
+        mode: AskedMode = "auto",
     ) -> JsonResponse:  # fmt: skip
         """Invoke a command of one of the twin's components."""
-        return await submit(request, "command", twin_id, name, component, requestedBy, reason)
+        return await submit(request, "command", twin_id, name, component, requestedBy, reason, mode)
 
     @r.put("/twins/{twin_id}/desired/{path}", status_code=202)
     async def set_desired(
         twin_id: str, path: str, request: Request, requestedBy: RequestedBy = "api",  # noqa: N803
-        reason: Reason = "",
+        reason: Reason = "", mode: AskedMode = "auto",
     ) -> JsonResponse:  # fmt: skip
         """Set a writable property's desired value (``component.property`` inside a
         component); the body is the value. Pending until the device reports it."""
-        return await submit(request, "property", twin_id, path, None, requestedBy, reason)
+        return await submit(request, "property", twin_id, path, None, requestedBy, reason, mode)
 
     @r.get("/twins/{twin_id}/desired")
     def get_desired(twin_id: str) -> JsonResponse:

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from twinsight.control.actions import Action, Guard, Verdict, combine
+from twinsight.control.actions import Action, Guard, Mode, Verdict, combine
 from twinsight.control.delivery import Delivery
 from twinsight.control.validation import check_action
 from twinsight.core.clock import Clock
@@ -172,9 +172,11 @@ class CommandService:
 
     # ------------------------------------------------------------------ writes
 
-    def submit(self, action: Action) -> ActionRecord:
+    def submit(self, action: Action, *, mode: Mode = "auto") -> ActionRecord:
         """Check, guard and (as far as the verdict lets it) deliver ``action``.
 
+        ``mode``: the asker may ask for less than the guards allow (an optimiser that only
+        recommends, a rule that wants a person to approve); the stricter of the two wins.
         A model error is recorded as ``refused`` and raised (4xx naming the argument)."""
         now = self._clock.now()
         record = ActionRecord(
@@ -196,7 +198,7 @@ class CommandService:
             refused = replace(record, verdict=error.message, guard="model", error=error.code)
             self._save(refused, action.requested_by, f"invalid: {error.message}")
             raise
-        verdict = self._judge(action)
+        verdict = self._judge(action, mode)
         record = replace(
             record,
             mode=verdict.mode,
@@ -261,8 +263,8 @@ class CommandService:
 
     # ------------------------------------------------------------------ internals
 
-    def _judge(self, action: Action) -> Verdict:
-        verdicts = []
+    def _judge(self, action: Action, mode: Mode = "auto") -> Verdict:
+        verdicts = [] if mode == "auto" else [Verdict.allow("requester", mode)]
         for guard in self._guards:
             try:
                 verdicts.append(guard.check(action))
