@@ -231,3 +231,10 @@ def test_the_hubs_command_service_records_the_guards_verdict_and_prediction(hub:
         "refused",
         "refused",
     ]
+
+
+def test_the_factory_lets_a_set_point_fall_at_once_but_rise_only_by_its_step(hub: Hub) -> None:
+    state = _state(hub)
+    rate = build_guards(load_guards_file(factory.GUARDS_FILE, state), state, hub.clock)[2]
+    assert rate.check(_speed(1000)).allowed  # from 1480: a 480-rpm fall
+    assert not rate.check(_speed(1700)).allowed  # a 220-rpm rise

@@ -163,7 +163,10 @@ class RateGuard(_EntryGuard):
             if rate.max_step is not None:
                 value = _number(action.value)
                 current = _number(self._current(action.twin_id, action.name))
-                if value is not None and current is not None:
+                limited = value is not None and current is not None
+                if value is not None and current is not None and rate.step_direction != "both":
+                    limited = (value > current) == (rate.step_direction == "up")
+                if limited and value is not None and current is not None:
                     last = self._last_change.get(key)
                     share = (
                         1.0

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, field_validator, model_validator
@@ -79,6 +79,9 @@ class Rate(Strict):
     per: float = 60.0
     max_step: float | None = Field(default=None, gt=0.0)
     step_per: float = 60.0
+    step_direction: Literal["both", "up", "down"] = "both"
+    """Which changes ``max_step`` limits: ``up`` lets a set-point fall at once (slowing a
+    machine down is what protects it), ``down`` lets it rise at once."""
 
     _per = field_validator("per", "step_per", mode="before")(_duration)
 
