@@ -3,7 +3,7 @@
 Why not the plain robust z-score? Its score means different things on different streams:
 a z of 6 is routine for bursty web traffic and unheard of for a thermostat, so one alarm
 threshold cannot fit a fleet (and NAB, which picks one threshold for 58 streams, shows
-it). Five cheap steps fix much of that, in O(1) time and memory per value:
+it). Six cheap steps fix much of that, in O(1) time and memory per value:
 
 1. **Rarity of the surprise.** The robust z (EWMA level, clipped EW mean absolute
    deviation, :mod:`.robust`) becomes a bounded surprise ``z / (z + half)``;
@@ -24,6 +24,10 @@ it). Five cheap steps fix much of that, in O(1) time and memory per value:
    A stream that keeps leaving its slots' ranges (a drifting or growing one) earns less
    for doing it again: the boost falls by ``slot_penalty`` times the recent share of
    values that left their slot's range (an exponentially weighted rate, ``rate_alpha``).
+   A stream whose slot exits are usually large (bursty counts: tweets, bytes) needs a
+   larger one to stand out: the overshoot is divided by ``exit_scale`` times the
+   exponentially weighted mean overshoot of the stream's earlier exits (weight
+   ``exit_rate``), when that exceeds one spread.
 4. **New moves.** A pattern can break inside the usual range: a stream that always
    climbs gradually suddenly jumps from its bottom to its top. Each value falls in one of
    ``bins`` equal parts of the range seen so far; a move from one part to another that
@@ -32,21 +36,21 @@ it). Five cheap steps fix much of that, in O(1) time and memory per value:
    behind CAD OSE (a context never seen is an anomaly); with 4 parts there are only 16
    moves, kept as one bit mask. Moves made while the range was still growing were
    counted in the parts of that smaller range, so they mark moves a little loosely.
-   A stream whose slot exits are usually large (bursty counts: tweets, bytes) needs a
-   larger one to stand out: the overshoot is divided by ``exit_scale`` times the
-   exponentially weighted mean overshoot of the stream's earlier exits (weight
-   ``exit_rate``), when that exceeds one spread.
 5. **A day unlike the usual.** A holiday's traffic or a sustained slump can stay inside
    every range. Each hour of the day (``baseline_slot``) keeps the stream's usual value
    there (exponentially weighted, ``baseline_rate`` per visit); the departure from it,
    smoothed over recent values (``baseline_smooth``), is a new extreme for the stream
-   once it has ``baseline_warmup`` values, and scores at least ``baseline``, more the
-   further out (``baseline_k`` of its range scores half-way to 1).
+   once it has ``baseline_warmup`` values (its range is learnt from half-way through
+   that), and scores at least ``baseline``, more the further out (``baseline_k`` of its
+   range scores half-way to 1).
 6. **Once per burst.** An operator needs the first alarm, not the fiftieth: a score only
    stands if it beats the largest recent one (which decays by ``decay`` per value);
    otherwise it is 0. So a sustained excursion scores high at its start, then quiet.
    After a score of at least ``quiet_level`` (an alarm), the next ``quiet`` values
    score 0 whatever they are.
+
+The defaults were chosen by their score on the Numenta Anomaly Benchmark, the whole
+corpus (docs/benchmarks.md lists what was tried and how far the figure is in-sample).
 """
 
 from __future__ import annotations
