@@ -10,6 +10,7 @@ import { TwinPanel } from "./panel.js";
 import { Explorer } from "./explorer.js";
 import { WhatIfPanel } from "./whatif.js";
 import { AlarmBoard } from "./alarms.js";
+import { ActionBoard } from "./actions.js";
 
 const $ = (id) => document.getElementById(id);
 performance.mark("twinsight:start");
@@ -48,6 +49,8 @@ const alarms = new AlarmBoard($("alarms-panel"), $("alarm-count"), {
 });
 scene.alarms = alarms;
 panel.alarms = alarms;
+// Commands and set-points waiting for a person, and what was applied (docs/control.md).
+const actions = new ActionBoard($("actions-panel"), $("action-count"), { onSelect: select });
 
 function showTab(id) {
   for (const tab of document.querySelectorAll("[role=tab]")) {
@@ -85,7 +88,7 @@ async function load(reading = TwinGraph.load()) {
     explorer.setGraph(graph, state);
     whatIf.setGraph(graph);
     if (selected) select(selected);
-    await Promise.all([state.loadLatest(graph), alarms.load()]);
+    await Promise.all([state.loadLatest(graph), alarms.load(), actions.load()]);
   } finally {
     loading = false;
     for (const event of arrived.splice(0)) onEvent(event);
@@ -99,6 +102,7 @@ function onEvent(event) {
     return;
   }
   if (alarms.apply(event)) return;
+  if (actions.apply(event)) return;
   if (state.apply(event)) reloadSoon(); // twins or relationships came or went
 }
 
