@@ -60,6 +60,7 @@ import math
 from twinsight.analytics.detectors.base import NON_FINITE_SCORE, Detector, is_finite
 from twinsight.analytics.detectors.robust import robust_update
 
+_sqrt = math.sqrt
 _WIDER = 1.0 + 1e-9
 """The parts of the range are cut from a range this much wider, so that a value exactly on
 a boundary (common in integer counts) belongs to the lower part, and the top of the range
@@ -185,6 +186,8 @@ class RarityDetector(Detector):
         """Values since the last score of at least ``quiet_level`` (``quiet``: none recent)."""
         self.decay = decay
         self.warmup = warmup
+        self.settled = math.ceil(1.0 / min(alpha, spread_alpha, long_alpha))
+        """From this many values on, no weight is raised to ``1 / n`` any more."""
         self.seed = seed
         self.n = 0
         self.level = 0.0
@@ -375,13 +378,13 @@ class RarityDetector(Detector):
         if n < self.warmup:
             candidate = 0.0
         else:
-            u = (surprise - self.surprise_mean) / (math.sqrt(self.surprise_var) + 1e-6)
+            u = (surprise - self.surprise_mean) / (_sqrt(self.surprise_var) + 1e-6)
             candidate = u / (u + self.c) if u > 0.0 else 0.0
             if x > high or x < low:
                 over = x - high if x > high else low - x
                 beyond = over / (high - low + floor)
                 boosted = self.ext + (1.0 - self.ext) * beyond / (beyond + self.extk)
-                candidate = max(candidate, boosted)
+                candidate = boosted if boosted > candidate else candidate
         bins = self.bins
         if x > high:
             current = bins - 1 if high >= low else 0
@@ -448,7 +451,7 @@ class RarityDetector(Detector):
                     + (1.0 - self.seasonal) * beyond / (beyond + self.seasonal_k)
                     - self.slot_penalty * before
                 )
-                candidate = max(candidate, boosted)
+                candidate = boosted if boosted > candidate else candidate
                 self.slot_rate = before + rate * (1.0 - before)
                 self.slot_rate_at = n
             self.slot_count[k] = count + 1
@@ -479,12 +482,15 @@ class RarityDetector(Detector):
             return score
         if n > self.warmup and spread > 0.0:
             deviation = min(deviation, self.clip * spread)
-        inv = 1.0 / n
-        self.spread = spread + (self.spread_alpha if self.spread_alpha > inv else inv) * (
-            deviation - spread
-        )
-        self.level = level + (self.alpha if self.alpha > inv else inv) * (x - level)
-        rate = self.long_alpha if self.long_alpha > inv else inv
+        if n > self.settled:  # every weight is its own rate by now
+            self.spread = spread + self.spread_alpha * (deviation - spread)
+            self.level = level + self.alpha * (x - level)
+            rate = self.long_alpha
+        else:
+            inv = 1.0 / n
+            self.spread = spread + max(self.spread_alpha, inv) * (deviation - spread)
+            self.level = level + max(self.alpha, inv) * (x - level)
+            rate = max(self.long_alpha, inv)
         delta = surprise - self.surprise_mean
         self.surprise_mean += rate * delta
         self.surprise_var = (1.0 - rate) * (self.surprise_var + rate * delta * delta)
