@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from support import add_factory_models
@@ -44,6 +45,16 @@ class RecordingSubmit:
     def __call__(self, action: Action) -> dict[str, Any]:
         self.actions.append(action)
         return {"state": "sent"}
+
+
+class StreamSink:
+    """A live-streams sink that keeps what it is offered (as a WebSocket would send it)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    def offer(self, tag: str, seq: int, body: Any) -> None:
+        self.bodies.append(orjson.loads(body) if isinstance(body, bytes) else dict(body))
 
 
 @pytest.fixture
@@ -167,10 +178,16 @@ rules:
     )
     fired: list[RuleFired] = []
     hub.bus.subscribe(fired.append, RuleFired)
+    streamed = StreamSink()
+    hub.streams.subscribe(hub.streams.parse_filter({"types": ["rule.*"]}), streamed)
     hub.twins.publish_telemetry("line-2-motor", {"remainingUsefulLife": 480.0}, message_id="r")
     assert submit.actions == []
     assert [f.firing.outcome for f in fired] == ["notified"]
     assert fired[0].firing.value == "plan maintenance" and fired[0].firing.twin_id == "line-2-motor"
+    # on the live streams (WebSocket/SSE, webhooks) as a rule.fired event
+    assert [b["type"] for b in streamed.bodies] == ["rule.fired"]
+    assert streamed.bodies[0]["firing"]["value"] == "plan maintenance"
+    assert streamed.bodies[0]["model"] == MOTOR
     engine.close()
 
 

@@ -31,6 +31,7 @@ from twinsight.core.events import (
     ActionChanged,
     AlarmChanged,
     RelationshipChanged,
+    RuleFired,
     TelemetryReceived,
     TelemetrySeries,
     TwinChanged,
@@ -59,6 +60,7 @@ EVENT_TYPES = (
     "action.done",
     "action.failed",
     "action.timed_out",
+    "rule.fired",
 )
 """Every ``type`` a stream event can have (plus the ``overflow`` notice, which is not an
 event but a message about the stream itself)."""
@@ -188,6 +190,18 @@ def stream_event(event: object, model_of: Any = None) -> dict[str, Any] | None:
             "time": _iso(event.time),
             "action": action_json(event.record),
         }
+    if isinstance(event, RuleFired):
+        f = event.firing
+        return {
+            "type": "rule.fired",
+            "twinId": f.twin_id,
+            "model": model_of(f.twin_id) if model_of is not None else "",
+            "time": _iso(event.time),
+            "firing": {
+                "id": f.id, "rule": f.rule, "time": _iso(f.time), "kind": f.kind,
+                "name": f.name, "value": f.value, "outcome": f.outcome, "detail": f.detail,
+            },
+        }  # fmt: skip
     return None
 
 
@@ -306,6 +320,8 @@ def event_meta(body: Mapping[str, Any]) -> EventMeta:
         names = frozenset((body["alarm"]["condition"],))
     elif kind.startswith("action."):
         names = frozenset((body["action"]["name"],))
+    elif kind.startswith("rule."):
+        names = frozenset((body["firing"]["rule"], body["firing"]["name"]))
     else:
         names = frozenset((body["name"],))
     return EventMeta(kind, body["twinId"], body["model"], names)

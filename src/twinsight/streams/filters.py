@@ -10,7 +10,7 @@ every event's :class:`~twinsight.streams.events.EventMeta` without touching JSON
 - ``names``: property, telemetry or relationship names, or an alarm's condition (globs
   allowed; component properties and component telemetry are ``component.name``);
 - ``types``: event types from :data:`~twinsight.streams.events.EVENT_TYPES`, or ``twin.*``
-  ``relationship.*``, ``alarm.*`` and ``action.*``.
+  ``relationship.*``, ``alarm.*``, ``action.*`` and ``rule.*``.
 
 Every given dimension must match; an empty dimension matches everything. A name filter
 selects events that touch at least one matching name; the event is delivered whole.
@@ -36,7 +36,9 @@ MAX_TERMS = 100
 MAX_TERM_LENGTH = 512
 FILTER_KEYS = ("twins", "models", "names", "types")
 _SINGULAR = {"twin": "twins", "model": "models", "name": "names", "type": "types"}
-_TYPE_PATTERNS = frozenset((*EVENT_TYPES, "twin.*", "relationship.*", "alarm.*", "action.*", "*"))
+_TYPE_PATTERNS = frozenset(
+    (*EVENT_TYPES, "twin.*", "relationship.*", "alarm.*", "action.*", "rule.*", "*")
+)
 _DTMI = re.compile(r"^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z0-9_]+)*;[0-9]+$")
 _GLOB = re.compile(r"[*?\[]")
 

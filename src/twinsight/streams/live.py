@@ -34,6 +34,7 @@ from twinsight.core.events import (
     AlarmChanged,
     EventBus,
     RelationshipChanged,
+    RuleFired,
     TelemetryReceived,
     TelemetrySeries,
     TwinChanged,
@@ -187,6 +188,7 @@ class LiveStreams:
                 TelemetrySeries,
                 AlarmChanged,
                 ActionChanged,
+                RuleFired,
             )
         ]
 
