@@ -34,7 +34,13 @@ from twinsight.control.delivery import Delivery
 from twinsight.control.validation import check_action
 from twinsight.core.clock import Clock
 from twinsight.core.errors import Conflict, NotFound, TwinsightError
-from twinsight.core.events import ActionChanged, EventBus, TelemetryReceived, TwinChanged
+from twinsight.core.events import (
+    ActionChanged,
+    EventBus,
+    TelemetryReceived,
+    TelemetrySeries,
+    TwinChanged,
+)
 from twinsight.core.ports import ActionRecord, ActionState, ActionStore, AuditEntry
 from twinsight.graph.service import TwinGraph
 from twinsight.models.repository import ModelRepository
@@ -97,12 +103,31 @@ class CommandService:
         self.delivery: Delivery | None = None
         # Desired values waiting for the device to report them: twin -> path -> action id.
         self._awaiting: dict[str, dict[str, str]] = {}
+        # whole_series: a SenML pack is looked at once (its newest values), so the bus need
+        # not split every pack into samples for this subscriber.
         self._unsubscribe = [
             bus.subscribe(self._on_twin_changed, TwinChanged),
-            bus.subscribe(self._on_telemetry, TelemetryReceived),
+            bus.subscribe(self._on_telemetry, TelemetryReceived, whole_series=True),
+            bus.subscribe(self._on_series, TelemetrySeries),
         ]
+        self._abandon_in_flight()
         if delivery is not None:
             self.attach_delivery(delivery)
+
+    def _abandon_in_flight(self) -> None:
+        """Actions a previous run sent and never settled cannot be heard any more (the
+        delivery's watch lived in that process): they end ``timed_out``, said so, instead
+        of staying ``sent`` for ever."""
+        for record in self.store.list_actions(states=sorted(OPEN_STATES)):
+            self._save(
+                replace(
+                    record,
+                    state="timed_out",
+                    error="the platform restarted before the device's answer arrived",
+                ),
+                "platform",
+                "timed_out: the platform restarted before the device's answer arrived",
+            )
 
     # ------------------------------------------------------------------ wiring
 
@@ -392,6 +417,17 @@ class CommandService:
         if event.twin_id in self._awaiting:
             prefix = f"{event.component}." if event.component else ""
             self._reported(event.twin_id, event.payload, prefix)
+
+    def _on_series(self, event: TelemetrySeries) -> None:
+        if event.twin_id in self._awaiting:
+            newest: dict[str, Any] = {}
+            for name, column in event.values.items():
+                for value in reversed(column):
+                    if value is not None:
+                        newest[name] = value
+                        break
+            prefix = f"{event.component}." if event.component else ""
+            self._reported(event.twin_id, newest, prefix)
 
 
 def _asked(action: Action, verdict: Verdict) -> str:
