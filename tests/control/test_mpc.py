@@ -192,3 +192,14 @@ def test_a_temperature_limit_below_ambient_is_infeasible() -> None:
     assert result.status == "infeasible"
     assert result.constraint.startswith("winding temperature <= 25")
     assert result.first_move() is None
+
+
+def test_the_page_examples_run() -> None:
+    import doctest
+
+    from support import REPO
+
+    result = doctest.testfile(
+        str(REPO / "docs" / "control-mpc.md"), module_relative=False, encoding="utf-8"
+    )
+    assert result.attempted >= 6 and result.failed == 0
