@@ -1,11 +1,13 @@
-"""The command service without a broker: nothing is pretended sent, and actions a
-previous run left in flight are closed on restart instead of staying ``sent``."""
+"""The command service without a device connection: nothing is pretended sent; actions a
+previous run left in flight are closed when delivery starts again (not when a command-line
+tool merely opens the data folder)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
+from brokers import mosquitto, needs_mosquitto
 from support import build_factory
 from twinsight.control.actions import Action
 from twinsight.hub import Hub
@@ -19,6 +21,7 @@ def test_without_a_device_connection_an_allowed_action_fails_and_says_why() -> N
         assert [a.event for a in hub.actions.audit(action_id=record.id)] == ["failed"]
 
 
+@needs_mosquitto
 def test_actions_left_in_flight_by_a_previous_run_are_timed_out_on_restart(
     tmp_path: Path,
 ) -> None:
@@ -29,7 +32,10 @@ def test_actions_left_in_flight_by_a_previous_run_are_timed_out_on_restart(
         hub.actions.store.put_action(replace(record, state="sent", error=""))
         done = hub.actions.submit(Action("command", "line-1-motor", "stop", None, "user:ana"))
         hub.actions.store.put_action(replace(done, state="done", error=""))
-    with Hub(tmp_path) as hub:
+    with Hub(tmp_path) as hub:  # a tool beside the server: no delivery, nothing touched
+        assert hub.actions.get(record.id).state == "sent"
+    with mosquitto(tmp_path / "broker") as broker, Hub(tmp_path) as hub:
+        hub.start_command_delivery(broker.url)
         again = hub.actions.get(record.id)
         assert again.state == "timed_out" and "restarted" in again.error
         assert hub.actions.get(done.id).state == "done"  # settled ones are left alone

@@ -110,14 +110,14 @@ class CommandService:
             bus.subscribe(self._on_telemetry, TelemetryReceived, whole_series=True),
             bus.subscribe(self._on_series, TelemetrySeries),
         ]
-        self._abandon_in_flight()
         if delivery is not None:
             self.attach_delivery(delivery)
 
     def _abandon_in_flight(self) -> None:
         """Actions a previous run sent and never settled cannot be heard any more (the
         delivery's watch lived in that process): they end ``timed_out``, said so, instead
-        of staying ``sent`` for ever."""
+        of staying ``sent`` for ever. Done when delivery starts, so a command-line tool
+        opening the same data folder beside a running server leaves its actions alone."""
         for record in self.store.list_actions(states=sorted(OPEN_STATES)):
             self._save(
                 replace(
@@ -133,6 +133,8 @@ class CommandService:
 
     def attach_delivery(self, delivery: Delivery) -> None:
         """Deliver through ``delivery`` from now on (the hub wires the MQTT adapter in)."""
+        if self.delivery is None:
+            self._abandon_in_flight()
         self.delivery = delivery
         delivery.on_outcome(self._on_outcome)
 
