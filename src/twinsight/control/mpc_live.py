@@ -7,8 +7,8 @@ submits the first move as an :class:`~twinsight.control.actions.Action` — a de
 ``speedSetpoint`` asked by ``optimizer:<name>`` with the plan's reason — through
 ``submit`` (the command service's :meth:`~twinsight.control.commands.CommandService.submit`
 in a hub, so the guards, the approval step and the audit log see it like any other
-action; whether it is delivered, held for approval or only recommended is the guards'
-mode for ``speedSetpoint``). A problem that is not solved submits nothing: the result
+action), asking for ``recommend`` by default: an operator sees the move and applies it
+or not. A problem that is not solved submits nothing: the result
 says why.
 
 What the twin does not report is filled in from the model: the housing temperature is
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from twinsight.control.actions import Action
+from twinsight.control.actions import Action, Mode
 from twinsight.control.mpc import FloatArray, MpcResult
 from twinsight.control.mpc_line import LineCase, plan
 from twinsight.sim.physics.motor import PARAMETERS
@@ -33,20 +33,29 @@ _R_WH = next(v.start for v in PARAMETERS if v.name == "winding_resistance")
 _R_HA = next(v.start for v in PARAMETERS if v.name == "housing_resistance")
 
 
+class Submit(Protocol):
+    """How an action is handed on: :meth:`CommandService.submit`'s signature."""
+
+    def __call__(self, action: Action, *, mode: Mode = "auto") -> Any: ...
+
+
 @dataclass
 class LiveLineMpc:
     """Receding-horizon speed set-points for motor twins (see the module docstring).
 
     ``read(twin_id, name)`` returns a twin's current property or latest telemetry value
     (e.g. :meth:`twinsight.control.guards_state.TwinState.value`); ``ambient(hours)``
-    the forecast hall temperature at the given hours from now.
+    the forecast hall temperature at the given hours from now. ``mode`` is what the
+    optimiser asks for: ``recommend`` (the default) shows the move to an operator, who
+    applies it or not; the guards may still ask for more caution, never for less.
     """
 
     case: LineCase
     read: Callable[[str, str], Any]
-    submit: Callable[[Action], Any]
+    submit: Submit
     ambient: Callable[[FloatArray], FloatArray]
     name: str = "line-mpc"
+    mode: Mode = "recommend"
 
     def state_of(self, twin_id: str, ambient_now: float) -> dict[str, float]:
         winding = float(self.read(twin_id, "windingTemperature"))
@@ -86,4 +95,4 @@ class LiveLineMpc:
                 f" °C (predicted peak {peak:.1f} °C) and wear within plan"
             ),
         )
-        return result, self.submit(action)
+        return result, self.submit(action, mode=self.mode)
