@@ -132,6 +132,7 @@ def demo(
         from twinsight.scenarios.factory import world
 
         created = world.build(hub.twins, lines=lines)
+        _start_control(hub, simulate=simulate)
         out.print(
             f"factory: {lines} line(s) of conveyor → motor → pump → tank "
             f"({lines * len(world.LINE_LAYOUT)} machines) in {data_dir}",
@@ -191,7 +192,6 @@ def _start_plant(
     live = start_simulation(
         hub, simulation_spec(conveyors=True), broker_url, extra_writers=extra, seed=seed
     )
-    _start_control(hub)
     if serve_demo_rul(hub) is not None:
         out.print(
             "remaining useful life: training a small motor model on simulated motors in the "
@@ -219,15 +219,15 @@ def _start_plant(
     return live
 
 
-def _start_control(hub: Hub) -> None:
-    """The factory's safety guards (simulate-first included) and its rules, acting through
-    the command service (docs/guards.md, docs/rules.md)."""
+def _start_control(hub: Hub, *, simulate: bool) -> None:
+    """The factory's safety guards (simulate-first too when the plant is simulated) and its
+    rules, acting through the command service (docs/guards.md, docs/rules.md)."""
     from twinsight.control.guards_config import load_guards_file
     from twinsight.control.rules_config import load_rules_file
     from twinsight.scenarios import factory
 
     state = hub.control_state()
-    hub.start_guards(load_guards_file(factory.GUARDS_FILE, state))
+    hub.start_guards(load_guards_file(factory.GUARDS_FILE, state), simulate=simulate)
     rules = hub.start_rules(load_rules_file(factory.RULES_FILE, state))
     for warning in rules.warnings:
         err.print(f"[yellow]warning[/yellow] rules: {warning}", highlight=False)
