@@ -30,6 +30,7 @@ from twinsight.cli_options import (
     out,
 )
 from twinsight.cli_rul import register as register_rul
+from twinsight.cli_rules import GuardsFile, RulesFile, control_starter
 from twinsight.cli_rules import register as register_rules
 from twinsight.cli_sim import register as register_sim
 from twinsight.cli_streams import webhooks_app
@@ -303,6 +304,8 @@ def serve(
         ),
     ] = None,
     monitoring: MonitoringFile = None,
+    guards: GuardsFile = None,
+    rules: RulesFile = None,
 ) -> None:
     """Start the HTTP server (Azure Digital Twins compatible API, OpenAPI at /docs)."""
     from twinsight.live_ingest import IngestOptions
@@ -342,6 +345,7 @@ def serve(
         access_log=access_log,
         ingest=ingest,
         monitoring=monitors,
+        control=control_starter(guards, rules) if guards or rules else None,
     )
 
 

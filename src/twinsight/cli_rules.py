@@ -9,7 +9,7 @@ started on it picks them up when it starts; a running server is switched at once
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,6 +22,7 @@ from twinsight.core.errors import TwinsightError
 
 if TYPE_CHECKING:
     from twinsight.control.rules import RuleEngine
+    from twinsight.hub import Hub
 
 rules_app = typer.Typer(
     help="Rules that act on twins: list, enable, disable, test (dry run).", no_args_is_help=True
@@ -31,11 +32,55 @@ RulesFile = Annotated[
     Path | None,
     typer.Option(
         "--rules",
-        help="The rule file (YAML; docs/rules.md). Default: the demo factory's.",
+        help="The rule file (YAML; docs/rules.md). `twinsight rules` commands use the demo "
+        "factory's when none is given.",
         dir_okay=False,
         show_default=False,
     ),
 ]
+
+
+GuardsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--guards",
+        help="Safety guards in front of every action (YAML; docs/guards.md).",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def control_starter(guards: Path | None, rules: Path | None) -> Callable[[Hub], None]:
+    """What ``twinsight serve --guards/--rules`` runs once the hub is open: the files are
+    checked against its models; a bad one stops the server with every problem listed."""
+
+    def start(hub: Hub) -> None:
+        from twinsight.control.guards_config import load_guards_file
+        from twinsight.control.guards_yaml import ControlFileError
+        from twinsight.control.rules_config import load_rules_file
+
+        state = hub.control_state()
+        try:
+            if guards is not None:
+                simulate = hub.simulation is not None
+                if not simulate:
+                    err.print(
+                        "[yellow]note[/yellow] guards: simulate-first is off (no simulated "
+                        "world on this server; `twinsight demo` has one)",
+                        highlight=False,
+                    )
+                hub.start_guards(load_guards_file(guards, state), simulate=simulate)
+            if rules is not None:
+                engine = hub.start_rules(load_rules_file(rules, state))
+                for warning in engine.warnings:
+                    err.print(f"[yellow]warning[/yellow] rules: {warning}", highlight=False)
+        except ControlFileError as exc:
+            raise SystemExit(
+                "cannot use the control file(s):\n  " + "\n  ".join(exc.problems)
+            ) from exc
+
+    return start
 
 
 def register(app: typer.Typer) -> None:

@@ -85,6 +85,7 @@ def run_server(
     simulate: Callable[[Hub, str | None], object] | None = None,
     clock: Clock | None = None,
     monitoring: MonitoringSpec | None = None,
+    control: Callable[[Hub], None] | None = None,
 ) -> None:
     """Serve until interrupted; the hub is closed on the way out.
 
@@ -96,6 +97,7 @@ def run_server(
     ``clock`` is the hub's (the wall clock by default; a scaled one runs a simulated world
     faster than real time, with its twins, history and live data all on that time).
     ``monitoring`` runs detectors and limits on the live data, raising alarms.
+    ``control`` starts guards and rules on the hub (after ``seed``, before live data).
     """
     loopback = is_loopback(host)
     if require_auth is None:
@@ -121,6 +123,8 @@ def run_server(
             log.info("monitoring: %d monitor(s) watching live data", len(monitoring.monitors))
         if seed is not None:
             log.info("demo world: %d twin(s) created", seed(hub))
+        if control is not None:
+            control(hub)
         broker_url: str | None = None
         if ingest is not None:  # live-data connectors, owned (and stopped) by the hub
             try:

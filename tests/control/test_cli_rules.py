@@ -73,3 +73,56 @@ def test_bad_input(tmp_path: Path) -> None:
     )
     assert refused.exit_code == 2
     assert "line 4" in refused.output and "cannot parse" in refused.output
+
+
+def test_serve_with_rules_and_guards(tmp_path: Path) -> None:
+    """``twinsight serve --guards --rules``: the files are checked against the server's
+    models; a bad one stops it before it listens, naming the problem; good ones run."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    from adt import free_port
+    from brokers import wait_until
+    from support import FACTORY_MODELS
+    from twinsight.scenarios import factory
+
+    twinsight = str(Path(sys.executable).parent / "twinsight")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "rules:\n  - {name: r, model: 'dtmi:twinsight:factory:Motor;1', when: 'colour > 1',"
+        " then: {command: stop}}\n"
+    )
+    common = ["serve", "--models", str(FACTORY_MODELS), "--data-dir", str(tmp_path / "d")]
+    refused = subprocess.run(
+        [twinsight, *common, "--port", str(free_port()), "--rules", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "declares no property or telemetry 'colour'" in refused.stderr
+    port = free_port()
+    process = subprocess.Popen(
+        [twinsight, *common, "--port", str(port), "--rules", str(factory.RULES_FILE),
+         "--guards", str(factory.GUARDS_FILE)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/rules").status_code == 200
+            except httpx.HTTPError:
+                return process.poll() is not None
+
+        wait_until(up, timeout=60, what="the server's rules")
+        assert process.poll() is None
+        listed = httpx.get(f"http://127.0.0.1:{port}/rules").json()
+        assert {r["name"] for r in listed["value"]} == {"hot-motor-slows-down", "rul-maintenance"}
+    finally:
+        process.terminate()
+        process.wait(20)
