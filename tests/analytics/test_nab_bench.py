@@ -35,6 +35,7 @@ def test_quick_run_writes_the_results_layout_and_the_three_profiles(tmp_path: Pa
     for half in ("standard_odd_series", "standard_even_series"):
         assert -100.0 <= figures[half] <= 100.0  # each half scored with its own threshold
     assert figures["standard_odd_series"] != figures["standard"]
+    assert figures["throughput_values_per_cpu_s"] > 0
     files = sorted(tmp_path.glob("rarity/*/rarity_*.csv"))
     assert len(files) == 14
     target = tmp_path / "rarity" / "realKnownCause"
