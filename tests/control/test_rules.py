@@ -319,3 +319,22 @@ def test_unknown_twin_model_or_property_is_refused(hub: Hub) -> None:
     assert "no twin 'ghost'" in problems
     assert "declares no property or telemetry 'colour'" in problems
     assert "declares no command 'explode'" in problems
+
+
+def test_names_inside_components_and_object_fields_are_known(hub: Hub) -> None:
+    spec = parse_rules(
+        f"rules:\n  - {{name: worn, model: '{MOTOR}', when: 'bearing.wear > 0.8',"
+        " then: {command: stop}}\n"
+        "  - {name: full, model: 'dtmi:twinsight:factory:Tank;1',"
+        " when: 'level > alarmLimits.high', then: {notify: {message: full}}}\n",
+        "rules.yaml",
+    )
+    check_rules(spec, _state(hub))  # raises if a name were unknown
+    bad = parse_rules(
+        f"rules:\n  - {{name: worn, model: '{MOTOR}', when: 'bearing.colour > 0.8',"
+        " then: {command: stop}}\n",
+        "rules.yaml",
+    )
+    with pytest.raises(ControlFileError) as caught:
+        check_rules(bad, _state(hub))
+    assert "'bearing.colour'" in caught.value.problems[0]

@@ -118,8 +118,9 @@ class TwinState:
             definition = interface.components.get(component)
             if definition is not None:
                 holder = self.models.model_set.interface(definition.schema)
-            # a property of an object schema (alarmLimits.high): its first part is declared
-            name = path.split(".", maxsplit=1)[0]
+            else:
+                # a field of an object property (alarmLimits.high): its first part is declared
+                name = path.split(".", maxsplit=1)[0]
         for kind in kinds:
             table: Mapping[str, Any] = getattr(holder, kind)
             if name in table:
