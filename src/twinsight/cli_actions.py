@@ -10,9 +10,11 @@ would record "sent" with nothing sent. ``--server`` (or ``TWINSIGHT_SERVER``) sa
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.table import Table
 
@@ -41,23 +43,40 @@ def register(app: typer.Typer) -> None:
     app.command("audit")(audit)
 
 
-def _call(method: str, server: str, path: str, token: str | None, **kwargs: Any) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+def _call(
+    method: str,
+    server: str,
+    path: str,
+    token: str | None,
+    *,
+    params: dict[str, Any] | None = None,
+    json_body: Any = None,
+    content: bytes | None = None,
+) -> Any:
+    """One request to the server (the standard library's client: the command line needs
+    nothing more); errors print the server's code and message."""
+    url = server.rstrip("/") + urllib.parse.quote(path)
+    if params:
+        url += "?" + urllib.parse.urlencode(params, doseq=True)
+    data = content if json_body is None else json.dumps(json_body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        response = httpx.request(
-            method, server.rstrip("/") + path, headers=headers, timeout=30, **kwargs
-        )
-    except httpx.HTTPError as exc:
-        err.print(f"[red]cannot reach the server[/red] {server}: {exc}", highlight=False)
-        raise typer.Exit(2) from exc
-    if response.status_code >= 400:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
         try:
-            error = response.json()["error"]
+            error = json.loads(body)["error"]
             err.print(f"[red]{error['code']}[/red]: {error['message']}", highlight=False)
         except (ValueError, KeyError, TypeError):
-            err.print(f"[red]HTTP {response.status_code}[/red]: {response.text}", highlight=False)
-        raise typer.Exit(1)
-    return response.json()
+            err.print(f"[red]HTTP {exc.code}[/red]: {body.decode(errors='replace')}")
+        raise typer.Exit(1) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        err.print(f"[red]cannot reach the server[/red] {server}: {exc}", highlight=False)
+        raise typer.Exit(2) from exc
 
 
 def _show(action: dict[str, Any], as_json: bool) -> None:
@@ -121,7 +140,8 @@ def approve(
     as_json: AsJson = False,
 ) -> None:
     """Approve an action pending approval: it is delivered."""
-    _show(_call("POST", server, f"/actions/{action_id}/approve", token, json={"by": by}), as_json)
+    path = f"/actions/{action_id}/approve"
+    _show(_call("POST", server, path, token, json_body={"by": by}), as_json)
 
 
 @actions_app.command("apply")
@@ -133,7 +153,8 @@ def apply(
     as_json: AsJson = False,
 ) -> None:
     """Apply a recommendation (the guards check it again as your action)."""
-    _show(_call("POST", server, f"/actions/{action_id}/apply", token, json={"by": by}), as_json)
+    path = f"/actions/{action_id}/apply"
+    _show(_call("POST", server, path, token, json_body={"by": by}), as_json)
 
 
 @actions_app.command("reject")
@@ -147,7 +168,7 @@ def reject(
 ) -> None:
     """Reject an action pending approval or a recommendation: nothing is sent."""
     body = {"by": by, "reason": reason}
-    _show(_call("POST", server, f"/actions/{action_id}/reject", token, json=body), as_json)
+    _show(_call("POST", server, f"/actions/{action_id}/reject", token, json_body=body), as_json)
 
 
 def command(
