@@ -198,7 +198,7 @@ def test_unknown_names_are_refused_against_the_models(hub: Hub) -> None:
         "  - {name: d, model: 'dtmi:twinsight:factory:Motor;1', property: speedSetpoint,\n"
         "     bounds: {max: 5, unit: metre}}\n"
         "  - name: e\n    model: 'dtmi:twinsight:factory:Motor;1'\n    command: start\n"
-        "    interlocks: [{when: 'colour == 1'}]\n",
+        "    interlocks: [{when: 'colour == 1'}, {via: drives, when: 'level > 1'}]\n",
         "guards.yaml",
     )
     with pytest.raises(ControlFileError) as caught:
@@ -209,6 +209,7 @@ def test_unknown_names_are_refused_against_the_models(hub: Hub) -> None:
     assert "declares no property 'warpFactor'" in problems
     assert "cannot convert 'metre' into 'revolutionPerMinute'" in problems
     assert "declares no property or telemetry 'colour'" in problems
+    assert "declares no relationship 'drives' (it has: feeds)" in problems
 
 
 def test_the_hubs_command_service_records_the_guards_verdict_and_prediction(hub: Hub) -> None:

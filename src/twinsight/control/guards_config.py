@@ -274,5 +274,23 @@ def check_guards(
                     problems += state.check_names(
                         interface, interlock.condition.names, where("interlocks", k, "when")
                     )
+                else:
+                    problems += _check_via(interface, interlock.via, where("interlocks", k, "via"))
+            for k, constraint in enumerate(entry.simulate.constraints if entry.simulate else ()):
+                if constraint.via is not None:
+                    problems += _check_via(
+                        interface, constraint.via, where("simulate", "constraints", k, "via")
+                    )
     if problems:
         raise ControlFileError(problems)
+
+
+def _check_via(interface: Any, via: str, where: str) -> list[str]:
+    """The first hop of a relationship path must be a relationship the model declares
+    (later hops start from other models, checked when followed: an unknown name reaches
+    no twin)."""
+    first = via.split(".", maxsplit=1)[0]
+    if first.startswith("^") or first in interface.relationships:
+        return []
+    known = ", ".join(sorted(interface.relationships)) or "none"
+    return [f"{where}: {interface.id} declares no relationship {first!r} (it has: {known})"]
