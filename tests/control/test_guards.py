@@ -239,3 +239,25 @@ def test_the_factory_lets_a_set_point_fall_at_once_but_rise_only_by_its_step(hub
     rate = build_guards(load_guards_file(factory.GUARDS_FILE, state), state, hub.clock)[2]
     assert rate.check(_speed(1000)).allowed  # from 1480: a 480-rpm fall
     assert not rate.check(_speed(1700)).allowed  # a 220-rpm rise
+
+
+def test_simulate_first_follows_relationships_to_the_tank_it_would_overfill(hub: Hub) -> None:
+    state = _state(hub)
+    spec = parse_guards(
+        "guards:\n"
+        "  - name: fill\n"
+        "    model: 'dtmi:twinsight:factory:Motor;1'\n"
+        "    property: speedSetpoint\n"
+        "    simulate:\n"
+        "      horizon: 2 h\n"
+        "      constraints: [{via: feeds.feeds, output: level, max: 3.0, unit: m}]\n",
+        "g.yaml",
+    )
+    check_guards(spec, state)
+    guard = SimulateFirstGuard(spec, state, lambda: hub.scenarios, hub.clock)
+    refused = guard.check(_speed(1690))
+    assert not refused.allowed, refused
+    level = refused.prediction["line-1-tank.level"]
+    assert level["max"] > 3.0 > level["baseline"]
+    assert "line-1-tank.level" in refused.reason and " m, over its max 3 m" in refused.reason
+    assert guard.check(_speed(1400)).allowed
