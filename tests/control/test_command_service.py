@@ -40,3 +40,25 @@ def test_actions_left_in_flight_by_a_previous_run_are_timed_out_on_restart(
         assert again.state == "timed_out" and "restarted" in again.error
         assert hub.actions.get(done.id).state == "done"  # settled ones are left alone
         assert hub.actions.audit(action_id=record.id)[0].actor == "platform"
+
+
+def test_a_prediction_with_numpy_numbers_is_kept_as_plain_json() -> None:
+    import numpy as np
+
+    from twinsight.control.actions import Verdict
+
+    class Foresees:
+        name = "simulate-first"
+
+        def check(self, action: Action) -> Verdict:
+            return Verdict.refuse(
+                self.name, "too hot", {"max": np.float64(131.2), "path": np.array([1.0, 2.0])}
+            )
+
+    with Hub() as hub:
+        build_factory(hub)
+        hub.actions.add_guard(Foresees())
+        record = hub.actions.submit(Action("property", "line-1-motor", "speedSetpoint", 1700.0))
+        assert record.state == "refused"
+        assert hub.actions.get(record.id).prediction == {"max": 131.2, "path": [1.0, 2.0]}
+        assert type(record.prediction["max"]) is float  # type: ignore[index]

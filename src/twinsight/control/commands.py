@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from twinsight.control.actions import Action, Guard, Mode, Verdict, combine
 from twinsight.control.delivery import Delivery
 from twinsight.control.validation import check_action
@@ -67,6 +69,31 @@ def _matches(desired: Any, reported: Any, tolerance: float) -> bool:
             return desired == reported
         return math.isclose(float(desired), float(reported), rel_tol=tolerance, abs_tol=tolerance)
     return bool(desired == reported)
+
+
+def _json_default(value: Any) -> Any:
+    item = getattr(value, "item", None)  # a NumPy scalar
+    if callable(item):
+        return item()
+    tolist = getattr(value, "tolist", None)  # a NumPy array
+    if callable(tolist):
+        return tolist()
+    return str(value)
+
+
+def _plain(value: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A guard's prediction as plain JSON (a simulation's NumPy numbers included), so it
+    can be stored, streamed and served as it is; ``None`` when empty."""
+    if not value:
+        return None
+    plain: dict[str, Any] = orjson.loads(
+        orjson.dumps(
+            dict(value),
+            default=_json_default,
+            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+        )
+    )
+    return plain
 
 
 def _path_value(document: Mapping[str, Any] | None, path: str) -> tuple[bool, Any]:
@@ -231,7 +258,7 @@ class CommandService:
             mode=verdict.mode,
             verdict=verdict.reason,
             guard=verdict.guard,
-            prediction=dict(verdict.prediction) or None,
+            prediction=_plain(verdict.prediction),
         )
         if not verdict.allowed:
             self._save(record, verdict.guard or "guard", f"refused: {verdict.reason}")
@@ -276,7 +303,7 @@ class CommandService:
                     state="refused",
                     verdict=verdict.reason,
                     guard=verdict.guard,
-                    prediction=dict(verdict.prediction) or record.prediction,
+                    prediction=_plain(verdict.prediction) or record.prediction,
                 )
                 return self._save(refused, verdict.guard or "guard", f"refused: {verdict.reason}")
             return self._deliver(record, by, "applied")
