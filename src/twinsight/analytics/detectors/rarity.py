@@ -46,8 +46,9 @@ it). Six cheap steps fix much of that, in O(1) time and memory per value:
 6. **Once per burst.** An operator needs the first alarm, not the fiftieth: a score only
    stands if it beats the largest recent one (which decays by ``decay`` per value);
    otherwise it is 0. So a sustained excursion scores high at its start, then quiet.
-   After a score of at least ``quiet_level`` (an alarm), the next ``quiet`` values
-   score 0 whatever they are.
+   Optionally, after a score of at least ``quiet_level`` (an alarm), the next ``quiet``
+   values score 0 whatever they are (off by default: on NAB it helped one half of the
+   series and not the other).
 
 The defaults were chosen by their score on the Numenta Anomaly Benchmark, the whole
 corpus (docs/benchmarks.md lists what was tried and how far the figure is in-sample).
@@ -101,7 +102,7 @@ class RarityDetector(Detector):
         baseline_rate: float = 0.02,
         baseline_smooth: float = 0.1,
         baseline_warmup: int = 2_000,
-        quiet: int = 20,
+        quiet: int = 0,
         quiet_level: float = 0.8,
         decay: float = 0.999,
         warmup: int = 50,
