@@ -24,6 +24,7 @@ import ast
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 Lookup = Callable[[str], Any]
@@ -74,8 +75,15 @@ class Condition:
     def parse(cls, text: str, *, extra_names: frozenset[str] = frozenset()) -> Condition:
         """Parse ``text``; :class:`ConditionError` says what is not allowed and where.
         ``extra_names`` are names the caller provides itself (``value``, ``current``),
-        kept out of :attr:`names`."""
-        if not isinstance(text, str) or not text.strip():
+        kept out of :attr:`names`. Parsed once per text (conditions are immutable), as
+        rules evaluate theirs on every event."""
+        if not isinstance(text, str):
+            raise ConditionError("a condition must be a non-empty text")
+        return _parse(text, extra_names)
+
+    @classmethod
+    def _parse_uncached(cls, text: str, extra_names: frozenset[str]) -> Condition:
+        if not text.strip():
             raise ConditionError("a condition must be a non-empty text")
         if len(text) > MAX_CONDITION:
             raise ConditionError(f"a condition is at most {MAX_CONDITION} characters")
@@ -133,6 +141,11 @@ class Condition:
     def evaluate(self, lookup: Lookup, alarm: AlarmLookup | None = None) -> bool:
         """True when the condition holds on the values ``lookup`` gives."""
         return bool(_eval(self.tree, lookup, alarm))
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, extra_names: frozenset[str]) -> Condition:
+    return Condition._parse_uncached(text, extra_names)
 
 
 def _eval(node: ast.expr, lookup: Lookup, alarm: AlarmLookup | None) -> Any:

@@ -130,6 +130,9 @@ class RuleEngine:
         switches = store.enabled_states()
         self._enabled = {r.name: switches.get(r.name, r.enabled) for r in spec.rules}
         self._tracks: dict[tuple[str, str], _Track] = {}
+        # (rule, twin) -> whether the rule watches the twin; forgotten when twins come,
+        # go or change model
+        self._applies_to: dict[tuple[str, str], bool] = {}
         self._values = _Values()
         # (twin, kind, name) -> (time, rule, value) of the last action sent
         self._recent: dict[tuple[str, str, str], tuple[datetime, str, Any]] = {}
@@ -184,6 +187,10 @@ class RuleEngine:
 
     # ----------------------------------------------------------------- events
     def _on_twin(self, event: TwinChanged) -> None:
+        if event.kind != "update" or (event.old or {}).get("$metadata", {}).get("$model") != (
+            event.new or {}
+        ).get("$metadata", {}).get("$model"):
+            self._applies_to.clear()
         if event.kind == "delete":
             with self._lock:
                 self._values.by_twin.pop(event.twin_id, None)
@@ -207,9 +214,15 @@ class RuleEngine:
 
     # ------------------------------------------------------------- evaluation
     def _applies(self, rule: Rule, twin_id: str) -> bool:
-        if rule.twins is not None:
-            return twin_id in rule.twins
-        return rule.model is not None and self._state.is_a(twin_id, rule.model)
+        key = (rule.name, twin_id)
+        known = self._applies_to.get(key)
+        if known is None:
+            if rule.twins is not None:
+                known = twin_id in rule.twins
+            else:
+                known = rule.model is not None and self._state.is_a(twin_id, rule.model)
+            self._applies_to[key] = known
+        return known
 
     def _lookup(self, twin_id: str) -> Callable[[str], Any]:
         seen = self._values.by_twin.get(twin_id, {})
