@@ -9,13 +9,17 @@ start many hubs side by side.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping as ReadOnly
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
 from twinsight.analytics.alarms import AlarmService
 from twinsight.analytics.monitoring import MonitoringRunner, MonitoringSpec
+from twinsight.analytics.monitoring.check import check_against_models
 from twinsight.analytics.registry import ModelRegistry
 from twinsight.analytics.registry_derived import DerivedValues
 from twinsight.control.actions import Guard
@@ -199,7 +203,11 @@ class Hub:
         self.connectors.extend(started)
 
     def start_monitoring(self, spec: MonitoringSpec) -> MonitoringRunner:
-        """Run the monitors of ``spec`` on this hub's live events (replacing any running)."""
+        """Run the monitors of ``spec`` on this hub's live events (replacing any running),
+        after checking its names against the models (``MonitoringConfigError``); each
+        detector monitor is a model version in :attr:`registry`, and ``publish`` scores
+        are derived telemetry naming it."""
+        check_against_models(spec, self._declared_names, self._model_of)
         if self.monitoring is not None:
             self.monitoring.close()
         self.monitoring = MonitoringRunner(
@@ -208,8 +216,43 @@ class Hub:
             self.bus,
             twin_document=self.twins.index.twin,
             lineage=self.streams.lineage,
+            registry=self.registry,
+            publish=self._publish_derived,
         )
         return self.monitoring
+
+    def _declared_names(self, model: str) -> dict[str, str] | None:
+        """Telemetry and property names a model declares (components' as ``c.name``)."""
+        models = self.models.model_set
+        if model not in models:
+            return None
+        interface = models.interface(model)
+        names = dict.fromkeys(interface.properties, "property")
+        names.update(dict.fromkeys(interface.telemetries, "telemetry"))
+        for component, definition in interface.components.items():
+            if definition.schema in models:
+                inner = models.interface(definition.schema)
+                names.update({f"{component}.{n}": "telemetry" for n in inner.telemetries})
+        return names
+
+    def _model_of(self, twin_id: str) -> str | None:
+        twin = self.twins.index.twin(twin_id)
+        return twin["$metadata"]["$model"] if twin is not None else None
+
+    def _publish_derived(
+        self,
+        twin_id: str,
+        payload: ReadOnly[str, object],
+        source_time: datetime,
+        properties: ReadOnly[str, str],
+    ) -> None:
+        self.twins.publish_telemetry(
+            twin_id,
+            payload,
+            message_id=f"derived-{uuid.uuid4().hex}",
+            source_time=source_time,
+            properties=properties,
+        )
 
     def control_state(self) -> TwinState:
         """What guards and rules read of the live world (twins, history, alarms)."""

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
+from twinsight.analytics.detectors.multi import make_multi_detector
 from twinsight.analytics.monitoring.registry import make_detector
 from twinsight.core.errors import BadRequest
 
@@ -98,6 +99,12 @@ class Monitor(_Strict):
     stream: str | None = None
     """A telemetry name (``vibration``, ``bearing.temperature`` for a component's) or,
     with ``kind: property``, a property path."""
+    streams: list[str] | None = None
+    """Several telemetry names of the twin watched together by a multi-stream detector
+    (``mahalanobis``): one vector per sample time at which all are fresh."""
+    fresh: float = Field(default=5.0, gt=0.0)
+    """For ``streams``: how old (seconds of source time) another stream's latest value may
+    be and still join a sample time's vector."""
     kind: Literal["telemetry", "property"] = "telemetry"
     residual: Residual | None = None
     detector: str | None = None
@@ -109,6 +116,11 @@ class Monitor(_Strict):
     learns: a start-up inhibit, so a plant's start-up transient does not teach the detector
     a spread it never has in operation (which would blunt it for hours)."""
     alarm: AlarmRule = Field(default_factory=AlarmRule)
+    publish: str | None = Field(default=None, min_length=1, max_length=200)
+    """Publish the score as derived telemetry of the twin under this name, naming the
+    monitor's registered model version (docs/alarms.md)."""
+    publish_every: float = Field(default=10.0, ge=0.0)
+    """At most one published score per this many seconds of source time, per twin."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Monitor:
@@ -118,8 +130,23 @@ class Monitor(_Strict):
             raise ValueError("give exactly one of 'model' (a DTMI) or 'twins' (ids or globs)")
         if self.model is not None and not self.model.startswith("dtmi:"):
             raise ValueError(f"model {self.model!r} is not a DTMI")
-        if (self.stream is None) == (self.residual is None):
-            raise ValueError("give exactly one of 'stream' or 'residual'")
+        if sum(x is not None for x in (self.stream, self.streams, self.residual)) != 1:
+            raise ValueError("give exactly one of 'stream', 'streams' or 'residual'")
+        if self.streams is not None:
+            if len(self.streams) < 2 or len(set(self.streams)) != len(self.streams):
+                raise ValueError(
+                    "'streams' names two or more different telemetry names (for one, use 'stream')"
+                )
+            if self.kind != "telemetry" or self.limit is not None or self.detector is None:
+                raise ValueError("'streams' are telemetry watched by a multi-stream 'detector'")
+        if self.publish is not None and self.detector is None:
+            raise ValueError("'publish' publishes a detector's score: a limit has none")
+        if self.publish is not None and self.publish in (
+            self.stream,
+            *(self.streams or ()),
+            *((self.residual.measured, self.residual.estimate) if self.residual else ()),
+        ):
+            raise ValueError(f"publish {self.publish!r} is a stream the monitor watches")
         if self.residual is not None and self.kind != "telemetry":
             raise ValueError("a residual pairs telemetry: leave 'kind' out")
         if (self.detector is None) == (self.limit is None):
@@ -138,7 +165,10 @@ class Monitor(_Strict):
                 )
         else:
             assert self.detector is not None
-            make_detector(self.detector, dict(self.parameters))  # refuse bad names/values now
+            if self.streams is not None:  # refuse bad names/values now
+                make_multi_detector(self.detector, self.streams, dict(self.parameters))
+            else:
+                make_detector(self.detector, dict(self.parameters))
             rule = self.alarm
             if rule.raise_at is None:
                 raise ValueError("a detector's alarm needs 'raise' (a score in [0, 1])")
@@ -155,6 +185,8 @@ class Monitor(_Strict):
         or ``measured-estimate`` for a residual."""
         if self.residual is not None:
             return f"{self.residual.measured}-residual"
+        if self.streams is not None:
+            return "+".join(self.streams)
         assert self.stream is not None
         return self.stream
 
@@ -163,6 +195,14 @@ class MonitoringSpec(_Strict):
     """A whole monitoring file."""
 
     monitors: list[Monitor] = Field(default_factory=list)
+    _root: yaml.Node | None = PrivateAttr(default=None)
+    _source: str = PrivateAttr(default="monitoring")
+
+    def where(self, *loc: Any) -> str:
+        """``file: line N: monitors[i].field`` for a problem found after parsing."""
+        line = _line_of(self._root, loc) if self._root is not None else None
+        at = f": line {line}" if line is not None else ""
+        return f"{self._source}{at}: {_location(loc)}"
 
     @model_validator(mode="after")
     def _unique(self) -> MonitoringSpec:
@@ -224,7 +264,9 @@ def parse_monitoring(text: str, name: str) -> MonitoringSpec:
     if document is None:
         document = {}
     try:
-        return MonitoringSpec.model_validate(document)
+        spec = MonitoringSpec.model_validate(document)
+        spec._root, spec._source = root, name
+        return spec
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -23,6 +23,16 @@ goes through the hysteresis, which raises or clears the alarm through the
 
 Each stream keeps how many samples it scored and skipped and the last reason, shown by
 ``GET /twins/{id}/anomalies`` beside the latest score.
+
+A multi-stream monitor (``streams``) keeps each stream's latest value and its source time;
+at a sample time where one of them arrives, the vector is scored (once per sample time) if
+every stream's latest value is at most ``fresh`` seconds older, else the sample time is
+skipped with the stale stream named.
+
+Given a model registry, every detector monitor is a registered model version
+(:mod:`.models`), named in its alarms' source; with ``publish`` its score is also derived
+telemetry of the twin, named by that version (:mod:`twinsight.core.provenance`), at most
+once per ``publish_every`` seconds of source time.
 """
 
 from __future__ import annotations
@@ -41,9 +51,13 @@ import twinsight
 from twinsight.analytics.alarms import AlarmService, Hysteresis
 from twinsight.analytics.alarms.hysteresis import Direction
 from twinsight.analytics.detectors.base import NON_FINITE_SCORE, Detector
+from twinsight.analytics.detectors.multi import MultiDetector, make_multi_detector
 from twinsight.analytics.monitoring.config import Monitor, MonitoringSpec
+from twinsight.analytics.monitoring.models import model_name, register_monitors
 from twinsight.analytics.monitoring.registry import make_detector
+from twinsight.analytics.registry import ModelRegistry
 from twinsight.core.events import EventBus, TelemetryReceived, TelemetrySeries, TwinChanged
+from twinsight.core.provenance import produced_by
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +68,8 @@ MAX_ESTIMATES = 256
 
 TwinLookup = Callable[[str], Mapping[str, Any] | None]
 Lineage = Callable[[str], frozenset[str]]
+Publisher = Callable[[str, Mapping[str, Any], datetime, Mapping[str, str]], None]
+"""``(twin id, payload, source time, message properties)``: publish derived telemetry."""
 
 
 @dataclass
@@ -70,9 +86,13 @@ class StreamScore:
     samples: int
     skipped: int
     last_skip: str | None
+    model: str | None = None
+    version: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "model": self.model,
+            "version": self.version,
             "monitor": self.monitor,
             "stream": self.stream,
             "detector": self.detector,
@@ -101,7 +121,7 @@ class _Stream:
     """The state of one monitor on one twin."""
 
     monitor: Monitor
-    detector: Detector | None
+    detector: Detector | MultiDetector | None
     sides: list[_Side]
     first_t: float | None = None
     last_t: float | None = None
@@ -112,6 +132,8 @@ class _Stream:
     last_skip: str | None = None
     estimates: deque[list[Any]] = field(default_factory=lambda: deque(maxlen=MAX_ESTIMATES))
     pending: deque[tuple[float, float]] = field(default_factory=deque)
+    latest: dict[str, tuple[float, float]] = field(default_factory=dict)
+    last_published: float = -math.inf
 
 
 def _number(value: Any) -> float | None:
@@ -148,8 +170,15 @@ class MonitoringRunner:
         *,
         twin_document: TwinLookup,
         lineage: Lineage | None = None,
+        registry: ModelRegistry | None = None,
+        publish: Publisher | None = None,
     ) -> None:
         self.spec = spec
+        self.versions: dict[str, int] = (
+            register_monitors(spec, registry) if registry is not None else {}
+        )
+        """The registered model version of each detector monitor, by monitor name."""
+        self._publish = publish
         self._alarms = alarms
         self._twin = twin_document
         self._lineage = lineage
@@ -183,6 +212,8 @@ class MonitoringRunner:
                     s.samples,
                     s.skipped,
                     s.last_skip,
+                    model_name(s.monitor) if s.monitor.name in self.versions else None,
+                    self.versions.get(s.monitor.name),
                 )
                 for s in sorted(found, key=lambda s: s.monitor.name)
             ]
@@ -213,11 +244,13 @@ class MonitoringRunner:
         key = (twin_id, monitor.name)
         stream = self._streams.get(key)
         if stream is None:
-            detector = (
-                make_detector(monitor.detector, dict(monitor.parameters))
-                if monitor.detector is not None
-                else None
-            )
+            detector: Detector | MultiDetector | None = None
+            if monitor.detector is not None and monitor.streams is not None:
+                detector = make_multi_detector(
+                    monitor.detector, monitor.streams, dict(monitor.parameters)
+                )
+            elif monitor.detector is not None:
+                detector = make_detector(monitor.detector, dict(monitor.parameters))
             stream = self._streams[key] = _Stream(monitor, detector, self._sides(twin_id, monitor))
         return stream
 
@@ -273,7 +306,7 @@ class MonitoringRunner:
             for name in (
                 (m.residual.measured, m.residual.estimate, m.residual.std)
                 if m.residual is not None
-                else (m.stream,)
+                else (*(m.streams or ()), m.stream)
             )
             if name is not None
         }
@@ -300,6 +333,9 @@ class MonitoringRunner:
             try:
                 if monitor.residual is not None:
                     self._residual(twin_id, monitor, payload, t)
+                elif monitor.streams is not None:
+                    if any(name in payload for name in monitor.streams):
+                        self._vector(twin_id, monitor, payload, t)
                 elif monitor.stream is not None and monitor.stream in payload:
                     self._sample(twin_id, monitor, payload[monitor.stream], t)
             except Exception:
@@ -369,6 +405,7 @@ class MonitoringRunner:
             return
         stream.samples += 1
         if stream.detector is not None:
+            assert isinstance(stream.detector, Detector)
             try:
                 score = stream.detector.process_one(t, x)
             except Exception:
@@ -380,9 +417,86 @@ class MonitoringRunner:
             stream.score = score
             stream.value = x
             self._judge(twin_id, stream, score, x, t)
+            self._publish_score(twin_id, stream, score, t)
         else:
             stream.value = x
             self._judge(twin_id, stream, x, x, t)
+
+    def _vector(self, twin_id: str, monitor: Monitor, payload: Mapping[str, Any], t: float) -> None:
+        """A sample time of a multi-stream monitor: note the streams' new values, then
+        score the vector once if all are fresh (see the module notes)."""
+        stream = self._stream(twin_id, monitor)
+        assert monitor.streams is not None and isinstance(stream.detector, MultiDetector)
+        if stream.last_t is not None and t < stream.last_t:
+            self._skip(
+                stream,
+                twin_id,
+                f"source time {_when(t).isoformat()} is before the last one "
+                f"({_when(stream.last_t).isoformat()})",
+            )
+            return
+        for name in monitor.streams:
+            if name in payload:
+                x = _number(payload[name])
+                if x is None:
+                    self._skip(stream, twin_id, f"{name} is not a number: {payload[name]!r:.80}")
+                    return
+                stream.latest[name] = (t, x)
+        if stream.last_t == t:
+            return  # this sample time is scored already (its streams came apart)
+        stale = [
+            name
+            for name in monitor.streams
+            if name not in stream.latest or t - stream.latest[name][0] > monitor.fresh
+        ]
+        if stale:
+            self._skip(
+                stream,
+                twin_id,
+                f"no value of {', '.join(stale)} within {monitor.fresh:g} s before this one",
+            )
+            return
+        stream.last_t = t
+        if stream.first_t is None:
+            stream.first_t = t
+        if t - stream.first_t < monitor.settle:
+            stream.skipped += 1
+            stream.last_skip = f"settling: the first {monitor.settle:g} s are not scored"
+            return
+        stream.samples += 1
+        values = {name: stream.latest[name][1] for name in monitor.streams}
+        try:
+            score = stream.detector.process_one(t, values)
+        except Exception:
+            log.exception("detector of monitor %s on %s failed", monitor.name, twin_id)
+            score = NON_FINITE_SCORE
+            stream.detector.last_reason = "the detector failed on this vector (see the log)"
+        if stream.detector.last_reason is not None:
+            stream.last_skip = stream.detector.last_reason
+        stream.score = score
+        stream.value = None
+        self._judge(twin_id, stream, score, score, t)
+        self._publish_score(twin_id, stream, score, t)
+
+    def _publish_score(self, twin_id: str, stream: _Stream, score: float, t: float) -> None:
+        """The score as derived telemetry of the twin, named by the monitor's model
+        version; at most once per ``publish_every`` seconds of source time."""
+        monitor = stream.monitor
+        version = self.versions.get(monitor.name)
+        if monitor.publish is None or self._publish is None or version is None:
+            return
+        if t - stream.last_published < monitor.publish_every:
+            return
+        stream.last_published = t
+        try:
+            self._publish(
+                twin_id,
+                {monitor.publish: score},
+                _when(t),
+                produced_by(model_name(monitor), version),
+            )
+        except Exception:
+            log.exception("score of monitor %s on %s not published", monitor.name, twin_id)
 
     def _judge(self, twin_id: str, stream: _Stream, signal: float, x: float, t: float) -> None:
         """Feed the signal (a score, or the value for a limit) to each side's hysteresis
@@ -437,12 +551,13 @@ class MonitoringRunner:
         h.clear_at = bound - limit.deadband if h.direction == "above" else bound + limit.deadband
         return True
 
-    @staticmethod
-    def _source(monitor: Monitor) -> str:
+    def _source(self, monitor: Monitor) -> str:
         if monitor.limit is not None:
             return f"limit (monitor {monitor.name}; twinsight {twinsight.__version__})"
+        version = self.versions.get(monitor.name)
+        model = f"model {model_name(monitor)} v{version}; " if version is not None else ""
         return (
-            f"detector {monitor.detector} (monitor {monitor.name}; "
+            f"detector {monitor.detector} (monitor {monitor.name}; {model}"
             f"twinsight {twinsight.__version__})"
         )
 
@@ -451,6 +566,11 @@ class MonitoringRunner:
         if monitor.limit is not None:
             where = "over the high" if side.hysteresis.direction == "above" else "under the low"
             return f"{monitor.signal} {x:.4g} is {where} limit {side.bound:g}"
+        if monitor.streams is not None:
+            return (
+                f"{monitor.signal} look anomalous together: score {signal:.3f} "
+                f"(alarm at {side.hysteresis.raise_at:g}, {monitor.detector})"
+            )
         return (
             f"{monitor.signal} looks anomalous: score {signal:.3f} "
             f"(alarm at {side.hysteresis.raise_at:g}, {monitor.detector}), value {x:.4g}"
