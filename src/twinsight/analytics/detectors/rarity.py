@@ -99,7 +99,7 @@ class RarityDetector(Detector):
         baseline: float = 0.7,
         baseline_k: float = 0.05,
         baseline_slot: float = 3_600.0,
-        baseline_rate: float = 0.02,
+        baseline_rate: float = 0.01,
         baseline_smooth: float = 0.1,
         baseline_warmup: int = 2_000,
         quiet: int = 0,
