@@ -24,10 +24,13 @@ goes through the hysteresis, which raises or clears the alarm through the
 Each stream keeps how many samples it scored and skipped and the last reason, shown by
 ``GET /twins/{id}/anomalies`` beside the latest score.
 
-A multi-stream monitor (``streams``) keeps each stream's latest value and its source time;
-at a sample time where one of them arrives, the vector is scored (once per sample time) if
-every stream's latest value is at most ``fresh`` seconds older, else the sample time is
-skipped with the stale stream named.
+A multi-stream monitor (``streams``) keeps each stream's latest value and its source time.
+A sample time is scored once: at once when every stream has a value at that very time (a
+SenML pack, or the last of its separate messages), else when a later sample time begins —
+then with each stream's latest value, provided it is at most ``fresh`` seconds older;
+otherwise the sample time is skipped with the stale streams named. So values of one
+sample time that arrive in separate messages are paired with each other, not with the
+previous sample's.
 
 Given a model registry, every detector monitor is a registered model version
 (:mod:`.models`), named in its alarms' source; with ``publish`` its score is also derived
@@ -133,6 +136,7 @@ class _Stream:
     estimates: deque[list[Any]] = field(default_factory=lambda: deque(maxlen=MAX_ESTIMATES))
     pending: deque[tuple[float, float]] = field(default_factory=deque)
     latest: dict[str, tuple[float, float]] = field(default_factory=dict)
+    pending_time: float | None = None
     last_published: float = -math.inf
 
 
@@ -435,15 +439,27 @@ class MonitoringRunner:
                 f"({_when(stream.last_t).isoformat()})",
             )
             return
+        if stream.pending_time is not None and t > stream.pending_time:
+            self._score_vector(twin_id, stream, stream.pending_time)
         for name in monitor.streams:
             if name in payload:
                 x = _number(payload[name])
                 if x is None:
                     self._skip(stream, twin_id, f"{name} is not a number: {payload[name]!r:.80}")
                     return
-                stream.latest[name] = (t, x)
+                if name not in stream.latest or stream.latest[name][0] <= t:
+                    stream.latest[name] = (t, x)
         if stream.last_t == t:
-            return  # this sample time is scored already (its streams came apart)
+            return  # a late piece of a sample time scored already
+        if all(name in stream.latest and stream.latest[name][0] == t for name in monitor.streams):
+            self._score_vector(twin_id, stream, t)
+        else:
+            stream.pending_time = t  # the rest may still come, in another message
+
+    def _score_vector(self, twin_id: str, stream: _Stream, t: float) -> None:
+        monitor = stream.monitor
+        assert monitor.streams is not None and isinstance(stream.detector, MultiDetector)
+        stream.pending_time = None
         stale = [
             name
             for name in monitor.streams
