@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from support import add_factory_models
+from twinsight.analytics.detectors.multi import multi_detector_classes
 from twinsight.analytics.monitoring import (
     MonitoringConfigError,
     detector_classes,
@@ -43,7 +44,8 @@ def test_the_factory_file_loads_and_names_registered_detectors() -> None:
     names = {m.name for m in spec.monitors}
     assert {"motor-vibration", "pump-flow", "tank-level-limits"} <= names
     for monitor in spec.monitors:
-        assert monitor.detector is None or monitor.detector in detector_classes()
+        known = multi_detector_classes() if monitor.streams else detector_classes()
+        assert monitor.detector is None or monitor.detector in known
     assert {"robust_z", "rarity", "hst"} <= set(detector_classes())
 
 

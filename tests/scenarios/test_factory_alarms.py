@@ -88,6 +88,8 @@ def test_each_injected_fault_raises_its_alarm_on_its_twin_only(
     _run(hub, live, 40 * 60.0)
     raised = {(a.twin_id, a.condition) for a in hub.alarms.list()}
     assert ("line-2-motor", "anomaly:vibration") in raised
+    # The motor's readings taken together (a multi-stream monitor) flag it too.
+    assert ("line-2-motor", "anomaly:speed+windingTemperature+vibration") in raised
     # The bearing's heat, which the motor's model does not know, shows in its residual.
     assert ("line-2-motor", "anomaly:windingTemperature-residual") in raised
     assert ("line-1-pump", "anomaly:flow") in raised or (
@@ -99,7 +101,9 @@ def test_each_injected_fault_raises_its_alarm_on_its_twin_only(
     assert {twin for twin, _ in raised} == faulty  # no healthy twin alarmed
     for alarm in hub.alarms.list():
         assert alarm.raised >= start
-        assert alarm.source.startswith(("detector robust_z", "detector residual", "limit"))
+        assert alarm.source.startswith(
+            ("detector robust_z", "detector residual", "detector mahalanobis", "limit")
+        )
     tank = hub.alarms.active("line-3-tank", "limit:level:high")
     assert tank is not None and tank.value is not None and tank.value > 3.5
     assert tank.severity == "critical"
