@@ -10,7 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
-from twinsight.analytics.monitoring import MonitoringSpec
+from twinsight.analytics.monitoring import MonitoringConfigError, MonitoringSpec
 from twinsight.api import create_app
 from twinsight.core.clock import Clock
 from twinsight.core.errors import TwinsightError
@@ -119,7 +119,12 @@ def run_server(
             )
         added = import_missing_models(hub, model_paths)
         if monitoring is not None:  # before live data flows, so it sees all of it
-            hub.start_monitoring(monitoring)
+            try:  # its names are checked against the models now
+                hub.start_monitoring(monitoring)
+            except MonitoringConfigError as exc:
+                raise SystemExit(
+                    "the monitoring file does not fit the models:\n  " + "\n  ".join(exc.problems)
+                ) from exc
             log.info("monitoring: %d monitor(s) watching live data", len(monitoring.monitors))
         if seed is not None:
             log.info("demo world: %d twin(s) created", seed(hub))

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from support import add_factory_models
 from twinsight.analytics.monitoring import MonitoringConfigError, parse_monitoring
 from twinsight.api import create_app
+from twinsight.cli import app
 from twinsight.core.clock import ManualClock
 from twinsight.core.events import TelemetryReceived
 from twinsight.core.provenance import MODEL, MODEL_VERSION
@@ -202,3 +204,18 @@ def test_bad_multi_stream_and_publish_names_are_refused_with_line_and_field(hub:
         "(say, vibrationAnomalyScore)"
     ]
     assert hub.monitoring is not None and hub.monitoring.spec.monitors[0].name == "vib"  # kept
+
+
+def test_the_demo_refuses_a_monitoring_file_that_does_not_fit_its_models(tmp_path: Path) -> None:
+    bad = tmp_path / "monitoring.yaml"
+    bad.write_text(
+        "monitors:\n  - name: a\n    model: dtmi:twinsight:factory:Motor;1\n"
+        "    streams: [speed, torque]\n    detector: mahalanobis\n    alarm: {raise: 0.9}\n"
+    )
+    result = CliRunner().invoke(
+        app, ["demo", "--port", "0", "--data-dir", str(tmp_path / "d"), "--monitoring", str(bad)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "line 4: monitors[0].streams[1]: dtmi:twinsight:factory:Motor;1 declares no " in str(
+        result.exception
+    )

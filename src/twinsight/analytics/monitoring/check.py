@@ -28,9 +28,7 @@ def check_against_models(spec: MonitoringSpec, declared: Declared, model_of: Mod
         for model in models:
             names = declared(model)
             if names is None:
-                if monitor.model is not None:
-                    problems.append(f"{spec.where('monitors', i, 'model')}: no model {model!r}")
-                continue
+                continue  # a model uploaded later is watched then, unchecked
             for j, stream in enumerate(monitor.streams or ()):
                 if names.get(stream) != "telemetry":
                     known = ", ".join(sorted(n for n, k in names.items() if k == "telemetry"))
