@@ -31,6 +31,7 @@ def test_the_documented_monitoring_file_is_accepted() -> None:
     spec = parse_monitoring(text, "docs/alarms.md")
     assert [m.name for m in spec.monitors] == [
         "motor-vibration",
+        "motor-condition",
         "motor-winding-residual",
         "tank-level-limits",
     ]

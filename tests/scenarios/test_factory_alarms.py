@@ -90,6 +90,11 @@ def test_each_injected_fault_raises_its_alarm_on_its_twin_only(
     assert ("line-2-motor", "anomaly:vibration") in raised
     # The motor's readings taken together (a multi-stream monitor) flag it too.
     assert ("line-2-motor", "anomaly:speed+windingTemperature+vibration") in raised
+    first = {}
+    for alarm in sorted(hub.alarms.list(), key=lambda a: a.raised, reverse=True):
+        first[alarm.twin_id, alarm.condition] = alarm.raised
+    together = first["line-2-motor", "anomaly:speed+windingTemperature+vibration"]
+    assert together < first["line-2-motor", "anomaly:vibration"]  # the combination is earlier
     # The bearing's heat, which the motor's model does not know, shows in its residual.
     assert ("line-2-motor", "anomaly:windingTemperature-residual") in raised
     assert ("line-1-pump", "anomaly:flow") in raised or (
