@@ -89,7 +89,8 @@ class Limit(_Strict):
 
 
 class Monitor(_Strict):
-    """One monitor: a detector or a limit watching one stream of the twins it names."""
+    """One monitor: a detector or a limit watching one stream of the twins it names, or a
+    multi-stream detector watching several (``streams``)."""
 
     name: str = Field(min_length=1, max_length=200)
     model: str | None = None
