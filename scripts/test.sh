@@ -9,4 +9,4 @@ echo "== ruff format"; $BIN/ruff format --check src tests bench
 echo "== mypy"; $BIN/mypy
 echo "== import-linter (layer dependency rule)"; $BIN/lint-imports
 [ "${1:-}" = "--lint-only" ] && exit 0
-echo "== pytest"; $BIN/python -m pytest -n 2 -q "$@"
+echo "== pytest"; $BIN/python -m pytest -n 2 -q --durations=15 "$@"
