@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from twinsight.core.errors import BadRequest
+from twinsight.core.locations import line_of, location
 
 MAX_FILE_BYTES = 1024 * 1024
 _DURATION = re.compile(
@@ -65,29 +66,6 @@ def seconds(value: Any) -> float:
     if amount < 0:
         raise ValueError(f"a duration cannot be negative ({value!r})")
     return amount
-
-
-def location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if 0 <= part < len(node.value) else None
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -34,12 +34,12 @@ from twinsight.control.guards_state import TwinState
 from twinsight.control.guards_yaml import (
     ControlFileError,
     Strict,
-    line_of,
     parse_yaml,
     read_text,
     seconds,
 )
 from twinsight.core.errors import TwinsightError
+from twinsight.core.locations import line_of
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from twinsight.analytics.detectors.multi import make_multi_detector
 from twinsight.analytics.monitoring.registry import make_detector
 from twinsight.core.errors import BadRequest
+from twinsight.core.locations import line_of, location
 
 MAX_CONFIG_BYTES = 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -201,9 +202,9 @@ class MonitoringSpec(_Strict):
 
     def where(self, *loc: Any) -> str:
         """``file: line N: monitors[i].field`` for a problem found after parsing."""
-        line = _line_of(self._root, loc) if self._root is not None else None
+        line = line_of(self._root, loc) if self._root is not None else None
         at = f": line {line}" if line is not None else ""
-        return f"{self._source}{at}: {_location(loc)}"
+        return f"{self._source}{at}: {location(loc)}"
 
     @model_validator(mode="after")
     def _unique(self) -> MonitoringSpec:
@@ -226,29 +227,6 @@ class MonitoringConfigError(BadRequest):
             details=[{"code": "InvalidMonitoring", "message": p} for p in problems],
         )
         self.problems = problems
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if 0 <= part < len(node.value) else None
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line
 
 
 def parse_monitoring(text: str, name: str) -> MonitoringSpec:
@@ -274,9 +252,9 @@ def parse_monitoring(text: str, name: str) -> MonitoringSpec:
             loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
             # union members (float | str) add their type to the location: drop it
             loc = tuple(p for p in loc if p not in ("float", "str", "int"))
-            line = _line_of(root, loc)
+            line = line_of(root, loc)
             where = f": line {line}" if line is not None else ""
-            field = _location(loc) or "(top level)"
+            field = location(loc) or "(top level)"
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{name}{where}: {field}: {message}")
         raise MonitoringConfigError(problems) from None

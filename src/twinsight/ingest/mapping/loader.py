@@ -26,12 +26,12 @@ bad.yaml: mappings[0].format: Input should be 'json', 'senml', 'number' or 'csv'
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from twinsight.core.errors import BadRequest
+from twinsight.core.locations import location
 from twinsight.ingest.mapping.rules import Mapping, Rule
 from twinsight.ingest.mapping.spec import MappingSpec
 from twinsight.ingest.units import UnitError, check_unit, pint_expression
@@ -52,13 +52,6 @@ class MappingError(BadRequest):
         self.problems = problems
 
 
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def parse_mapping(text: str, name: str) -> Mapping:
     """Parse and compile mapping text (YAML, of which JSON is a subset)."""
     try:
@@ -74,7 +67,7 @@ def parse_mapping(text: str, name: str) -> Mapping:
     except ValidationError as exc:
         raise MappingError(
             [
-                f"{name}: {_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                f"{name}: {location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors()
             ]
         ) from None
