@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from twinsight.core.errors import BadRequest
-from twinsight.core.locations import line_of, location
+from twinsight.core.locations import read_config_text, validation_problems
 
 MAX_FILE_BYTES = 1024 * 1024
 _DURATION = re.compile(
@@ -85,27 +85,10 @@ def parse_yaml(text: str, name: str, model: type[M]) -> tuple[M, yaml.Node | Non
     try:
         return model.model_validate(document or {}), root
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-            loc = tuple(p for p in loc if p not in ("float", "str", "int"))
-            line = line_of(root, loc)
-            where = f": line {line}" if line is not None else ""
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{name}{where}: {location(loc) or '(top level)'}: {message}")
+        problems = validation_problems(exc.errors(), root, name)
         raise ControlFileError(problems) from None
 
 
 def read_text(path: Path | str) -> str:
     """A control file's text, or a :class:`ControlFileError` saying why it cannot be read."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ControlFileError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise ControlFileError([f"{path}: {len(data):,} bytes is larger than {MAX_FILE_BYTES:,}"])
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ControlFileError([f"{path}: byte {exc.start} is not valid UTF-8"]) from None
+    return read_config_text(path, MAX_FILE_BYTES, ControlFileError)

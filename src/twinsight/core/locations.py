@@ -9,7 +9,8 @@ rules) is checked by pydantic, which names the failing field as a path tuple
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -37,3 +38,37 @@ def line_of(root: Any, loc: Sequence[Any]) -> int | None:
             break
         node, line = child, child.start_mark.line + 1
     return line
+
+
+def validation_problems(errors: Sequence[Mapping[str, Any]], root: Any, name: str) -> list[str]:
+    """pydantic's ``ValidationError.errors()`` as ``name: line N: a[0].b: message`` lines.
+
+    Validator functions and the members of a union (``float | str``) add parts of their
+    own to an error's location; they are not fields the operator wrote, so they go."""
+    problems = []
+    for error in errors:
+        loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+        loc = tuple(p for p in loc if p not in ("float", "str", "int"))
+        line = line_of(root, loc)
+        where = f": line {line}" if line is not None else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name}{where}: {location(loc) or '(top level)'}: {message}")
+    return problems
+
+
+def read_config_text(
+    path: Path | str, max_bytes: int, error: Callable[[list[str]], Exception]
+) -> str:
+    """A hand-written file's text (UTF-8, a byte-order mark allowed), or ``error`` with the
+    reason it cannot be used: unreadable, larger than ``max_bytes``, not UTF-8."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+    if len(data) > max_bytes:
+        raise error([f"{path}: {len(data):,} bytes is larger than {max_bytes:,}"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error([f"{path}: byte {exc.start} is not valid UTF-8"]) from None

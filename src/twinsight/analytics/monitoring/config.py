@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from twinsight.analytics.detectors.multi import make_multi_detector
 from twinsight.analytics.monitoring.registry import make_detector
 from twinsight.core.errors import BadRequest
-from twinsight.core.locations import line_of, location
+from twinsight.core.locations import line_of, location, read_config_text, validation_problems
 
 MAX_CONFIG_BYTES = 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
@@ -247,32 +247,11 @@ def parse_monitoring(text: str, name: str) -> MonitoringSpec:
         spec._root, spec._source = root, name
         return spec
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-            # union members (float | str) add their type to the location: drop it
-            loc = tuple(p for p in loc if p not in ("float", "str", "int"))
-            line = line_of(root, loc)
-            where = f": line {line}" if line is not None else ""
-            field = location(loc) or "(top level)"
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{name}{where}: {field}: {message}")
+        problems = validation_problems(exc.errors(), root, name)
         raise MonitoringConfigError(problems) from None
 
 
 def load_monitoring_file(path: Path | str) -> MonitoringSpec:
     """Read and check a monitoring file."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MonitoringConfigError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise MonitoringConfigError(
-            [f"{path}: {len(data):,} bytes is larger than {MAX_CONFIG_BYTES:,}"]
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MonitoringConfigError([f"{path}: byte {exc.start} is not valid UTF-8"]) from None
+    text = read_config_text(path, MAX_CONFIG_BYTES, MonitoringConfigError)
     return parse_monitoring(text, str(path))
