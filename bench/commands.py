@@ -9,6 +9,9 @@ serving every motor (it answers ``done`` at once) and the platform's delivery. M
 * desired values: submit → ``accepted`` → the device reports the value through normal
   ingest → ``done``: median in milliseconds.
 
+All of it twice: with platform and device on MQTT 3.1.1 (correlation id in the body), and
+on MQTT 5 (Response Topic and Correlation Data properties; figures prefixed ``mqtt5_``).
+
 ``python bench/commands.py`` (``--quick``: fewer rounds); figures as one JSON object on
 the last line.
 """
@@ -53,14 +56,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         broker = Broker(Path(folder))
         try:
-            figures = run(broker.url, sequential, bursts, desired_rounds)
+            figures = run(broker.url, sequential, bursts, desired_rounds, "3.1.1")
+            mqtt5 = run(broker.url, sequential, bursts, desired_rounds, "5")
+            figures.update(
+                {f"mqtt5_{k}": v for k, v in mqtt5.items() if k.endswith(("_median", "_p95"))}
+            )
         finally:
             broker.stop()
     figures["quick"] = args.quick
     print(json.dumps(figures))
 
 
-def run(url: str, sequential: int, bursts: int, desired_rounds: int) -> dict[str, Any]:
+def run(
+    url: str, sequential: int, bursts: int, desired_rounds: int, protocol: str
+) -> dict[str, Any]:
     with Hub(mapping=load_mapping_file(MAPPING_FILE)) as hub:
         documents, _ = load_paths([MODELS_DIR])
         hub.models.add(documents)
@@ -88,9 +97,11 @@ def run(url: str, sequential: int, bursts: int, desired_rounds: int) -> dict[str
                 return {"status": "accepted"}
             return {"status": "done", "response": True}
 
-        endpoint = MqttDeviceEndpoint(url, hub.clock, motors, device)
+        endpoint = MqttDeviceEndpoint(url, hub.clock, motors, device, protocol=protocol)
         endpoint.start()
-        hub.start_command_delivery(url, settings=DeliverySettings(timeout=10, retries=0))
+        hub.start_command_delivery(
+            url, settings=DeliverySettings(timeout=10, retries=0), protocol=protocol
+        )
 
         def wait(action_id: str) -> str:
             with lock:

@@ -300,12 +300,16 @@ class Hub:
         broker_url: str,
         topics: DeviceTopics | None = None,
         settings: DeliverySettings | None = None,
+        protocol: str = "auto",
     ) -> Delivery:
-        """Deliver actions to devices over MQTT at ``broker_url`` (docs/control.md)."""
+        """Deliver actions to devices over MQTT at ``broker_url`` (docs/control.md);
+        ``protocol``: ``"auto"`` (MQTT 5 if the broker speaks it), ``"5"`` or ``"3.1.1"``."""
         from twinsight.ingest.connectors.mqtt_commands import MqttCommandTransport
 
         topics = topics or DeviceTopics()
-        transport = MqttCommandTransport(broker_url, self.clock, prefix=topics.prefix)
+        transport = MqttCommandTransport(
+            broker_url, self.clock, prefix=topics.prefix, protocol=protocol
+        )
         delivery = Delivery(transport, topics, settings)
         self.start_connectors([delivery])
         self.actions.attach_delivery(delivery)

@@ -214,3 +214,30 @@ def test_a_broker_that_stops_acknowledging_makes_publishing_fail_not_hang() -> N
             assert not publisher.flush(0.1)
         finally:
             publisher.stop()
+
+
+@needs_mosquitto
+def test_mqtt5_keeps_within_the_brokers_receive_maximum_and_delivers_everything(
+    tmp_path: Path,
+) -> None:
+    """Mosquitto announces Receive Maximum 5 here (MQTT 5.0 §3.2.2.3.3: a client must not
+    have more QoS 1 messages unacknowledged); Mosquitto itself tolerates more, so the window
+    is asserted directly."""
+    with mosquitto(tmp_path / "broker", max_inflight=5) as broker, subscriber(broker.port) as got:
+        publisher = MqttPublisher(broker.url, protocol="5", max_inflight=1000)
+        publisher.start()
+        try:
+            assert publisher.protocol_used == "5"
+            assert publisher.window == 5
+            publisher.publish_many(("plant/x", str(i).encode(), 1) for i in range(300))
+            assert publisher.flush(10)
+            wait_until(lambda: len(got) == 300, what="300 messages")
+            assert got == [str(i).encode() for i in range(300)]
+            assert publisher.reconnects == 0
+        finally:
+            publisher.stop()
+
+
+def test_an_unknown_protocol_is_refused_with_the_choices() -> None:
+    with pytest.raises(ConnectorError, match=r"one of 3\.1\.1, 5, auto, not '4'"):
+        MqttPublisher("mqtt://127.0.0.1:1883", protocol="4")

@@ -16,7 +16,8 @@ Topic scheme (``prefix`` default ``twinsight``, ``device`` the twin's device top
     <prefix>/<device>/desired/response                     {"id": corr, "status": ...}
 
 ``status`` is ``accepted`` (the device took it and works on it), ``done`` or ``failed``
-(with ``"error": "why"``).
+(with ``"error": "why"``). Where the transport carries the correlation id outside the body
+(MQTT 5's Correlation Data), an answer is matched by that, else by the body's ``"id"``.
 """
 
 from __future__ import annotations
@@ -38,10 +39,15 @@ RESPONSE_STATUSES = ("accepted", "done", "failed")
 class CommandTransport(Protocol):
     """Moves requests to devices and their answers back (MQTT in the platform)."""
 
-    def publish(self, topic: str, payload: bytes) -> None: ...
+    def publish(self, topic: str, payload: bytes, correlation: str | None = None) -> None:
+        """Send ``payload``; ``correlation`` (the id also in the body) may travel outside the
+        body too (MQTT 5 Correlation Data) for a device to echo."""
+        ...
 
-    def listen(self, handler: Callable[[str, bytes], None]) -> None:
-        """Call ``handler(topic, payload)`` for every message on a ``.../response`` topic."""
+    def listen(self, handler: Callable[[str, bytes, str | None], None]) -> None:
+        """Call ``handler(topic, payload, correlation)`` for every message on a
+        ``.../response`` topic (``correlation`` None when the message carried none outside
+        its body)."""
         ...
 
     def start(self) -> None: ...
@@ -87,6 +93,7 @@ Outcome = Callable[[str, str, Any, str, int], None]
 @dataclass(slots=True)
 class _InFlight:
     action_id: str
+    correlation: str
     topic: str
     payload: bytes
     attempts: int
@@ -148,13 +155,14 @@ class Delivery:
         with self._lock:
             self._inflight[correlation_id] = _InFlight(
                 action_id,
+                correlation_id,
                 topic,
                 payload,
                 1,
                 time.monotonic() + self.settings.timeout,
                 await_report=await_report,
             )
-        self.transport.publish(topic, payload)
+        self.transport.publish(topic, payload, correlation_id)
 
     def settle(self, correlation_id: str) -> bool:
         """Stop watching ``correlation_id`` (its outcome is known otherwise); whether it was
@@ -174,13 +182,17 @@ class Delivery:
             except Exception:
                 log.exception("recording the outcome of action %s failed", action_id)
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
+    def _on_message(self, topic: str, payload: bytes, correlation: str | None = None) -> None:
         try:
             body = orjson.loads(payload)
         except orjson.JSONDecodeError:
             log.warning("device answer on %s is not JSON; ignored", topic)
             return
-        if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        if not isinstance(body, dict):
+            log.warning("device answer on %s is not a JSON object; ignored", topic)
+            return
+        corr = correlation or body.get("id")
+        if not isinstance(corr, str) or not corr:
             log.warning("device answer on %s has no correlation id; ignored", topic)
             return
         status = body.get("status")
@@ -188,7 +200,7 @@ class Delivery:
             log.warning("device answer on %s: unknown status %r; ignored", topic, status)
             return
         with self._lock:
-            flight = self._inflight.get(body["id"])
+            flight = self._inflight.get(corr)
             if flight is None:
                 return  # a late or duplicate answer: the action is already settled
             if status == "done" and flight.await_report:
@@ -199,7 +211,7 @@ class Delivery:
                 flight.accepted = True
                 flight.deadline = time.monotonic() + self.settings.completion
             else:
-                del self._inflight[body["id"]]
+                del self._inflight[corr]
             attempts = flight.attempts
         error = str(body.get("error", "")) if status == "failed" else ""
         self._report(flight.action_id, status, body.get("response"), error, attempts)
@@ -231,7 +243,7 @@ class Delivery:
                         expired.append((flight, why))
             for flight in resend:
                 try:
-                    self.transport.publish(flight.topic, flight.payload)
+                    self.transport.publish(flight.topic, flight.payload, flight.correlation)
                 except Exception as exc:  # the broker may be away: the next retry may pass
                     log.warning("resending to %s failed: %s", flight.topic, exc)
                 self._report(flight.action_id, "retry", None, "", flight.attempts)

@@ -10,7 +10,8 @@ so a set-point sent from the page moves the simulated motor and then its telemet
 
 Protocol-free: the MQTT end (:class:`~twinsight.ingest.connectors.mqtt_commands.
 MqttDeviceEndpoint`) calls :meth:`SimulatedDeviceResponder.__call__` with the device topic,
-the kind of request and its JSON body.
+the kind of request and its JSON body, and sends the answer the way the request asked: on
+MQTT 5 to its Response Topic with its Correlation Data, on 3.1.1 with the body's id.
 """
 
 from __future__ import annotations

@@ -22,6 +22,16 @@ PUBLISH, PUBACK and PINGREQ here):
 * **Reconnects by itself** (1 s doubling to 30 s): QoS 1 messages not yet acknowledged are
   sent again (flagged DUP) once the broker is back; QoS 0 messages published while it is
   away are dropped, as QoS 0 allows.
+* **MQTT 5 when asked** (``protocol="5"``, or ``"auto"``: try 5 and fall back to 3.1.1 when
+  the broker refuses the protocol level with CONNACK return code 0x01, as a 3.1.1-only
+  broker does): :meth:`MqttPublisher.publish` can then carry the Response Topic and
+  Correlation Data properties (MQTT 5.0 §3.3.2.3.5-6), the broker's Receive Maximum bounds
+  the in-flight window, and PUBACK reason codes ≥ 0x80 are logged. Which version was
+  used is logged and is :attr:`MqttPublisher.protocol_used`.
+* **Subscribes when asked** (:meth:`MqttPublisher.subscribe`, before :meth:`start`): the
+  command path answers on the same connection and needs each message's MQTT 5
+  properties, which the ingest connector does not keep. Subscriptions are renewed on
+  every reconnect; received QoS 1 messages are acknowledged after the handler ran.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ import contextlib
 import logging
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from twinsight.core.errors import ConnectorError
@@ -39,6 +49,13 @@ from twinsight.ingest.connectors import mqtt_wire as wire
 log = logging.getLogger(__name__)
 
 PUBACK = 0x40
+PROTOCOLS = ("3.1.1", "5", "auto")
+UNACCEPTABLE_PROTOCOL_V311 = 0x01
+"""What a 3.1.1-only broker answers an MQTT 5 CONNECT with (MQTT 3.1.1 §3.2.2.3)."""
+
+Received = Callable[[str, bytes, dict[int, bytes]], None]
+"""``(topic, payload, MQTT 5 properties)`` of a message a subscribing publisher receives
+(properties are empty on MQTT 3.1.1)."""
 _REFUSED = {
     0x84: "unsupported protocol version",
     0x85: "client identifier not valid",
@@ -47,17 +64,28 @@ _REFUSED = {
 }
 
 
-def publish_packet(topic: bytes, payload: bytes, qos: int, mid: int, *, dup: bool = False) -> bytes:
-    """One MQTT 3.1.1 PUBLISH (``topic`` already UTF-8)."""
-    length = 2 + len(topic) + (2 if qos else 0) + len(payload)
+def publish_packet(
+    topic: bytes,
+    payload: bytes,
+    qos: int,
+    mid: int,
+    *,
+    dup: bool = False,
+    props: bytes | None = None,
+) -> bytes:
+    """One PUBLISH (``topic`` already UTF-8): MQTT 3.1.1 when ``props`` is None, else
+    MQTT 5 with ``props`` as its property block (length included; ``b"\\x00"`` for none)."""
+    extra = props or b""
+    length = 2 + len(topic) + (2 if qos else 0) + len(extra) + len(payload)
     first = 0x30 | (qos << 1) | (0x08 if dup else 0)
     header = bytes((first, length)) if length < 0x80 else bytes((first,)) + wire.varint(length)
     ident = mid.to_bytes(2, "big") if qos else b""
-    return b"".join((header, len(topic).to_bytes(2, "big"), topic, ident, payload))
+    return b"".join((header, len(topic).to_bytes(2, "big"), topic, ident, extra, payload))
 
 
 class MqttPublisher:
-    """Publishes messages to ``url`` (``mqtt://host:port``), MQTT 3.1.1, QoS 0 or 1."""
+    """Publishes messages to ``url`` (``mqtt://host:port``), QoS 0 or 1; MQTT 3.1.1 unless
+    ``protocol`` is ``"5"`` or ``"auto"``."""
 
     def __init__(
         self,
@@ -69,12 +97,26 @@ class MqttPublisher:
         connect_timeout: float = 10.0,
         max_inflight: int = 1000,
         keepalive: int = 30,
+        protocol: str = "3.1.1",
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "mqtt" or not parts.hostname:
             raise ConnectorError(f"MQTT publisher URL must look like mqtt://host:port: {url!r}")
         if not 1 <= max_inflight <= 65_535:
             raise ConnectorError(f"max_inflight must be 1..65535, not {max_inflight!r}")
+        if protocol not in PROTOCOLS:
+            raise ConnectorError(
+                f"MQTT publisher protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}"
+            )
+        self._protocol = protocol
+        # The version spoken: decided by the first connection for "auto", kept afterwards
+        # (messages in flight are encoded for it).
+        self._v5: bool | None = None if protocol == "auto" else protocol == "5"
+        self._subscriptions: list[tuple[str, int]] = []
+        self._on_message: Received | None = None
+        # Received with the SUBACK, before the reader ran: parsed packets and the rest.
+        self._early: list[wire.Publish | wire.Control] = []
+        self._leftover = bytearray()
         self._host = parts.hostname
         self._port = parts.port or 1883
         self._client_id = client_id
@@ -82,6 +124,7 @@ class MqttPublisher:
         self._password = password
         self._timeout = connect_timeout
         self._max_inflight = max_inflight
+        self._window = max_inflight  # lowered to the broker's Receive Maximum on MQTT 5
         self._keepalive = keepalive
         # Guards the window and the connection state; notified on every PUBACK and connect.
         self._lock = threading.Condition()
@@ -103,9 +146,32 @@ class MqttPublisher:
         return f"mqtt://{self._host}:{self._port}"
 
     @property
+    def protocol_used(self) -> str | None:
+        """``"5"`` or ``"3.1.1"`` once known (after :meth:`start` for ``"auto"``)."""
+        return None if self._v5 is None else "5" if self._v5 else "3.1.1"
+
+    def subscribe(self, topics: Iterable[str], handler: Received, *, qos: int = 1) -> None:
+        """Receive the messages on ``topics`` through ``handler`` (call before :meth:`start`;
+        the handler runs on the reader thread, so it must not block for long)."""
+        if self._thread is not None:
+            raise ConnectorError("subscribe before the MQTT publisher starts")
+        if qos not in (0, 1):
+            raise ConnectorError(f"the MQTT publisher subscribes at QoS 0 or 1, not {qos!r}")
+        self._subscriptions = [(topic, qos) for topic in topics]
+        if not self._subscriptions:
+            raise ConnectorError("subscribe needs at least one topic")
+        self._on_message = handler
+
+    @property
     def connected(self) -> bool:
         with self._lock:
             return self._sock is not None
+
+    @property
+    def window(self) -> int:
+        """QoS 1 messages allowed in flight: ``max_inflight``, or the broker's Receive
+        Maximum (MQTT 5) when lower."""
+        return self._window
 
     @property
     def unacknowledged(self) -> int:
@@ -123,7 +189,7 @@ class MqttPublisher:
             target=self._run, name="twinsight-mqtt-publisher", daemon=True
         )
         self._thread.start()
-        log.info("publishing to %s", self.url)
+        log.info("publishing to %s (MQTT %s)", self.url, self.protocol_used)
 
     def stop(self) -> None:
         """Give the broker a moment to acknowledge what is in flight, then disconnect."""
@@ -148,7 +214,21 @@ class MqttPublisher:
             self._thread = None
 
     def _open(self) -> socket.socket:
-        """Connect and wait for the CONNACK; any failure is a :class:`ConnectorError`."""
+        """Connect (MQTT 5 first when ``"auto"``, 3.1.1 if the broker refuses that), wait
+        for the CONNACK and the subscriptions; any failure is a :class:`ConnectorError`."""
+        if self._v5 is not None:
+            return self._open_as(self._v5)
+        try:
+            sock = self._open_as(True)
+        except _Unacceptable:
+            log.info("MQTT broker %s speaks only MQTT 3.1.1; the publisher uses 3.1.1", self.url)
+            sock = self._open_as(False)
+            self._v5 = False
+            return sock
+        self._v5 = True
+        return sock
+
+    def _open_as(self, v5: bool) -> socket.socket:
         try:
             sock = socket.create_connection((self._host, self._port), timeout=self._timeout)
         except OSError as error:
@@ -158,7 +238,7 @@ class MqttPublisher:
             sock.sendall(
                 wire.connect(
                     self._client_id,
-                    v5=False,
+                    v5=v5,
                     clean=True,
                     keepalive=self._keepalive,
                     username=self._username,
@@ -172,14 +252,22 @@ class MqttPublisher:
                 if not data:
                     raise ConnectorError(f"MQTT broker {self.url} closed the connection")
                 buf += data
-                del buf[: wire.parse(buf, False, packets)]
-            first = packets[0]
+                del buf[: wire.parse(buf, v5, packets)]
+            first = packets.pop(0)
             if not isinstance(first, wire.Control) or first.kind != wire.CONNACK:
                 raise ConnectorError(f"MQTT broker {self.url} did not answer with a CONNACK")
-            code = wire.connack(first.body, v5=False)[1]
+            if v5 and len(first.body) == 2 and first.body[1] == UNACCEPTABLE_PROTOCOL_V311:
+                raise _Unacceptable(f"MQTT broker {self.url} does not speak MQTT 5")
+            code = wire.connack(first.body, v5=v5)[1]
             if code:
                 reason = _REFUSED.get(code, f"reason code 0x{code:02x}")
                 raise ConnectorError(f"MQTT broker {self.url} refused the publisher: {reason}")
+            if v5:
+                receive_maximum = wire.connack_properties(first.body).get(wire.RECEIVE_MAXIMUM)
+                if receive_maximum:
+                    self._window = min(self._max_inflight, int.from_bytes(receive_maximum, "big"))
+            if self._subscriptions:
+                self._subscribe_on(sock, v5, buf, packets)
             # The reader wakes up this often to keep the connection alive.
             sock.settimeout(max(0.5, self._keepalive / 2))
         except (OSError, wire.ProtocolError) as error:
@@ -195,14 +283,76 @@ class MqttPublisher:
             raise
         return sock
 
+    def _subscribe_on(
+        self,
+        sock: socket.socket,
+        v5: bool,
+        buf: bytearray,
+        packets: list[wire.Publish | wire.Control],
+    ) -> None:
+        """Subscribe and wait for the SUBACK; what came with it is left for the reader."""
+        sock.sendall(wire.subscribe(1, self._subscriptions, v5=v5))
+        while True:
+            for i, packet in enumerate(packets):
+                if not isinstance(packet, wire.Control) or packet.kind != wire.SUBACK:
+                    continue
+                codes = wire.suback(packet.body, v5=v5)[1]
+                refused = [
+                    topic
+                    for (topic, _), code in zip(self._subscriptions, codes, strict=False)
+                    if code >= 0x80
+                ]
+                if refused:
+                    raise ConnectorError(
+                        f"MQTT broker {self.url} refused the subscription to {', '.join(refused)}"
+                    )
+                self._early = packets[:i] + packets[i + 1 :]
+                self._leftover = bytearray(buf)
+                return
+            data = sock.recv(4096)
+            if not data:
+                raise ConnectorError(f"MQTT broker {self.url} closed the connection")
+            buf += data
+            del buf[: wire.parse(buf, v5, packets)]
+
     # -- publishing --------------------------------------------------------------------------
 
-    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
-        self.publish_many(((topic, payload, qos),))
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 0,
+        response_topic: str | None = None,
+        correlation: bytes | None = None,
+    ) -> None:
+        """Publish one message; on MQTT 5 with the Response Topic and Correlation Data
+        properties when given (on MQTT 3.1.1 they are left out: the broker cannot carry
+        them)."""
+        props: bytes | None = None
+        if self._v5 is None:
+            raise ConnectorError("with protocol 'auto', publish after the publisher started")
+        if self._v5:
+            fields: dict[int, bytes] = {}
+            if response_topic is not None:
+                fields[wire.RESPONSE_TOPIC] = response_topic.encode()
+            if correlation is not None:
+                fields[wire.CORRELATION_DATA] = correlation
+            props = wire.encode_properties(fields)
+        self.publish_many(((topic, payload, qos),), props=props)
 
-    def publish_many(self, messages: Iterable[tuple[str, bytes, int]]) -> None:
+    def publish_many(
+        self, messages: Iterable[tuple[str, bytes, int]], *, props: bytes | None = None
+    ) -> None:
         """Publish ``(topic, payload, qos)`` messages in order, written in one go (split only
-        where the in-flight window is full and must wait for the broker)."""
+        where the in-flight window is full and must wait for the broker); ``props``, an
+        encoded MQTT 5 property block, goes with each (MQTT 5 only)."""
+        if self._v5 is None:
+            raise ConnectorError("with protocol 'auto', publish after the publisher started")
+        if self._v5 and props is None:
+            props = b"\x00"
+        elif not self._v5:
+            props = None
         out: list[bytes] = []
         count = 0
         for topic, payload, qos in messages:
@@ -212,16 +362,18 @@ class MqttPublisher:
                     raise ConnectorError(f"cannot publish to topic {topic!r}")
                 name = self._topics[topic] = topic.encode()
             if qos == 0:
-                out.append(publish_packet(name, payload, 0, 0))
+                out.append(publish_packet(name, payload, 0, 0, props=props))
                 count += 1
                 continue
             if qos != 1:
                 raise ConnectorError(f"the MQTT publisher sends QoS 0 or 1, not {qos!r}")
             while True:
                 with self._lock:
-                    if len(self._inflight) < self._max_inflight:
+                    if len(self._inflight) < self._window:
                         mid = self._next_free_mid()
-                        packet = self._inflight[mid] = publish_packet(name, payload, 1, mid)
+                        packet = self._inflight[mid] = publish_packet(
+                            name, payload, 1, mid, props=props
+                        )
                         self.published += count + 1
                         count = 0
                         break
@@ -230,7 +382,7 @@ class MqttPublisher:
                 self._write(out)
                 out = []
                 with self._lock:
-                    if len(self._inflight) >= self._max_inflight:
+                    if len(self._inflight) >= self._window:
                         self._wait_for_window()
             out.append(packet)
         with self._lock:
@@ -333,10 +485,17 @@ class MqttPublisher:
         return len(again)
 
     def _read(self, sock: socket.socket) -> None:
-        """Collect PUBACKs until the connection ends; ping when it has been quiet."""
-        buf = bytearray()
-        packets: list[wire.Publish | wire.Control] = []
+        """Collect PUBACKs (and, when subscribed, messages) until the connection ends; ping
+        when it has been quiet."""
+        v5 = bool(self._v5)
+        buf, self._leftover = self._leftover, bytearray()
+        packets, self._early = self._early, []
         while not self._stopping.is_set():
+            if buf:
+                del buf[: wire.parse(buf, v5, packets)]
+            if packets:
+                self._handle(sock, packets, v5)
+                del packets[:]
             try:
                 data = sock.recv(1 << 16)
             except TimeoutError:
@@ -346,18 +505,47 @@ class MqttPublisher:
             if not data:
                 raise OSError("the broker closed the connection")
             buf += data
-            del packets[:]
-            del buf[: wire.parse(buf, False, packets)]
-            acked = [
-                int.from_bytes(p.body[:2], "big")
-                for p in packets
-                if isinstance(p, wire.Control) and p.kind == PUBACK
-            ]
-            if acked:
-                with self._lock:
-                    for mid in acked:
-                        self._inflight.pop(mid, None)
-                    self._lock.notify_all()
+
+    def _handle(
+        self, sock: socket.socket, packets: list[wire.Publish | wire.Control], v5: bool
+    ) -> None:
+        acked: list[int] = []
+        received: list[int] = []
+        for p in packets:
+            if isinstance(p, wire.Publish):
+                if self._on_message is not None:
+                    try:
+                        props = wire.properties(p.props) if p.props else {}
+                        self._on_message(p.topic.decode(errors="replace"), p.payload, props)
+                    except wire.ProtocolError as error:
+                        log.warning("message on %r ignored: %s", p.topic, error)
+                    except Exception:
+                        log.exception("handling the message on %r failed", p.topic)
+                if p.qos:
+                    received.append(p.mid)
+            elif p.kind == PUBACK:
+                acked.append(int.from_bytes(p.body[:2], "big"))
+                if v5 and len(p.body) > 2 and p.body[2] >= 0x80:
+                    log.warning(
+                        "MQTT broker %s refused a published message: reason code 0x%02x",
+                        self.url,
+                        p.body[2],
+                    )
+            elif p.kind == wire.DISCONNECT:
+                code = p.body[0] if p.body else 0
+                raise OSError(f"the broker disconnected (reason code 0x{code:02x})")
+        if received:
+            with self._send_lock:
+                sock.sendall(wire.pubacks(received))
+        if acked:
+            with self._lock:
+                for mid in acked:
+                    self._inflight.pop(mid, None)
+                self._lock.notify_all()
+
+
+class _Unacceptable(ConnectorError):
+    """The broker refused MQTT 5 as a 3.1.1-only broker does (return code 0x01)."""
 
 
 def publish_packet_dup(packet: bytes) -> bytes:

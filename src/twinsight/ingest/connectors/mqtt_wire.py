@@ -10,7 +10,9 @@ batch), PINGREQ and DISCONNECT.
 
 Only what a subscriber that never announces topic aliases can meet is handled: an incoming
 PUBLISH always carries its topic, QoS is at most 1 (we subscribe at 0 or 1, so the broker
-downgrades), and MQTT 5 properties of a PUBLISH are skipped.
+downgrades). An MQTT 5 PUBLISH's properties are kept as raw bytes (:attr:`Publish.props`,
+empty when it has none) and decoded only by who needs them (:func:`properties`: the
+command path reads Response Topic and Correlation Data from them).
 """
 
 from __future__ import annotations
@@ -39,6 +41,78 @@ class Publish(NamedTuple):
     payload: bytes
     mid: int
     qos: int
+    props: bytes = b""
+    """MQTT 5 properties, undecoded (see :func:`properties`)."""
+
+
+# MQTT 5 property identifiers (MQTT 5.0 §2.2.2.2) the command path reads or writes.
+RESPONSE_TOPIC = 0x08
+CORRELATION_DATA = 0x09
+RECEIVE_MAXIMUM = 0x21
+REASON_STRING = 0x1F
+
+# How each MQTT 5 property's value is encoded: a fixed width in bytes, or "s" (a UTF-8 or
+# binary string with a 2-byte length), "v" (a variable byte integer), "p" (a string pair).
+_PROPERTY_FORM: dict[int, int | str] = {
+    0x01: 1, 0x02: 4, 0x03: "s", 0x08: "s", 0x09: "s", 0x0B: "v", 0x11: 4, 0x12: "s",
+    0x13: 2, 0x15: "s", 0x16: "s", 0x17: 1, 0x18: 4, 0x19: 1, 0x1A: "s", 0x1C: "s",
+    0x1F: "s", 0x21: 2, 0x22: 2, 0x23: 2, 0x24: 1, 0x25: 1, 0x26: "p", 0x27: 4, 0x28: 1,
+    0x29: 1, 0x2A: 1,
+}  # fmt: skip
+
+
+def properties(data: bytes) -> dict[int, bytes]:
+    """Decode an MQTT 5 property block (without its length) into identifier → value
+    (strings without their length prefix, integers as their big-endian bytes; of a
+    repeated property such as User Property, the last)."""
+    out: dict[int, bytes] = {}
+    pos = 0
+    try:
+        while pos < len(data):
+            ident, pos = _read_varint(data, pos)
+            form = _PROPERTY_FORM.get(ident)
+            if form is None:
+                raise ProtocolError(f"unknown MQTT 5 property 0x{ident:02x}")
+            if form == "v":
+                start = pos
+                _, pos = _read_varint(data, pos)
+                out[ident] = data[start:pos]
+                continue
+            if isinstance(form, int):
+                value, pos = data[pos : pos + form], pos + form
+            else:
+                size = int.from_bytes(data[pos : pos + 2], "big")
+                value, pos = data[pos + 2 : pos + 2 + size], pos + 2 + size
+                if form == "p":
+                    size = int.from_bytes(data[pos : pos + 2], "big")
+                    value, pos = value + b"=" + data[pos + 2 : pos + 2 + size], pos + 2 + size
+            if pos > len(data):
+                raise ProtocolError("truncated MQTT 5 property")
+            out[ident] = value
+    except IndexError as error:
+        raise ProtocolError("truncated MQTT 5 property") from error
+    return out
+
+
+def encode_properties(props: dict[int, bytes]) -> bytes:
+    """An MQTT 5 property block with its length, for string/binary properties (Response
+    Topic, Correlation Data) and fixed-width ones, values as :func:`properties` gives them."""
+    body = bytearray()
+    for ident, value in props.items():
+        form = _PROPERTY_FORM.get(ident)
+        if form not in ("s",) and not (isinstance(form, int) and len(value) == form):
+            raise ValueError(f"cannot encode MQTT 5 property 0x{ident:02x} = {value!r}")
+        body += varint(ident)
+        body += len(value).to_bytes(2, "big") + value if form == "s" else value
+    return varint(len(body)) + bytes(body)
+
+
+def connack_properties(body: bytes) -> dict[int, bytes]:
+    """The properties of an MQTT 5 CONNACK (``body`` without the fixed header)."""
+    if len(body) <= 2:
+        return {}
+    length, pos = _read_varint(body, 2)
+    return properties(body[pos : pos + length])
 
 
 class Control(NamedTuple):
@@ -177,16 +251,19 @@ def parse(buf: bytearray, v5: bool, out: list[Publish | Control], limit: int = 1
             if qos:
                 mid = (buf[p] << 8) | buf[p + 1]
                 p += 2
+            props = b""
             if v5:
                 plen = buf[p]
                 if plen < 0x80:
-                    p += 1 + plen
+                    p += 1
                 else:
                     plen, p = _read_varint(buf, p)
-                    p += plen
+                if plen:
+                    props = bytes(buf[p : p + plen])
+                p += plen
             if p > stop:
                 raise ProtocolError("malformed PUBLISH")
-            out.append(Publish(topic, bytes(buf[p:stop]), mid, qos))
+            out.append(Publish(topic, bytes(buf[p:stop]), mid, qos, props))
             publishes += 1
         else:
             out.append(Control(kind, bytes(buf[start:stop])))
