@@ -214,6 +214,11 @@ def audit(
     table = Table("time", "twin", "action", "event", "by", "detail")
     for e in items:
         table.add_row(
-            e["time"], e["twinId"], e["actionId"][:12], e["event"], e["actor"], e["detail"]
+            e["time"],
+            e["twinId"],
+            e["actionId"][:12] or "(none)",
+            e["event"],
+            e["actor"],
+            e["detail"],
         )
     out.print(table)

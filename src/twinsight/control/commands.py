@@ -226,11 +226,15 @@ class CommandService:
 
     # ------------------------------------------------------------------ writes
 
-    def submit(self, action: Action, *, mode: Mode = "auto") -> ActionRecord:
+    def submit(
+        self, action: Action, *, mode: Mode = "auto", prediction: Mapping[str, Any] | None = None
+    ) -> ActionRecord:
         """Check, guard and (as far as the verdict lets it) deliver ``action``.
 
         ``mode``: the asker may ask for less than the guards allow (an optimiser that only
         recommends, a rule that wants a person to approve); the stricter of the two wins.
+        ``prediction``: what the asker foresees the action doing (an optimiser's predicted
+        effect), kept with the guards' own prediction on the record.
         A model error is recorded as ``refused`` and raised (4xx naming the argument)."""
         now = self._clock.now()
         record = ActionRecord(
@@ -258,7 +262,7 @@ class CommandService:
             mode=verdict.mode,
             verdict=verdict.reason,
             guard=verdict.guard,
-            prediction=_plain(verdict.prediction),
+            prediction=_plain({**(prediction or {}), **verdict.prediction}),
         )
         if not verdict.allowed:
             self._save(record, verdict.guard or "guard", f"refused: {verdict.reason}")
@@ -272,6 +276,13 @@ class CommandService:
             self._save(record, action.requested_by, _asked(action, verdict))
             return record
         return self._deliver(record, action.requested_by, _asked(action, verdict))
+
+    def note_decision(self, twin_id: str, actor: str, event: str, detail: str) -> AuditEntry:
+        """Record a decision that produced no action (an optimiser that found no feasible
+        move, say): an audit entry with an empty ``action_id``; nothing reaches a device."""
+        entry = AuditEntry(self._clock.now(), "", twin_id, event, actor, detail)
+        self.store.append_audit(entry)
+        return entry
 
     def approve(self, action_id: str, by: str) -> ActionRecord:
         """An operator approves a pending action: it is delivered (once; a second approval

@@ -158,5 +158,14 @@ class SqliteActionStore:
         rows = self._db.read(lambda c: c.execute(sql, args).fetchall())
         return [_entry(r) for r in rows]
 
+    def append_audit(self, entry: AuditEntry) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO audit (time, action_id, twin_id, event, actor, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (entry.time.isoformat(), entry.action_id, entry.twin_id, entry.event,
+                 entry.actor, entry.detail),
+            )  # fmt: skip
+
     def close(self) -> None:
         """The database belongs to the hub, which closes it."""
