@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +20,13 @@ from twinsight.cli_actions import register as register_actions
 from twinsight.cli_calibrate import register as register_calibrate
 from twinsight.cli_demo import register as register_demo
 from twinsight.cli_ingest import deadletters_app, mapping_app
+from twinsight.cli_mpc import (
+    DEFAULT_HORIZON,
+    DEFAULT_INTERVAL,
+    MpcHorizon,
+    MpcInterval,
+    start_line_mpc,
+)
 from twinsight.cli_options import (
     DEFAULT_DATA_DIR,
     AsJson,
@@ -40,6 +47,7 @@ from twinsight.models.dtdl import parse
 from twinsight.models.loader import load_paths
 
 if TYPE_CHECKING:
+    from twinsight.hub import Hub
     from twinsight.security import TokenService
 
 app = typer.Typer(
@@ -306,6 +314,15 @@ def serve(
     monitoring: MonitoringFile = None,
     guards: GuardsFile = None,
     rules: RulesFile = None,
+    line_mpc: Annotated[
+        bool,
+        typer.Option(
+            help="Run the line MPC on the motor twins (model dtmi:twinsight:factory:Motor;1),"
+            " its speed moves as recommendations (docs/control-mpc.md)."
+        ),
+    ] = False,
+    mpc_interval: MpcInterval = DEFAULT_INTERVAL,
+    mpc_horizon: MpcHorizon = DEFAULT_HORIZON,
 ) -> None:
     """Start the HTTP server (Azure Digital Twins compatible API, OpenAPI at /docs)."""
     from twinsight.live_ingest import IngestOptions
@@ -345,8 +362,26 @@ def serve(
         access_log=access_log,
         ingest=ingest,
         monitoring=monitors,
-        control=control_starter(guards, rules) if guards or rules else None,
+        control=_with_line_mpc(
+            control_starter(guards, rules) if guards or rules else None,
+            (mpc_interval, mpc_horizon) if line_mpc else None,
+        ),
     )
+
+
+def _with_line_mpc(
+    control: Callable[[Hub], None] | None, mpc: tuple[float, int] | None
+) -> Callable[[Hub], None] | None:
+    """``control``, then the line MPC when asked for (after the guards, which see its moves)."""
+    if mpc is None:
+        return control
+
+    def start(hub: Hub) -> None:
+        if control is not None:
+            control(hub)
+        start_line_mpc(hub, *mpc)
+
+    return start
 
 
 @contextmanager

@@ -17,6 +17,15 @@ from urllib.parse import urlsplit
 
 import typer
 
+from twinsight.cli_mpc import (
+    DEFAULT_HORIZON,
+    DEFAULT_INTERVAL,
+    DEMO_MAX_RISE,
+    DEMO_SPEED_MAX,
+    MpcHorizon,
+    MpcInterval,
+    start_line_mpc,
+)
 from twinsight.cli_options import MonitoringFile, err, load_monitoring, out
 
 if TYPE_CHECKING:
@@ -105,6 +114,8 @@ def demo(
         int, typer.Option(help="Seed of the sensor noise and of the faults.", min=0)
     ] = 0,
     monitoring: MonitoringFile = None,
+    mpc_interval: MpcInterval = DEFAULT_INTERVAL,
+    mpc_horizon: MpcHorizon = DEFAULT_HORIZON,
 ) -> None:
     """Start the demo world: the smart-factory twin graph in a running server, with an MQTT
     broker whose factory/... topics feed the twins live, and a simulated plant (conveyor
@@ -133,6 +144,20 @@ def demo(
 
         created = world.build(hub.twins, lines=lines)
         _start_control(hub, simulate=simulate)
+        if simulate:  # receding-horizon speed recommendations on the live motors
+            start_line_mpc(
+                hub,
+                mpc_interval,
+                mpc_horizon,
+                speed_max=DEMO_SPEED_MAX,
+                max_rise=DEMO_MAX_RISE,
+            )
+            out.print(
+                f"line MPC: a speed recommendation per motor every {mpc_interval:g} s of plant "
+                "time (Actions tab; GET /actions?requestedBy=optimizer:line-mpc)",
+                highlight=False,
+                soft_wrap=True,
+            )
         out.print(
             f"factory: {lines} line(s) of conveyor → motor → pump → tank "
             f"({lines * len(world.LINE_LAYOUT)} machines) in {data_dir}",

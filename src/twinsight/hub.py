@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from twinsight.analytics.alarms import AlarmService
 from twinsight.analytics.monitoring import MonitoringRunner, MonitoringSpec
@@ -60,6 +60,9 @@ from twinsight.streams import LiveStreams
 from twinsight.streams.http_sender import HttpxSender
 from twinsight.streams.quality import QualityConfig, QualityTracker
 from twinsight.streams.webhooks import RetryPolicy, Webhooks
+
+if TYPE_CHECKING:  # the MPC (SciPy's optimisers) is loaded only when it is started
+    from twinsight.control.mpc_schedule import LineMpcScheduler, LineMpcSettings
 
 
 class Lifecycle(Protocol):
@@ -294,6 +297,21 @@ class Hub:
             warnings=warnings,
         )
         return self.rules
+
+    def start_line_mpc(self, settings: LineMpcSettings | None = None) -> LineMpcScheduler:
+        """Run the line's MPC on the motor twins every control interval of plant time,
+        submitting its moves as recommendations (docs/control-mpc.md); the hub stops it."""
+        from twinsight.control.mpc_schedule import LineMpcScheduler, LineMpcSettings
+
+        scheduler = LineMpcScheduler(
+            settings or LineMpcSettings(),
+            self.clock,
+            self.actions,
+            self.control_state(),
+            self.history,
+        )
+        self.start_connectors([scheduler])
+        return scheduler
 
     def start_command_delivery(
         self,
