@@ -114,6 +114,13 @@ def demo(
         int, typer.Option(help="Seed of the sensor noise and of the faults.", min=0)
     ] = 0,
     monitoring: MonitoringFile = None,
+    line_mpc: Annotated[
+        bool,
+        typer.Option(
+            help="Run the line MPC: a speed recommendation per motor every --mpc-interval "
+            "of plant time (needs the simulated plant)."
+        ),
+    ] = True,
     mpc_interval: MpcInterval = DEFAULT_INTERVAL,
     mpc_horizon: MpcHorizon = DEFAULT_HORIZON,
 ) -> None:
@@ -144,7 +151,7 @@ def demo(
 
         created = world.build(hub.twins, lines=lines)
         _start_control(hub, simulate=simulate)
-        if simulate:  # receding-horizon speed recommendations on the live motors
+        if simulate and line_mpc:  # receding-horizon speed recommendations on the motors
             start_line_mpc(
                 hub,
                 mpc_interval,

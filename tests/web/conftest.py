@@ -22,7 +22,8 @@ ARTIFACTS = Path(os.environ.get("TWINSIGHT_ARTIFACTS", ROOT / "test-artifacts"))
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    with running_demo(tmp_path_factory.mktemp("web-demo")) as running:
+    # Without the line MPC: the page tests count the actions they make themselves.
+    with running_demo(tmp_path_factory.mktemp("web-demo"), "--no-line-mpc") as running:
         yield running
 
 
