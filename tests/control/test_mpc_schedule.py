@@ -153,3 +153,33 @@ def test_a_plan_stays_within_the_rise_a_rate_guard_allows(hub: Hub) -> None:
     (held_back,) = limited.tick()
     assert free.action is not None and free.action.value > 1450.0
     assert held_back.action is not None and 1400.0 < held_back.action.value <= 1450.0
+
+
+def test_a_solve_without_a_move_withdraws_the_last_recommendation(hub: Hub) -> None:
+    scheduler = _scheduler(hub, LineMpcSettings(twins=MOTORS[:1]))
+    _readings(hub, MOTORS[:1])
+    (first,) = scheduler.tick()
+    assert first.action is not None
+    scheduler.mpc.case = LineCase(temperature_limit=20.0, back_off=0.0, control_interval=600.0)
+    _advance(hub, 600.0)
+    _readings(hub, MOTORS[:1])
+    (second,) = scheduler.tick()
+    assert second.result is not None and second.result.status == "infeasible"
+    assert second.action is None and second.superseded == (first.action.id,)
+    withdrawn = hub.actions.get(first.action.id)
+    assert withdrawn.state == "rejected"
+    assert withdrawn.error == "superseded: the newest solve found no move (infeasible)"
+
+
+def test_serve_line_mpc_starts_the_scheduler_after_the_other_control(hub: Hub) -> None:
+    from twinsight.cli import _with_line_mpc
+
+    started: list[str] = []
+    assert _with_line_mpc(None, None) is None
+    start = _with_line_mpc(lambda h: started.append("guards"), (900.0, 4))
+    assert start is not None
+    start(hub)
+    (scheduler,) = [c for c in hub.connectors if isinstance(c, LineMpcScheduler)]
+    assert started == ["guards"]
+    assert (scheduler.settings.interval, scheduler.settings.horizon) == (900.0, 4)
+    assert scheduler.mpc.case.control_interval == 900.0
