@@ -33,6 +33,7 @@ from twinsight.analytics.rul_motor import (
 )
 from twinsight.core.errors import TwinsightError
 from twinsight.core.events import TelemetryReceived
+from twinsight.core.periodic import Periodic
 from twinsight.core.provenance import produced_by, producer
 from twinsight.graph.validation import is_of_model
 from twinsight.hub import Hub
@@ -64,12 +65,12 @@ class LiveRul:
         self.name = name
         self.period = timedelta(seconds=period)
         self.min_gap = timedelta(seconds=min_gap)
-        self._interval = interval
         self._last: dict[str, datetime] = {}
         self._fresh: set[str] = set()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic(
+            self.tick, interval=interval, name="twinsight-rul", what="remaining useful life"
+        )
         self._warned: set[tuple[str, str]] = set()
         self._unsubscribe = hub.bus.subscribe(self._on_telemetry, TelemetryReceived)
 
@@ -204,23 +205,10 @@ class LiveRul:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="twinsight-rul", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except TwinsightError as error:  # a twin deleted meanwhile, a store closed
-                log.warning("remaining useful life round failed: %s", error.message)
-            self._stop.wait(self._interval)
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop()
         self._unsubscribe()
 
 

@@ -24,7 +24,6 @@ solve takes about half a second of CPU, so the rounds run on one background thre
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -38,6 +37,7 @@ from twinsight.control.mpc_line import LineCase
 from twinsight.control.mpc_live import LiveLineMpc
 from twinsight.core.clock import Clock
 from twinsight.core.errors import TwinsightError
+from twinsight.core.periodic import Periodic
 from twinsight.core.ports import ActionRecord
 from twinsight.history import History
 
@@ -110,7 +110,6 @@ class LineMpcScheduler:
         self._actions = actions
         self._state = state
         self._history = history
-        self._poll = poll
         self.mpc = LiveLineMpc(
             settings.line_case(),
             state.value,
@@ -122,8 +121,9 @@ class LineMpcScheduler:
         )
         self._last: dict[str, datetime] = {}
         self._warned: set[str] = set()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Periodic(
+            self.tick, interval=poll, name="twinsight-line-mpc", what="line MPC", join_timeout=30
+        )
 
     def _ambient(self, hours: FloatArray) -> FloatArray:
         return np.full(len(hours), self.settings.ambient, dtype=np.float64)
@@ -200,22 +200,7 @@ class LineMpcScheduler:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="twinsight-line-mpc", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except TwinsightError as error:  # a twin deleted meanwhile, a store closed
-                log.warning("line MPC round failed: %s", error.message)
-            except Exception:  # the loop must outlive one bad solve; say what happened
-                log.exception("line MPC round failed")
-            self._stop.wait(self._poll)
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._loop.stop()
