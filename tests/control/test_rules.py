@@ -4,7 +4,7 @@ files; contradictory rules at load and at run time; dry runs that send nothing."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import pytest
 
 from support import add_factory_models
 from twinsight.control.actions import Action
-from twinsight.control.guards_config import load_guards_file
+from twinsight.control.guards_config import load_guards_file, parse_guards
 from twinsight.control.guards_state import TwinState
 from twinsight.control.guards_yaml import ControlFileError
 from twinsight.control.rules import RuleEngine
@@ -338,3 +338,24 @@ def test_names_inside_components_and_object_fields_are_known(hub: Hub) -> None:
     with pytest.raises(ControlFileError) as caught:
         check_rules(bad, _state(hub))
     assert "'bearing.colour'" in caught.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (
+            parse_rules,
+            "rules:\n  - {name: 'slow down!', twins: [m1], when: 'x > 1', then: {command: stop}}\n",
+        ),
+        (parse_guards, "guards:\n  - {name: 'no spaces here', twins: [m1], command: stop}\n"),
+    ],
+)
+def test_a_rule_or_guard_name_the_api_cannot_address_is_refused_with_its_line(
+    parse: Callable[[str, str], object], text: str
+) -> None:
+    with pytest.raises(ControlFileError) as caught:
+        parse(text, "control.yaml")
+    assert any(
+        "control.yaml: line 2" in p and "letters, digits and _ . : - only" in p
+        for p in caught.value.problems
+    ), caught.value.problems

@@ -21,7 +21,6 @@ that does not measure what the model's does).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +33,7 @@ from twinsight.control.guards_state import TwinState
 from twinsight.control.guards_yaml import (
     ControlFileError,
     Strict,
+    entry_name,
     parse_yaml,
     read_text,
     seconds,
@@ -42,7 +42,6 @@ from twinsight.core.errors import TwinsightError
 from twinsight.core.locations import line_of
 from twinsight.ingest.units import UnitError, converter
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 ACTION_NAMES = frozenset({"value", "current"})
 """Names a guard's conditions may use besides the twin's: the action's value and the
 property's current value on the acted-on twin."""
@@ -175,12 +174,7 @@ class GuardEntry(Strict):
     interlocks: list[Interlock] = Field(default_factory=list)
     simulate: Simulate | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, name: str) -> str:
-        if not _NAME.match(name):
-            raise ValueError(f"{name!r}: letters, digits and _ . : - only")
-        return name
+    _name = field_validator("name")(entry_name)
 
     @model_validator(mode="after")
     def _target(self) -> GuardEntry:

@@ -29,6 +29,16 @@ _SECONDS = {
 }
 
 
+_ENTRY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+def entry_name(name: str) -> str:
+    """A guard's or rule's name: what the API, the CLI and the audit log call it by."""
+    if not _ENTRY_NAME.match(name):
+        raise ValueError(f"{name!r}: letters, digits and _ . : - only")
+    return name
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -20,7 +20,6 @@ rules as warnings naming both.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,14 +33,13 @@ from twinsight.control.guards_state import TwinState
 from twinsight.control.guards_yaml import (
     ControlFileError,
     Strict,
+    entry_name,
     parse_yaml,
     read_text,
     seconds,
 )
 from twinsight.core.errors import TwinsightError
 from twinsight.core.locations import line_of
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 
 def _condition(text: str) -> str:
@@ -110,12 +108,7 @@ class Rule(Strict):
     _when = field_validator("when", "clear")(lambda v: v if v is None else _condition(v))
     _durations = field_validator("for_seconds", "cooldown", mode="before")(seconds)
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, name: str) -> str:
-        if not _NAME.match(name):
-            raise ValueError(f"{name!r}: letters, digits and _ . : - only")
-        return name
+    _name = field_validator("name")(entry_name)
 
     @model_validator(mode="after")
     def _target(self) -> Rule:
