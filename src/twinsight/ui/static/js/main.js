@@ -144,5 +144,7 @@ load(stream.whenLive(1500).then(() => TwinGraph.load()))
 /** A read-only handle for automation (the browser tests and the load benchmark). */
 window.twinsight = {
   screenPoint: (twinId) => scene.screenPoint(twinId),
+  look: (twinId) => scene.lookOf(twinId),
+  view: () => scene.view(),
   selected: () => selected,
 };

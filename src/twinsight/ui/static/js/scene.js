@@ -145,6 +145,28 @@ export class PlantScene {
     return { x: rect.left + ((v.x + 1) / 2) * rect.width, y: rect.top + ((1 - v.y) / 2) * rect.height };
   }
 
+  /** What a machine shows now, for automation and tests: its tint's hue, saturation and
+   *  lightness, its glow (red while it blinks), whether it moves, and how far its first
+   *  turning part has turned. */
+  lookOf(twinId) {
+    const machine = this.machines.get(twinId);
+    if (!machine) return null;
+    const material = machine.shape.tint[0];
+    const part = machine.shape.spin[0]?.object;
+    return {
+      hsl: material.color.getHSL({}), glow: material.emissive.getHex(), temperature: machine.temperature ?? null,
+      running: machine.running, alarm: machine.alarm, turned: part ? part.quaternion.toArray() : null,
+    };
+  }
+
+  /** Where the camera is and what it looks at (for automation and tests). */
+  view() {
+    return {
+      position: this.camera.position.toArray(), target: this.controls.target.toArray(),
+      distance: this.camera.position.distanceTo(this.controls.target),
+    };
+  }
+
   #addMachine(id, kind, x, z) {
     const shape = buildShape(kind);
     shape.group.position.set(x, 0, z);
