@@ -5,6 +5,8 @@ options refused with a clear message."""
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -233,3 +235,71 @@ def test_bad_demo_options_are_refused_before_anything_starts(
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in " ".join((result.stdout + result.stderr).split())
     assert not (tmp_path / "demo").exists()  # refused before the data folder was opened
+
+
+def _port_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` again (as servers do, SO_REUSEADDR: the
+    closed connections' TIME_WAIT does not count, a listener still open does)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_ctrl_c_stops_the_demo_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+    """SIGINT, as Ctrl+C in a terminal sends it (the child gets the terminal's default
+    handling even when the test runner ignores the signal): the demo stops within seconds
+    with exit code 0, says so, frees its ports, and the same data folder opens again with the
+    readings recorded before."""
+    port, broker = free_port(), free_port()
+    command = [str(TWINSIGHT), "demo", "--port", str(port), "--broker-port", str(broker)]
+    command += ["--data-dir", str(tmp_path / "demo")]
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "demo.log"
+
+    def terminal_default() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    with log.open("wb") as sink:
+        process = subprocess.Popen(  # resetting one signal in the child is safe
+            command,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=terminal_default,  # noqa: PLW1509
+        )
+
+    def readings_or_exit() -> bool:
+        if process.poll() is not None:
+            return True
+        try:
+            return len(_history(url, "line-1-tank", "level")) >= 2
+        except httpx.HTTPError:  # not listening yet
+            return False
+
+    try:
+        wait_until(
+            readings_or_exit,
+            timeout=90,
+            what="the simulated plant's readings",
+        )
+        assert process.poll() is None, log.read_text()
+        kept = _history(url, "line-1-tank", "level")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert "Shutting down" in text
+    assert f"embedded MQTT broker (amqtt) on mqtt://127.0.0.1:{broker} stopped" in text
+    assert _port_free(port) and _port_free(broker)
+    # the same data folder (``_running`` uses tmp_path / "demo") opens again, readings kept
+    with _running(tmp_path, "--no-simulate") as again:
+        assert httpx.get(f"{again.url}/health").json()["twins"] == 1 + 3 * 5
+        times = {p["time"] for p in _history(again.url, "line-1-tank", "level", newest=1000)}
+        assert {p["time"] for p in kept} <= times
