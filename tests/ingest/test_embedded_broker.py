@@ -86,3 +86,34 @@ def test_stop_frees_the_port(stop_later: list[EmbeddedBroker | MqttConnector]) -
     again.start()  # would fail with "already in use" if the first still listened
     stop_later.append(again)
     assert again.port == port and again.kind == "amqtt"
+
+
+def _connect_packet(level: int) -> bytes:
+    """An MQTT CONNECT asking for protocol ``level`` (5 carries an empty property list)."""
+    body = b"\x00\x04MQTT" + bytes([level, 0x02, 0, 60]) + (b"\x00" if level == 5 else b"")
+    body += b"\x00\x01x"  # client id "x"
+    return bytes([0x10, len(body)]) + body
+
+
+def test_a_clients_mqtt5_attempt_is_not_warned_about_other_refusals_are(
+    stop_later: list[EmbeddedBroker | MqttConnector], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The platform's MQTT clients try MQTT 5 first and fall back to 3.1.1 on amqtt, saying
+    so themselves: amqtt's warnings about that attempt would greet every demo start twice
+    per client. A client refused for any other reason is still warned about, naming it."""
+    broker = EmbeddedBroker(port=0)
+    broker.start()
+    stop_later.append(broker)
+    with caplog.at_level(logging.WARNING, logger="amqtt"):
+        for level in (5, 7):
+            with socket.create_connection(("127.0.0.1", broker.port), timeout=5) as client:
+                client.sendall(_connect_packet(level))
+                client.recv(16)  # CONNACK "unacceptable protocol version", then closed
+        wait_until(
+            lambda: any(r.getMessage().endswith(": 7") for r in caplog.records),
+            timeout=10,
+            what="amqtt's warning about the protocol level 7 client",
+        )
+    warned = [r.getMessage() for r in caplog.records if r.name.startswith("amqtt")]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith("Failed to initialize client session: Invalid protocol from")

@@ -60,6 +60,24 @@ def find_mosquitto() -> str | None:
     return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
 
 
+class _QuietMqtt5Probe(logging.Filter):
+    """Drops amqtt's two warnings about a client that asked for MQTT 5, which amqtt does not
+    speak: the platform's own MQTT clients try 5 first and fall back to 3.1.1, saying so, so
+    every start would otherwise warn twice per client. amqtt's ``Invalid connection from``
+    line is dropped for any client: the ``Failed to initialize client session`` line that
+    always follows it names the client and the reason, and stays unless that reason is the
+    MQTT 5 protocol level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Invalid connection from"):
+            return False
+        return not (
+            message.startswith("Failed to initialize client session: Invalid protocol from")
+            and message.endswith(": 5")
+        )
+
+
 class EmbeddedBroker:
     """A loopback MQTT broker owned by the hub: :meth:`start` and :meth:`stop`.
 
@@ -139,6 +157,9 @@ class EmbeddedBroker:
         for name in ("amqtt", "transitions"):
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.WARNING)
+        broker_log = logging.getLogger("amqtt.broker")
+        if not any(isinstance(f, _QuietMqtt5Probe) for f in broker_log.filters):
+            broker_log.addFilter(_QuietMqtt5Probe())
         loop = asyncio.new_event_loop()
 
         async def boot() -> None:
