@@ -209,6 +209,7 @@ def test_a_diverging_fleet_keeps_every_member_as_it_was() -> None:
     with pytest.raises(SimulationError, match="diverged") as info:
         fleet.advance(1.5)
     assert info.value.code == "SimulationDiverged"
+    assert "the state of 1 of 2 members (doomed) is not finite" in str(info.value)
     assert np.array_equal(fleet.state_array(), before)
     assert fleet.time == 0.0
 

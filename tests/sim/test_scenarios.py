@@ -291,6 +291,32 @@ def test_twins_simulated_as_one_fleet_are_changed_one_by_one() -> None:
             hub.scenarios.run(fork.id, horizon=60.0, changes=fed)
 
 
+def test_a_physics_model_that_diverges_fails_its_scenario_naming_the_twin() -> None:
+    """A winding of 1 J/K is within the motor's bounds, but its time constant (25 ms) is
+    far below the factory's 60 s RK4 step: the fleet diverges. The error names the scenario
+    and the one twin of the fleet; another scenario and the live twins are untouched."""
+    from twinsight.scenarios.factory.sim import simulation_spec
+
+    with Hub(clock=ManualClock(T0)) as hub:
+        build_factory(hub)
+        hub.simulation = simulation_spec()
+        before = _live_state(hub)
+        tiny = hub.scenarios.fork(name="tiny winding")
+        other = hub.scenarios.fork(name="as built")
+        changes = {"parameters": {"line-2-motor": {"winding_capacity": 1.0}}}
+        with pytest.raises(SimulationError) as info:
+            hub.scenarios.run(tiny.id, horizon=3600.0, changes=changes)
+        assert info.value.code == "SimulationDiverged"
+        message = info.value.message
+        assert "scenario 'tiny winding' failed" in message
+        assert "members (line-2-motor) is not finite" in message
+        failed = hub.scenarios.get(tiny.id)
+        assert failed.status == "failed" and failed.error is not None
+        assert "line-2-motor" in failed.error
+        assert hub.scenarios.run(other.id, horizon=3600.0).status == "done"
+        assert _live_state(hub) == before
+
+
 def test_a_scenario_discarded_while_it_runs_leaves_nothing_behind(hub: Hub) -> None:
     scenarios = hub.scenarios
     fork = scenarios.fork(LINE1)
