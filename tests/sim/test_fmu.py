@@ -18,6 +18,7 @@ import pytest
 from sim.fmus.build import lag_fmu, tank_fmu, with_platforms_renamed, without_member
 from twinsight.core.errors import SimulationError
 from twinsight.sim.fmu import FmuModel, FmuSnapshot, Kind
+from twinsight.sim.model import Snapshot
 
 VERSIONS = (2, 3)
 KINDS: tuple[Kind, ...] = ("co-simulation", "model-exchange")
@@ -212,6 +213,29 @@ def test_a_snapshot_cannot_be_restored_into_another_instance(fmus: dict[str, Pat
         second.restore(first.snapshot())
     first.close()
     second.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_snapshot_from_before_the_first_step_starts_another_instance(
+    fmus: dict[str, Path], version: int
+) -> None:
+    """How a what-if fork of a twin bound to a co-simulation FMU starts its runs: the fork
+    is a snapshot before any step, kept as plain values and restored into new instances."""
+    path = fmus[f"lag{version}"]
+    forked = FmuModel(path, name="lag", kind="co-simulation", parameters={"k": 1.5, "tau": 2.0})
+    forked.set_inputs({"u": 0.8})
+    taken = forked.snapshot()
+    plain = Snapshot(taken.model, taken.time, taken.parameters, taken.state, taken.inputs)
+    for snapshot in (taken, plain):
+        run = FmuModel(path, name="lag", kind="co-simulation")  # tau 1 until restored
+        run.restore(snapshot)
+        assert run.parameters()["tau"] == 2.0 and run.inputs() == {"u": 0.8}
+        run.advance(1.0)
+        assert run.outputs()["y"] == pytest.approx(lag(0.0, 1.2, 2.0, 1.0), rel=1e-12)
+        with pytest.raises(SimulationError, match="before the first step"):
+            run.restore(plain)  # once stepped, its state lives only inside the FMU
+        run.close()
+    forked.close()
 
 
 def test_a_co_simulation_fmu_without_fmu_state_refuses_to_restore(

@@ -789,10 +789,20 @@ class FmuModel(BaseModel):
             self._restore_fmu_state(snapshot, saved)
         elif self._me:
             self._restore_continuous(snapshot)
+        elif snapshot.time == 0.0 and self._time == 0.0 and not self._stepped:
+            self._restore_start(snapshot)
         elif saved is not None:
             raise SimulationError(
                 "this snapshot holds the FMU state of another model instance; restore it into "
                 "the model that took it",
+                model=self.name,
+            )
+        elif self._can_save:
+            raise SimulationError(
+                f"this snapshot of FMU {str(self.path)!r} at t={snapshot.time:g} s holds no "
+                "FMU state (it was kept as plain values), and a co-simulation FMU's state "
+                "after its first step lives only inside the FMU: restore a snapshot this "
+                "model took, or one taken before the first step",
                 model=self.name,
             )
         else:
@@ -816,6 +826,15 @@ class FmuModel(BaseModel):
         if self._me:
             self._next_event = saved.next_event
             self._guard("reading states", self._read_continuous)
+
+    def _restore_start(self, snapshot: Snapshot) -> None:
+        """A co-simulation FMU before its first step is wholly given by its start values,
+        so a snapshot taken then — by any instance of the FMU, or stored as plain values
+        (a what-if fork of a twin bound to it) — is restored into an instance that has not
+        stepped either by setting its parameters and inputs."""
+        self._failed = None
+        self.set_parameters(snapshot.parameters)
+        self.set_inputs(snapshot.inputs)
 
     def _restore_continuous(self, snapshot: Snapshot) -> None:
         """Model Exchange without FMU-state support: parameters, inputs, time and the
