@@ -291,6 +291,27 @@ def test_twins_simulated_as_one_fleet_are_changed_one_by_one() -> None:
             hub.scenarios.run(fork.id, horizon=60.0, changes=fed)
 
 
+def test_a_discrete_event_conveyor_forks_and_runs_its_what_if() -> None:
+    """The SimPy conveyor line as a scenario member: half the belt speed, about half the
+    parts an hour, from the same forked state (same seed, so the baseline replays)."""
+    from twinsight.scenarios.factory.sim import simulation_spec
+
+    with Hub(clock=ManualClock(T0)) as hub:
+        build_factory(hub)
+        hub.simulation = simulation_spec(conveyors=True)
+        fork = hub.scenarios.fork(["line-1-conveyor"], name="slow belt")
+        slow = {"inputs": {"line-1-conveyor": {"belt_speed_setpoint": 0.4}}}
+        assert hub.scenarios.run(fork.id, horizon=3600.0, changes=slow).status == "done"
+        by_series = {c.series: c for c in hub.scenarios.compare(fork.id)}
+        speed, rate = by_series["line-1-conveyor.speed"], by_series["line-1-conveyor.throughput"]
+        assert (speed.baseline_final, speed.scenario_final) == pytest.approx((0.8, 0.4))
+        assert 0.4 < rate.scenario_final / rate.baseline_final < 0.6
+        again = hub.scenarios.fork(["line-1-conveyor"], name="replay")
+        hub.scenarios.run(again.id, horizon=3600.0)
+        replay = {c.series: c for c in hub.scenarios.compare(again.id)}
+        assert replay["line-1-conveyor.throughput"].baseline_final == rate.baseline_final
+
+
 def test_a_physics_model_that_diverges_fails_its_scenario_naming_the_twin() -> None:
     """A winding of 1 J/K is within the motor's bounds, but its time constant (25 ms) is
     far below the factory's 60 s RK4 step: the fleet diverges. The error names the scenario
