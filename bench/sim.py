@@ -7,6 +7,10 @@ In one run:
   the twin graph) simulated 24 hours ahead with a 60 s communication step; the figure is
   simulated time over wall time, median of repeats (goal ≥ 100,000×). ``per_twin_speedup``
   is the same plant with one model per twin (one hour, extrapolated), for comparison.
+  ``full_plant_speedup`` simulates all 100 machines: the same fleets plus the 25 conveyors'
+  discrete-event lines (``simulation_spec(conveyors=True)``, what ``twinsight demo`` runs),
+  a few simulated hours; the goal figure leaves the conveyors out, this one says what they
+  cost.
 * ``monte_carlo_seconds``: 1,000 runs of that factory a day ahead, each with its own motor
   efficiencies and lives, pump curves and tank valves, on every core (goal ≤ 60 s; runs
   are laid side by side as replicas, see ``twinsight.sim.replicas``), wall time including
@@ -53,14 +57,15 @@ MODELS = (
 )
 
 
-def factory(fleet: bool = True) -> TwinSimulation:
-    """The 100-machine factory's simulation, built from its twin graph."""
+def factory(fleet: bool = True, conveyors: bool = False) -> TwinSimulation:
+    """The 100-machine factory's simulation, built from its twin graph (its 75 motors,
+    pumps and tanks; with ``conveyors`` the 25 conveyor lines too)."""
     hub = Hub(clock=ManualClock(datetime(2026, 1, 1, tzinfo=UTC)))
     docs, errors = load_paths([MODELS])
     assert errors == [], errors
     hub.models.add(docs)
     world.build(hub.twins, lines=LINES)
-    spec = simulation_spec(fleet=fleet)
+    spec = simulation_spec(fleet=fleet, conveyors=conveyors)
     builder = SimulationBuilder(
         hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
     )
@@ -105,6 +110,9 @@ def main() -> None:
     speedups = [speedup(factory(), DAY) for _ in range(repeats)]
     per_twin = speedup(factory(fleet=False), 3600.0)
     print(f"  speed-up {statistics.median(speedups):,.0f}x", file=sys.stderr)
+    full_hours = 2.0 if args.quick else 6.0
+    full = [speedup(factory(conveyors=True), full_hours * 3600.0) for _ in range(repeats)]
+    print(f"  with the conveyors: {statistics.median(full):,.0f}x", file=sys.stderr)
 
     print(f"Monte-Carlo: {runs} runs on {os.cpu_count()} cores", file=sys.stderr)
     start = time.perf_counter()
@@ -134,9 +142,13 @@ def main() -> None:
         "benchmark": "sim",
         "quick": args.quick,
         "machines": LINES * 4,
+        "simulated_machines": LINES * 3,
         "factory_speedup": round(statistics.median(speedups)),
         "factory_speedup_runs": [round(s) for s in speedups],
         "per_twin_speedup": round(per_twin),
+        "full_plant_speedup": round(statistics.median(full)),
+        "full_plant_speedup_runs": [round(s) for s in full],
+        "full_plant_hours": full_hours,
         "monte_carlo_runs": runs,
         "monte_carlo_seconds": round(mc_seconds, 2),
         "monte_carlo_seconds_per_1000": round(mc_seconds * 1000 / runs, 2),
