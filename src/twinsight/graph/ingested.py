@@ -8,9 +8,11 @@ value (late data) is kept in history only, and the same value at the same time a
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from twinsight.core.errors import NotFound, ValidationFailed
@@ -39,6 +41,30 @@ class IngestedProperty(NamedTuple):
     time: datetime
     source_time: bool
     """Whether ``time`` came from the device (recorded as ``sourceTime``)."""
+
+
+class IngestedColumn(NamedTuple):
+    """Validated values of one twin property with their source times, as columns (several
+    messages or a pack read together): times in integer microseconds since the epoch.
+
+    Why: a batch may carry hundreds of values of one property, of which only the newest
+    becomes state; a column in ascending time is decided with a binary search instead of a
+    datetime and a comparison per value."""
+
+    twin_id: str
+    component: str | None
+    name: str
+    times: Sequence[int]
+    values: Sequence[Any]
+
+    def as_updates(self) -> list[IngestedProperty]:
+        """The column as one :class:`IngestedProperty` per value (the general road)."""
+        return [
+            IngestedProperty(
+                self.twin_id, self.component, self.name, value, _EPOCH + _US * us, True
+            )
+            for us, value in zip(self.times, self.values, strict=True)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +97,10 @@ def resolve_target(interface: Interface, models: ModelSet, kind: str, path: str)
     return ValueTarget(kind, component or None, name, content.schema, content.unit)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
 def _time_of(entry: Mapping[str, Any]) -> datetime | None:
     text = entry.get("sourceTime") or entry.get("lastUpdateTime")
     return datetime.fromisoformat(text) if isinstance(text, str) else None
@@ -81,15 +111,21 @@ def _iso(time: datetime) -> str:
 
 
 def merge_updates(
-    current: Mapping[str, Any], updates: Sequence[IngestedProperty], now: str
+    current: Mapping[str, Any],
+    updates: Sequence[IngestedProperty],
+    now: str,
+    columns: Sequence[IngestedColumn] = (),
 ) -> tuple[dict[str, Any] | None, int, int]:
-    """The twin after ``updates`` (or ``None`` if nothing changed), and the counts of late and
-    duplicate values. Copies only what changes: documents are immutable values.
+    """The twin after ``updates`` and ``columns`` (or ``None`` if nothing changed), and the
+    counts of late and duplicate values. Copies only what changes: documents are immutable
+    values.
 
     Updates are taken per property in source-time order: one older than the property's
     current time is late, one at the same time with the same value is a duplicate, any
     other becomes the current value. Only the last of those is written into the document,
-    so a batch of many values of one property costs one metadata entry, not one each."""
+    so a batch of many values of one property costs one metadata entry, not one each. A
+    column in strictly ascending time, alone for its property in the batch, comes to the
+    same with a binary search (:func:`_merge_column`)."""
     groups: dict[tuple[str | None, str], list[IngestedProperty]] = {}
     for update in updates:
         key = (update.component, update.name)
@@ -98,6 +134,16 @@ def merge_updates(
             groups[key] = [update]
         else:
             group.append(update)
+    whole: dict[tuple[str | None, str], IngestedColumn] = {}
+    for column in columns:
+        key = (column.component, column.name)
+        if key in groups or key in whole or not _ascending(column.times):
+            group = groups.setdefault(key, [])
+            if key in whole:  # in the order they came, so a tie in time goes as before
+                group.extend(whole.pop(key).as_updates())
+            group.extend(column.as_updates())
+        else:
+            whole[key] = column
     doc = dict(current)
     meta = dict(doc["$metadata"])
     doc["$metadata"] = meta
@@ -143,10 +189,53 @@ def merge_updates(
         if component is not None:
             holder_meta["$lastUpdateTime"] = now
         changed = True
+    for (component, name), column in whole.items():
+        if component is None:
+            holder, holder_meta = doc, meta
+        else:
+            holder = components.get(component) or _copy_component(doc, components, component)
+            holder_meta = holder["$metadata"]
+        entry = holder_meta.get(name)
+        previous = _time_of(entry) if isinstance(entry, Mapping) else None
+        start, column_duplicates = _merge_column(column, previous, holder.get(name))
+        late += start
+        duplicates += column_duplicates
+        if start + column_duplicates >= len(column.times):
+            continue
+        holder[name] = column.values[-1]
+        holder_meta[name] = {
+            "lastUpdateTime": now,
+            "sourceTime": _iso(_EPOCH + _US * column.times[-1]),
+        }
+        if component is not None:
+            holder_meta["$lastUpdateTime"] = now
+        changed = True
     if not changed:
         return None, late, duplicates
     meta["$lastUpdateTime"] = now
     return doc, late, duplicates
+
+
+def _ascending(times: Sequence[int]) -> bool:
+    return all(a < b for a, b in pairwise(times))
+
+
+def _merge_column(column: IngestedColumn, previous: datetime | None, value: Any) -> tuple[int, int]:
+    """(how many of the column's values are late, how many are duplicates) against the
+    property's current time and value; the values after those become state, the last one
+    winning — what :func:`merge_updates` decides value by value, for a column in strictly
+    ascending time: those before the current time are late, and only the first at or after
+    it can repeat the current time (and be a duplicate, with the same value)."""
+    if previous is None:
+        return 0, 0
+    if previous.tzinfo is None:
+        previous = previous.replace(tzinfo=UTC)
+    times = column.times
+    current_us = (previous - _EPOCH) // _US
+    late = bisect_left(times, current_us)
+    if late < len(times) and times[late] == current_us and column.values[late] == value:
+        return late, 1
+    return late, 0
 
 
 def _by_time(update: IngestedProperty) -> datetime:

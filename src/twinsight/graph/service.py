@@ -29,6 +29,7 @@ from twinsight.graph.ids import check_id
 from twinsight.graph.index import GraphIndex
 from twinsight.graph.ingested import (
     ApplyStats,
+    IngestedColumn,
     IngestedProperty,
     ValueTarget,
     merge_updates,
@@ -556,24 +557,31 @@ class TwinGraph:
             target = self._targets[key] = resolve_target(interface, models, kind, path)
         return target
 
-    def apply_ingested(self, updates: Sequence[IngestedProperty]) -> ApplyStats:
+    def apply_ingested(
+        self, updates: Sequence[IngestedProperty], columns: Sequence[IngestedColumn] = ()
+    ) -> ApplyStats:
         """Make validated live values the twins' current state where they are the newest by
         source time; store the changed twins in one transaction; publish the changes (marked
-        as already recorded in history by the caller)."""
-        by_twin: dict[str, list[IngestedProperty]] = {}
+        as already recorded in history by the caller). ``columns``: more values, a column
+        of one property at a time (see :class:`IngestedColumn`)."""
+        by_twin: dict[str, tuple[list[IngestedProperty], list[IngestedColumn]]] = {}
         for update in updates:
-            by_twin.setdefault(update.twin_id, []).append(update)
+            by_twin.setdefault(update.twin_id, ([], []))[0].append(update)
+        for column in columns:
+            by_twin.setdefault(column.twin_id, ([], []))[1].append(column)
         now = self._clock.now()
         stamp = _iso(now)
         late = duplicates = gone = 0
         changes: list[tuple[Doc, Doc]] = []
         with self._lock:
-            for twin_id, group in by_twin.items():
+            for twin_id, (group, twin_columns) in by_twin.items():
                 current = self.index.twin(twin_id)
                 if current is None:  # deleted since the values were validated
-                    gone += len(group)
+                    gone += len(group) + sum(len(c.times) for c in twin_columns)
                     continue
-                doc, group_late, group_duplicates = merge_updates(current, group, stamp)
+                doc, group_late, group_duplicates = merge_updates(
+                    current, group, stamp, twin_columns
+                )
                 late += group_late
                 duplicates += group_duplicates
                 if doc is not None:

@@ -20,6 +20,13 @@ column, history gets the columns, and subscribers get one event per pack
 (:class:`~twinsight.core.events.TelemetrySeries`) instead of one per sample time. Whatever
 that road does not handle exactly like the general one (an error to report, a value that
 is not a finite number for a ``double``, an odd pack) goes the general way.
+
+Small JSON messages take the same road together: in a batch, the messages of one address
+whose rule reads top-level fields with an epoch time are decoded as one set of columns
+(``Rule.json_columns``), checked once per column, and become one series event per twin
+and one history column per value; a property's column is decided with a binary search
+(:class:`~twinsight.graph.ingested.IngestedColumn`). A group with any problem goes message
+by message, so each dead letter names its own message.
 """
 
 from __future__ import annotations
@@ -38,17 +45,20 @@ from twinsight.core.errors import TwinsightError
 from twinsight.core.events import EventBus, IngestBatch, TelemetryReceived, TelemetrySeries
 from twinsight.core.messages import IngestResult, RawMessage
 from twinsight.core.ports import DeadLetter, DeadLetterStore, HistoryKind
-from twinsight.graph.ingested import IngestedProperty, ValueTarget
+from twinsight.graph.ingested import IngestedColumn, IngestedProperty, ValueTarget
 from twinsight.graph.service import TwinGraph
 from twinsight.history import History
 from twinsight.ingest.flood import FloodGuard
-from twinsight.ingest.mapping import MappedColumn, MappedValue, Mapping
+from twinsight.ingest.mapping import MappedColumn, MappedValue, Mapping, Rule
 from twinsight.ingest.units import UnitError, converter
 from twinsight.models.dtdl import EnumSchema, PrimitiveSchema, Schema, validate_value
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
+COLUMN_MIN = 4
+"""Fewest messages of one address in a batch that are read together as columns: below
+that, one at a time costs no more."""
 _INTEGERS = frozenset(
     {
         "integer",
@@ -134,7 +144,7 @@ class IngestPipeline:
 
     def submit(self, messages: list[RawMessage]) -> IngestResult:
         """Process a batch; durable when this returns."""
-        outcomes, stats = self._process(messages)
+        outcomes, stats = self._process(messages, together=True)
         self._publish_batch(outcomes)
         letters = [
             DeadLetter(
@@ -195,7 +205,12 @@ class IngestPipeline:
             )
         )
 
-    def _process(self, messages: Sequence[RawMessage]) -> tuple[list[Outcome], tuple[int, int]]:
+    def _process(
+        self, messages: Sequence[RawMessage], *, together: bool = False
+    ) -> tuple[list[Outcome], tuple[int, int]]:
+        """Map, check and store ``messages``. ``together``: messages of one address may be
+        read as columns and share one outcome (see :meth:`_map_together`); otherwise each
+        message has its own outcome, in order, as replay needs."""
         now = self._clock.now()
         limits = rule_limits(self.mapping)
         # Each (twin, kind, name) is resolved once a batch: a batch is mostly the same few
@@ -203,9 +218,103 @@ class IngestPipeline:
         # batches is seen by the next one.
         targets: dict[tuple[str, str, str], ValueTarget | str] = {}
         with self._lock:
-            outcomes = [self._map(message, now, limits, targets) for message in messages]
+            if together and len(messages) >= COLUMN_MIN:
+                outcomes = self._map_together(messages, now, limits, targets)
+            else:
+                outcomes = [self._map(message, now, limits, targets) for message in messages]
             late, duplicates = self._store(outcomes, now)
         return outcomes, (late, duplicates)
+
+    def _map_together(
+        self,
+        messages: Sequence[RawMessage],
+        now: datetime,
+        limits: tuple[float, float],
+        targets: dict[tuple[str, str, str], ValueTarget | str],
+    ) -> list[Outcome]:
+        """Like :meth:`_map` for each message, except that the messages of one address
+        whose rule reads JSON as columns (:meth:`~twinsight.ingest.mapping.Rule.json_columns`)
+        are read together: one outcome holds their values as columns, so their checks,
+        history and events cost per column, not per message. A group with anything
+        uncommon or wrong in it goes message by message, which names each problem."""
+        slots: list[Outcome | None] = [None] * len(messages)
+        groups: dict[tuple[str, str], tuple[Rule, dict[str, str], list[int]]] = {}
+        mapping = self.mapping
+        for index, message in enumerate(messages):
+            refused = self._refuse(message, now)
+            if refused is not None:
+                slots[index] = refused
+                continue
+            found = mapping.find(message) if mapping is not None else None
+            if found is None or not found[0].json_columnar:
+                slots[index] = self._map_found(message, found, limits, targets)
+                continue
+            group = groups.get((message.source, message.address))
+            if group is None:
+                groups[(message.source, message.address)] = (*found, [index])
+            else:
+                group[2].append(index)
+        for rule, captures, indices in groups.values():
+            together = None
+            if len(indices) >= COLUMN_MIN:
+                together = self._read_together(
+                    rule, captures, [messages[i] for i in indices], limits, targets
+                )
+            if together is not None:
+                slots[indices[-1]] = together
+                continue
+            for i in indices:
+                slots[i] = self._map_found(messages[i], (rule, captures), limits, targets)
+        # in the order the messages came: dead letters are listed as they arrived
+        return [outcome for outcome in slots if outcome is not None]
+
+    def _read_together(
+        self,
+        rule: Rule,
+        captures: dict[str, str],
+        group: list[RawMessage],
+        limits: tuple[float, float],
+        targets: dict[tuple[str, str, str], ValueTarget | str],
+    ) -> Outcome | None:
+        """One outcome for messages of one address read together, or ``None`` when any of
+        their values has a problem (they then go one by one, so each is named on its own
+        message)."""
+        mapped = rule.json_columns([m.payload for m in group], captures)
+        if mapped is None:
+            return None
+        mapped_columns, singles = mapped
+        newest = group[-1]  # the latest arrival: its plausibility limits are the group's widest
+        columns = self._check_columns(mapped_columns, newest, limits, targets)
+        if columns is None:
+            return None
+        outcome = Outcome(newest, rule.name, columns=columns)
+        for value in singles:
+            checked = self._check(value, newest, limits, targets)
+            if isinstance(checked, str):
+                return None
+            outcome.values.append(checked)
+        return outcome
+
+    def _refuse(self, message: RawMessage, now: datetime) -> Outcome | None:
+        """The outcome of a message refused before it is read (too big, a flooding
+        client), or ``None``."""
+        if len(message.payload) > self.max_payload_bytes:
+            return Outcome(
+                message,
+                problems=[
+                    f"payload of {len(message.payload):,} bytes exceeds the limit of "
+                    f"{self.max_payload_bytes:,}"
+                ],
+            )
+        if not self.flood.allow(message.client, now):
+            return Outcome(
+                message,
+                problems=[
+                    f"client {message.client!r} sent more than {self.flood.rate:g} "
+                    "messages/s; kept here unprocessed (replay it once the flood is over)"
+                ],
+            )
+        return None
 
     def _map(
         self,
@@ -214,20 +323,20 @@ class IngestPipeline:
         limits: tuple[float, float],
         targets: dict[tuple[str, str, str], ValueTarget | str],
     ) -> Outcome:
-        outcome = Outcome(message)
-        if len(message.payload) > self.max_payload_bytes:
-            outcome.problems.append(
-                f"payload of {len(message.payload):,} bytes exceeds the limit of "
-                f"{self.max_payload_bytes:,}"
-            )
-            return outcome
-        if not self.flood.allow(message.client, now):
-            outcome.problems.append(
-                f"client {message.client!r} sent more than {self.flood.rate:g} messages/s; "
-                "kept here unprocessed (replay it once the flood is over)"
-            )
-            return outcome
+        refused = self._refuse(message, now)
+        if refused is not None:
+            return refused
         found = self.mapping.find(message) if self.mapping is not None else None
+        return self._map_found(message, found, limits, targets)
+
+    def _map_found(
+        self,
+        message: RawMessage,
+        found: tuple[Rule, dict[str, str]] | None,
+        limits: tuple[float, float],
+        targets: dict[tuple[str, str, str], ValueTarget | str],
+    ) -> Outcome:
+        outcome = Outcome(message)
         if found is None:
             outcome.problems.append(
                 f"no mapping rule matches {message.source} address {message.address!r}"
@@ -360,6 +469,7 @@ class IngestPipeline:
         points: list[tuple[str, str, HistoryKind, datetime, Any]] = []
         columns: list[tuple[str, str, HistoryKind, list[int], list[float]]] = []
         properties: list[IngestedProperty] = []
+        property_columns: list[IngestedColumn] = []
         # Telemetry per message, twin, component and source time, or for columns per
         # message, twin and component. One event per message, twin and component: a
         # TelemetryReceived when there is one sample time, a TelemetrySeries when several.
@@ -387,16 +497,14 @@ class IngestPipeline:
                 kind: HistoryKind = "property" if column.kind == "property" else "telemetry"
                 columns.append((column.twin_id, column.name, kind, column.times, column.values))
                 if kind == "property":
-                    properties.extend(
-                        IngestedProperty(
+                    property_columns.append(
+                        IngestedColumn(
                             column.twin_id,
                             target.component,
                             target.name,
-                            raw,
-                            _EPOCH + timedelta(microseconds=us),
-                            True,
+                            column.times,
+                            column.values,
                         )
-                        for us, raw in zip(column.times, column.values, strict=True)
                     )
                 else:
                     series.setdefault((index, column.twin_id, target.component), []).append(
@@ -404,7 +512,11 @@ class IngestPipeline:
                     )
         if points or columns:
             self._history.append_rows(points, columns)
-        stats = self._graph.apply_ingested(properties) if properties else None
+        stats = (
+            self._graph.apply_ingested(properties, property_columns)
+            if properties or property_columns
+            else None
+        )
         if telemetry:
             self._publish_telemetry(outcomes, telemetry, now)
         for (index, twin_id, component), named in series.items():

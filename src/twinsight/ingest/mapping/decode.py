@@ -220,6 +220,25 @@ _NUMBERS = frozenset({float, int})
 _TEXT = frozenset({str, type(None)})
 
 
+def micros(seconds: np.ndarray) -> list[int]:
+    """Seconds since the epoch (finite, within a datetime's range) as integer microseconds,
+    rounded as ``datetime.fromtimestamp`` rounds (half to even), so a column road and the
+    record-by-record road store the very same times."""
+    whole = np.trunc(seconds)
+    exact = whole.astype(np.int64) * 1_000_000 + np.rint((seconds - whole) * 1e6).astype(np.int64)
+    out: list[int] = exact.tolist()
+    return out
+
+
+def in_datetime_range(seconds: np.ndarray) -> bool:
+    """Whether every time (seconds since the epoch) is finite and one a datetime can hold."""
+    return bool(
+        np.isfinite(seconds).all()
+        and float(seconds.min()) >= _FIRST_YEAR_S
+        and float(seconds.max()) <= _LAST_YEAR_S
+    )
+
+
 def decode_senml_columns(payload: bytes) -> list[SenmlColumn] | None:
     """The common SenML pack, decoded as columns — or ``None`` when it is not that common
     pack, and :func:`decode_senml` must read it record by record.
@@ -295,9 +314,7 @@ def decode_senml_columns(payload: bytes) -> list[SenmlColumn] | None:
     low, high = float(seconds.min()), float(seconds.max())
     if low < SENML_RELATIVE_LIMIT or high > _LAST_YEAR_S:
         return None  # relative to now, or beyond what a datetime holds
-    whole = np.trunc(seconds)
-    micros = whole.astype(np.int64) * 1_000_000 + np.rint((seconds - whole) * 1e6).astype(np.int64)
-    times: list[int] = micros.tolist()
+    times = micros(seconds)
     floats: list[float] = numbers.tolist()
     if names.count(None) == len(names) and units.count(None) == len(units):
         if not base_name:

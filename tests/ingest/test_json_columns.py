@@ -1,0 +1,167 @@
+"""JSON messages of one address read together as columns: the same outcome as reading them
+one by one.
+
+The column road (``Rule.json_columns``, the pipeline's ``_read_together``, property columns
+decided by binary search in ``merge_updates``) must be indistinguishable from the general
+one except in speed: these tests submit the same batches both ways and compare results,
+history, twin state, dead letters, the samples subscribers see and data quality."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from ingest.test_pipeline import MS0, make_hub, msg
+from twinsight.core.clock import ManualClock
+from twinsight.core.events import TelemetryReceived, TelemetrySeries
+from twinsight.core.messages import RawMessage
+from twinsight.ingest.mapping import Rule
+
+MOTOR = "plant/line-1-motor/motor"
+OTHER = "plant/line-2-motor/motor"
+SERIES = {
+    "line-1-motor": ("windingTemperature", "ratedPower", "state"),
+    "line-2-motor": ("ratedPower", "bearing.wear"),
+}
+
+
+def reading(clock: ManualClock, address: str, offset_ms: int, **fields: Any) -> RawMessage:
+    return msg(address, orjson.dumps({"ts": MS0 + offset_ms, **fields}), clock)
+
+
+def batches(clock: ManualClock) -> list[list[RawMessage]]:
+    """Batches of every kind the column road takes, and of kinds it must hand over."""
+    r = reading
+    plain = [r(clock, MOTOR, i * 1000, temp=200.0 + i, power=10.0 + i) for i in range(8)]
+    # interleaved twins, an optional field in some messages only, a text property, ints
+    mixed = []
+    for i in range(10):
+        mixed.append(r(clock, MOTOR, 10_000 + i * 500, temp=210 + i, state="running"))
+        extra = {"wear": 0.1 + i / 100} if i % 3 else {}
+        mixed.append(r(clock, OTHER, 10_000 + i * 500, power=11.0, **extra))
+    # sent again (duplicates), older than the state (late), out of order within the batch
+    again = plain[:5] + plain[-1:]
+    again += [r(clock, MOTOR, t, power=float(t)) for t in (30_000, 20_000, 25_000)]
+    # one bad message among good ones: the group goes one by one, only it is a dead letter
+    one_bad = [r(clock, MOTOR, 40_000 + i * 100, temp=220.0, power=12.0) for i in range(6)]
+    one_bad[3] = r(clock, MOTOR, 40_300, temp=220.0, power="lots")
+    not_json = [r(clock, MOTOR, 41_000 + i * 100, temp=221.0) for i in range(5)]
+    not_json.insert(2, msg(MOTOR, b'{"ts": 1, "temp": ', clock))
+    bad_state = [r(clock, MOTOR, 42_000 + i * 100, state="running") for i in range(4)]
+    bad_state.append(r(clock, MOTOR, 42_500, state="exploded"))
+    future = [r(clock, MOTOR, 43_000 + i * 100, temp=222.0) for i in range(4)]
+    future.append(r(clock, MOTOR, 3_600_000, temp=222.0))
+    few = [r(clock, MOTOR, 44_000 + i * 100, temp=223.0) for i in range(3)]
+    no_time = [msg(MOTOR, orjson.dumps({"temp": 224.0}), clock) for _ in range(4)]
+    # in ascending time across the state's: older (late), the same (duplicate), newer
+    catch_up = [
+        r(clock, MOTOR, t, power=p)
+        for t, p in ((40_000, 1.0), (40_500, 12.0), (50_000, 2.0), (51_000, 13.0))
+    ]
+    return [plain, mixed, again, one_bad, not_json, bad_state, future, few, no_time, catch_up]
+
+
+def run(clock: ManualClock, monkeypatch: pytest.MonkeyPatch, together: bool) -> dict[str, Any]:
+    """Submit every batch; everything observable afterwards."""
+    with monkeypatch.context() as patch:
+        if not together:
+            patch.setattr(Rule, "json_columns", lambda self, payloads, captures: None)
+        hub = make_hub(clock)
+        samples: list[tuple[Any, ...]] = []
+        hub.bus.subscribe(
+            lambda e: samples.append((e.twin_id, e.source_time, dict(e.payload))),
+            TelemetryReceived,
+        )
+        series: list[TelemetrySeries] = []
+        hub.bus.subscribe(series.append, TelemetrySeries)
+        results = [hub.ingest.submit(batch) for batch in batches(clock)]
+        history = {
+            (twin, name): [(p.time, p.value) for p in hub.history.range(f"{twin}/{name}")]
+            for twin, names in SERIES.items()
+            for name in names
+        }
+        state = {}
+        for twin_id in ("line-1-motor", "line-2-motor"):
+            twin = hub.twins.get_twin(twin_id)
+            state[twin_id] = {
+                name: (twin.get(name), twin["$metadata"].get(name))
+                for name in ("ratedPower", "state")
+            }
+            state[twin_id]["wear"] = twin["bearing"].get("wear")
+        letters = [(d.reason, d.payload) for d in hub.dead_letters.list()]
+        quality = hub.quality.series()
+        hub.close()
+    return {
+        "results": results,
+        "history": history,
+        "state": state,
+        "letters": letters,
+        "samples": sorted(samples, key=repr),
+        "quality": quality,
+        "series": len(series),
+    }
+
+
+def test_read_together_and_one_by_one_give_the_same_outcome(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    together = run(clock, monkeypatch, together=True)
+    one_by_one = run(clock, monkeypatch, together=False)
+    assert together["series"] > 0 and one_by_one["series"] == 0  # the roads differ
+    del together["series"], one_by_one["series"]
+    assert together == one_by_one
+    results = together["results"]
+    assert [r.dead_letters for r in results] == [0, 0, 0, 1, 1, 1, 1, 0, 4, 0]
+    # older than the state's time is late, the same time and value again a duplicate
+    assert (results[2].late_values, results[2].duplicate_values) == (5, 1)
+    assert (results[-1].late_values, results[-1].duplicate_values) == (1, 1)
+    reasons = [reason for reason, _ in together["letters"]]
+    assert "expected a double" in reasons[0] and "not valid JSON" in reasons[1]
+    assert "enum" in reasons[2] and "in the future" in reasons[3]
+    assert "timestamp field 'ts' is missing" in reasons[4]
+    # the newest by source time is the state, whatever the order in the batch
+    power, meta = together["state"]["line-1-motor"]["ratedPower"]
+    assert power == 13.0 and meta["sourceTime"] == "2026-01-01T00:00:51Z"
+    assert together["state"]["line-2-motor"]["wear"] == pytest.approx(0.18)
+    assert together["state"]["line-1-motor"]["state"][0] == "running"
+    # °F converted once per column, every value kept (a bad message's good ones too)
+    temperatures = together["history"][("line-1-motor", "windingTemperature")]
+    assert len(temperatures) == 8 + 10 + 6 + 5 + 4 + 3
+    assert temperatures[0][1] == pytest.approx(93.333333333)
+
+
+def test_a_batch_of_one_address_is_one_series_event_with_every_sample(
+    clock: ManualClock,
+) -> None:
+    with make_hub(clock) as hub:
+        whole: list[TelemetrySeries] = []
+        hub.bus.subscribe(whole.append, TelemetrySeries)
+        split: list[TelemetryReceived] = []
+        hub.bus.subscribe(split.append, TelemetryReceived)
+        batch = [reading(clock, MOTOR, i * 1000, temp=212.0 + 18 * i) for i in range(50)]
+        result = hub.ingest.submit(batch)
+        assert (result.messages, result.values, result.dead_letters) == (50, 50, 0)
+        (event,) = whole
+        assert event.message_id == f"mqtt:{MOTOR}" and event.recorded
+        assert list(event.values) == ["windingTemperature"]
+        assert event.values["windingTemperature"][:2] == pytest.approx([100.0, 110.0])
+        assert len(split) == 50  # per-sample subscribers still see every message's value
+        stored = hub.history.range("line-1-motor/windingTemperature")
+        assert len(stored) == 50 and stored[-1].value == pytest.approx(100.0 + 49 * 10)
+
+
+def test_an_integer_for_a_double_is_stored_as_that_number(clock: ManualClock) -> None:
+    with make_hub(clock) as hub:
+        hub.ingest.submit([reading(clock, MOTOR, i * 1000, power=7 + i) for i in range(6)])
+        twin = hub.twins.get_twin("line-1-motor")
+        assert twin["ratedPower"] == 12.0
+        assert [p.value for p in hub.history.range("line-1-motor/ratedPower")] == [
+            7.0,
+            8.0,
+            9.0,
+            10.0,
+            11.0,
+            12.0,
+        ]
