@@ -88,3 +88,48 @@ def test_samples_of_the_wrong_shape_are_refused() -> None:
 
     with pytest.raises(SimulationError, match="have shape"):
         monte_carlo(plant, wrong, runs=2, duration=60.0, step=60.0, observe=[], chunks=1)
+
+
+def with_bad_runs(rng: np.random.Generator, runs: int) -> Mapping[tuple[str, str], Any]:
+    """Run 2's motors have an impossible efficiency; run 5's first motor a 1 J/K winding,
+    which diverges on the 60 s step; the other runs are healthy."""
+    efficiency = rng.uniform(0.85, 0.95, (runs, MACHINES))
+    efficiency[2] = 2.0
+    winding = np.full((runs, MACHINES), 6000.0)
+    winding[5, 0] = 1.0
+    return {("motors", "efficiency"): efficiency, ("motors", "winding_capacity"): winding}
+
+
+def test_a_run_that_is_refused_or_diverges_fails_alone() -> None:
+    common: dict[str, Any] = {
+        "runs": 8,
+        "duration": 3600.0,
+        "step": 60.0,
+        "observe": [("motors", "temperature")],
+        "seed": 5,
+    }
+    result = monte_carlo(plant, with_bad_runs, chunks=1, **common)
+    assert [run for run, _ in result.failures] == [2, 5]
+    assert "parameter m0.efficiency = 2 is outside its bounds" in result.failures[0][1]
+    assert "diverged" in result.failures[1][1] and "members (m0)" in result.failures[1][1]
+    final = result.final[("motors", "temperature")]
+    assert np.isnan(final[[2, 5]]).all() and np.isfinite(np.delete(final, [2, 5], 0)).all()
+    # The healthy runs give what they give alone, with the same samples.
+    efficiency = result.samples[("motors", "efficiency")]
+    for run in (0, 7):
+        alone = plant()
+        alone.members["motors"].set_parameters_array("efficiency", efficiency[run])  # type: ignore[attr-defined]
+        alone.run(3600.0, 60.0, record=[])
+        expected = alone.members["motors"].output_arrays()["temperature"]  # type: ignore[attr-defined]
+        np.testing.assert_allclose(final[run], expected, rtol=1e-12)
+    summary = result.summary(("motors", "temperature"))
+    assert np.isfinite(list(summary.values())).all()
+    assert summary["max"] == pytest.approx(np.nanmax(final))
+
+
+def test_a_sweep_where_every_run_fails_is_an_error() -> None:
+    def impossible(rng: np.random.Generator, runs: int) -> Mapping[tuple[str, str], Any]:
+        return {("motors", "efficiency"): np.full(runs, 2.0)}
+
+    with pytest.raises(SimulationError, match=r"every one of the 3 runs failed; run 0: .*bounds"):
+        monte_carlo(plant, impossible, runs=3, duration=60.0, step=60.0, observe=[], chunks=1)

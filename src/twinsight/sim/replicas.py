@@ -11,12 +11,19 @@ couplings only connect members of the same copy.
 The copies are split into chunks that run in parallel through any executor with a
 ``map`` method (a process pool over all cores by default; Dask's
 ``client.get_executor()`` or Ray's ``ray.util.multiprocessing.Pool`` on a cluster).
+
+A run whose sample the model refuses (a value outside a parameter's bounds) or that
+diverges fails alone: the copies it shared a fleet with are run again without it (halving
+the group until the failing runs stand alone, so a rare failure costs about twice its
+chunk), its results are NaN, and :attr:`ReplicaResults.failures` names it with the error.
+Only when every run fails is the sweep an error.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -96,11 +103,17 @@ class ReplicaResults:
     peak: Mapping[tuple[str, str], NDArray[np.float64]]
     samples: Mapping[tuple[str, str], NDArray[np.float64]]
     runs: int
+    failures: tuple[tuple[int, str], ...] = ()
+    """``(run, error)`` for each run that failed (its results are NaN)."""
 
     def summary(self, key: tuple[str, str], which: str = "final") -> dict[str, float]:
         """Mean, standard deviation and percentiles of one observed output over every run
-        and machine."""
-        values = (self.final if which == "final" else self.peak)[key].ravel()
+        that completed and every machine."""
+        values = (self.final if which == "final" else self.peak)[key]
+        if self.failures:
+            failed = [run for run, _ in self.failures]
+            values = np.delete(values, failed, axis=0)
+        values = values.ravel()
         p5, p50, p95 = np.percentile(values, [5, 50, 95])
         return {
             "mean": float(values.mean()),
@@ -114,28 +127,69 @@ class ReplicaResults:
 
 
 def run_chunk(chunk: Chunk) -> ReplicaResults:
-    """Build the world, replicate it, draw this chunk's parameters, run, observe."""
+    """Build the world, draw this chunk's parameters, run its copies side by side, observe;
+    runs that fail are isolated (see the module docstring)."""
     base = chunk.build()
-    cosim = replicate(base, chunk.copies)
     rng = np.random.default_rng([chunk.seed, chunk.first])
     drawn = dict(chunk.sampler(rng, chunk.copies))
+    per_run: dict[tuple[str, str], NDArray[np.float64]] = {}
     for (member, parameter), values in drawn.items():
-        fleet = cosim.members.get(member)
+        fleet = base.members.get(member)
         if not isinstance(fleet, OdeFleet):
             raise SimulationError(f"a sample names {member!r}, which is not a fleet here")
-        machines = len(fleet.members) // chunk.copies
+        machines = len(fleet.members)
         array = np.asarray(values, dtype=np.float64)
         if array.shape == (chunk.copies,):
-            array = np.repeat(array, machines)
-        elif array.shape == (chunk.copies, machines):
-            array = array.ravel()
-        else:
+            array = np.repeat(array[:, None], machines, axis=1)
+        elif array.shape != (chunk.copies, machines):
             raise SimulationError(
                 f"samples for {member}.{parameter} have shape {array.shape}; expected "
                 f"({chunk.copies},) or ({chunk.copies}, {machines})"
             )
-        fleet.set_parameters_array(parameter, array)
+        per_run[(member, parameter)] = array
+    machines_of = {key[0]: len(base.members[key[0]].members) for key in chunk.observe}  # type: ignore[attr-defined]
+    final = {k: np.full((chunk.copies, machines_of[k[0]]), np.nan) for k in chunk.observe}
+    peak = {k: np.full((chunk.copies, machines_of[k[0]]), np.nan) for k in chunk.observe}
+    failures: list[tuple[int, str]] = []
+    groups = [np.arange(chunk.copies)]
+    while groups:
+        runs = groups.pop()
+        try:
+            done = _run_copies(base, chunk, {k: v[runs] for k, v in per_run.items()}, len(runs))
+        except SimulationError as error:
+            if len(runs) == 1:  # alone, its machines are copy 0: name them as in the world
+                message = re.sub(r"(?<![\w/])0/", "", str(error))
+                failures.append((chunk.first + int(runs[0]), message))
+            else:  # run each half again: the failing runs end up alone
+                groups += [runs[len(runs) // 2 :], runs[: len(runs) // 2]]
+            continue
+        for key in chunk.observe:
+            final[key][runs], peak[key][runs] = done[0][key], done[1][key]
+    return ReplicaResults(
+        final=final,
+        peak=peak,
+        samples={k: np.asarray(v, dtype=np.float64) for k, v in drawn.items()},
+        runs=chunk.copies,
+        failures=tuple(sorted(failures)),
+    )
+
+
+Observed = dict[tuple[str, str], NDArray[np.float64]]
+
+
+def _run_copies(
+    base: CoSimulation,
+    chunk: Chunk,
+    samples: Mapping[tuple[str, str], NDArray[np.float64]],
+    copies: int,
+) -> tuple[Observed, Observed]:
+    """``copies`` copies of ``base`` with their samples (``(copies, machines)`` each), run
+    for the chunk's duration: the observed outputs' final values and peaks, ``(copies,
+    machines)`` each."""
+    cosim = replicate(base, copies)
     fleets: dict[str, OdeFleet] = {name: m for name, m in cosim.members.items()}  # type: ignore[misc]
+    for (member, parameter), values in samples.items():
+        fleets[member].set_parameters_array(parameter, values.ravel())
     steps = max(1, round(chunk.duration / chunk.step))
     peak = {key: np.full(len(fleets[key[0]].members), -math.inf) for key in chunk.observe}
     for _ in range(steps):
@@ -144,12 +198,9 @@ def run_chunk(chunk: Chunk) -> ReplicaResults:
         for key in chunk.observe:
             np.maximum(peak[key], arrays[key[0]][key[1]], out=peak[key])
     arrays = {name: fleets[name].output_arrays() for name in {k[0] for k in chunk.observe}}
-    shape = {key: (chunk.copies, -1) for key in chunk.observe}
-    return ReplicaResults(
-        final={key: arrays[key[0]][key[1]].reshape(shape[key]) for key in chunk.observe},
-        peak={key: peak[key].reshape(shape[key]) for key in chunk.observe},
-        samples={k: np.asarray(v, dtype=np.float64) for k, v in drawn.items()},
-        runs=chunk.copies,
+    return (
+        {key: arrays[key[0]][key[1]].reshape(copies, -1) for key in chunk.observe},
+        {key: peak[key].reshape(copies, -1) for key in chunk.observe},
     )
 
 
@@ -185,9 +236,15 @@ def monte_carlo(
         parts = [run_chunk(work[0])]
     else:
         parts = list(executor.map(run_chunk, work))
+    failures = tuple(f for p in parts for f in p.failures)
+    if len(failures) == runs:
+        raise SimulationError(
+            f"every one of the {runs} runs failed; run {failures[0][0]}: {failures[0][1]}"
+        )
     return ReplicaResults(
         final={k: np.concatenate([p.final[k] for p in parts]) for k in parts[0].final},
         peak={k: np.concatenate([p.peak[k] for p in parts]) for k in parts[0].peak},
         samples={k: np.concatenate([p.samples[k] for p in parts]) for k in parts[0].samples},
         runs=runs,
+        failures=failures,
     )
