@@ -151,6 +151,7 @@ def main() -> None:
         "full_plant_hours": full_hours,
         "monte_carlo_runs": runs,
         "monte_carlo_seconds": round(mc_seconds, 2),
+        "monte_carlo_failed_runs": len(results.failures),
         "monte_carlo_seconds_per_1000": round(mc_seconds * 1000 / runs, 2),
         "peak_winding_temperature_c": results.summary(("fleet:motor", "temperature"), "peak"),
         "final_tank_level_m": results.summary(("fleet:tank", "level")),
