@@ -15,6 +15,7 @@ import pytest
 from support import add_factory_models
 from twinsight.core.clock import ManualClock
 from twinsight.core.errors import SimulationError
+from twinsight.core.ports import HistoryPoint
 from twinsight.hub import Hub
 from twinsight.scenarios.factory import world
 from twinsight.scenarios.factory.faults import FAULTS
@@ -285,3 +286,15 @@ def test_a_fault_of_a_kind_a_twin_cannot_have_is_refused(hub: Hub) -> None:
         injector.inject("line-1-motor", "cavitation", T0)
     with pytest.raises(SimulationError, match="no fault kind 'fire'"):
         injector.inject("line-1-motor", "fire", T0)
+
+
+def test_a_pump_starts_from_the_flow_it_last_reported(hub: Hub) -> None:
+    """A fork of the plant (a what-if) starts each pump where its flow was, so a comparison
+    plot does not begin at zero flow; a pump that never reported starts still, noted."""
+    hub.history.append([HistoryPoint("line-1-pump", "flow", "telemetry", T0, 97.0)])
+    for fleet in (True, False):
+        sim = _build(hub, fleet=fleet)
+        assert _outputs(sim, "line-1-pump")["flow"] == pytest.approx(97.0)
+        assert _outputs(sim, "line-2-pump")["flow"] == 0.0
+        notes = [n for n in sim.notes if n.startswith("line-2-pump: no value for state")]
+        assert len(notes) == 1 and "flow" in notes[0], sim.notes

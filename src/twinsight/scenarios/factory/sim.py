@@ -146,6 +146,8 @@ def bindings(*, fleet: bool = True, conveyors: bool = False) -> tuple[ModelBindi
             dtdl_model=f"{NS}:Pump;1",
             fleet=fleet,
             values={"response_time": PUMP_RESPONSE},
+            # a fork (what-if) starts at the flow last reported, not from a standstill
+            states={"flow": "telemetry:flow"},
             outputs={"flow": "telemetry:flow", "pressure": "telemetry:dischargePressure"},
         ),
         ModelBinding(
