@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,36 @@ def test_import_list_decommission_delete(tmp_path: Path) -> None:
     rows = json.loads(runner.invoke(app, ["models", "list", "--json", *data]).stdout)
     assert len(rows) == 7
     assert [r["decommissioned"] for r in rows if r["id"].endswith("Motor;1")] == [True]
+
+
+def test_every_command_with_a_data_folder_takes_data_dir_or_data() -> None:
+    """``--data`` is ``--data-dir`` on every command, so ``twinsight demo --data x`` and
+    ``twinsight serve --data x`` read the same."""
+    import click
+    import typer.main
+
+    def commands(group: click.Command, path: str) -> Iterator[tuple[str, click.Command]]:
+        yield path, group
+        for name, sub in getattr(group, "commands", {}).items():
+            yield from commands(sub, f"{path} {name}".strip())
+
+    found = {
+        path: set(param.opts)
+        for path, command in commands(typer.main.get_command(app), "")
+        for param in command.params
+        if param.name == "data_dir"
+    }
+    assert {"serve", "demo", "models list"} <= found.keys()
+    assert all({"--data-dir", "--data"} <= opts for opts in found.values()), found
+
+
+def test_data_is_the_same_folder_as_data_dir(tmp_path: Path) -> None:
+    imported = runner.invoke(
+        app, ["models", "import", str(FACTORY_MODELS), "--data", str(tmp_path)]
+    )
+    assert imported.exit_code == 0, imported.output
+    listing = runner.invoke(app, ["models", "list", "--json", "--data-dir", str(tmp_path)])
+    assert len(json.loads(listing.stdout)) == 8
 
 
 def test_import_of_invalid_file_imports_nothing(tmp_path: Path) -> None:

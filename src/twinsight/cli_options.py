@@ -15,6 +15,7 @@ DataDir = Annotated[
     Path,
     typer.Option(
         "--data-dir",
+        "--data",
         "-d",
         help="Folder holding the platform's database (created if missing).",
         envvar="TWINSIGHT_DATA_DIR",
