@@ -18,6 +18,8 @@ import pytest
 from harness import SCENE_DRAWN, Console, Demo, open_page, running_demo
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
+from brokers import wait_until
+
 pytestmark = pytest.mark.slow
 
 Shot = Callable[[Page, str], Path]
@@ -31,8 +33,9 @@ def quiet_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield running
 
 
-def _publish(demo: Demo, line: int, machine: str, **values: float) -> None:
-    payload = json.dumps({"ts": int(time.time() * 1000), **values})
+def _publish(demo: Demo, line: int, machine: str, ago: float = 0.0, **values: float) -> None:
+    """Publish ``values`` as the machine's device would, stamped ``ago`` seconds back."""
+    payload = json.dumps({"ts": int((time.time() - ago) * 1000), **values})
     topic = f"factory/line-{line}/{machine}/telemetry"
     subprocess.run(
         ["mosquitto_pub", "-p", str(demo.broker_port), "-q", "1", "-t", topic, "-m", payload],
@@ -199,3 +202,20 @@ def test_the_page_fits_a_laptop_screen(browser: Browser, quiet_demo: Demo, shot:
         shot(page, "laptop")
     finally:
         context.close()
+
+
+def test_the_panels_time_range_chooses_what_the_chart_shows(page: Page, quiet_demo: Demo) -> None:
+    for minutes, flow in ((40, 90.0), (10, 95.0), (0, 100.0)):
+        _publish(quiet_demo, 3, "pump", ago=minutes * 60.0, flow=flow)
+    wait_until(
+        lambda: len(httpx.get(f"{quiet_demo.url}/history/line-3-pump/flow").json()["value"]) == 3,
+        timeout=15,
+        what="the three flows in history",
+    )
+    open_page(page, quiet_demo, "/ui/#line-3-pump")
+    chart = page.locator('#twin-panel figure.chart[data-series="flow"]')
+    expect(chart).to_have_attribute("data-points", "3", timeout=15_000)  # the last hour
+    page.locator("#twin-panel .ranges button", has_text="15 min").click()
+    expect(chart).to_have_attribute("data-points", "2")
+    page.locator("#twin-panel .ranges button", has_text="6 h").click()
+    expect(chart).to_have_attribute("data-points", "3")
