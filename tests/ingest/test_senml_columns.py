@@ -253,3 +253,44 @@ def test_packs_into_a_property_keep_state_late_and_duplicates_the_same(
     assert (first.values, again.late_values, again.duplicate_values) == (40, 39, 1)
     assert older.late_values == 40
     assert len(by_columns["history"]) == 80
+
+
+def shifted_packs(count: int, bad: int | None = None) -> list[bytes]:
+    """``count`` packs of 50 vibration samples, one after another in time; pack ``bad``
+    has a sample with a string value."""
+    out = []
+    for k in range(count):
+        pack: list[dict[str, Any]] = [
+            {"bn": "vibration", "bt": BT - 1000 + 50 * k, "v": 1.0, "t": 0}
+        ]
+        pack += [{"v": 1 + i / 10, "t": i} for i in range(1, 50)]
+        if k == bad:
+            pack[7] = {"vs": "loud", "t": 7}
+        out.append(orjson.dumps(pack))
+    return out
+
+
+@pytest.mark.parametrize("bad", [None, 2])
+def test_packs_of_one_address_in_one_batch_are_read_as_one_column(
+    clock: ManualClock, bad: int | None
+) -> None:
+    outcomes = []
+    for together in (True, False):
+        with make_hub(clock) as hub:
+            whole: list[TelemetrySeries] = []
+            hub.bus.subscribe(whole.append, TelemetrySeries)
+            messages = [msg("senml/line-1-motor", p, clock) for p in shifted_packs(5, bad)]
+            if together:
+                results = [hub.ingest.submit(messages)]
+            else:
+                results = [hub.ingest.submit([m]) for m in messages]
+            history = [(p.time, p.value) for p in hub.history.range("line-1-motor/vibration")]
+            letters = [(d.reason, d.payload) for d in hub.dead_letters.list()]
+            outcomes.append((history, letters, sum(r.values for r in results), len(whole)))
+    (history, letters, values, events), one_by_one = outcomes
+    assert (history, letters, values) == one_by_one[:3]
+    if bad is None:
+        assert (len(history), values, letters, events) == (250, 250, [], 1)  # one series
+    else:  # the batch went pack by pack: only the bad pack is a dead letter
+        assert len(letters) == 1 and "expected a double" in letters[0][0]
+        assert events == 5 and len(history) == 4 * 50 + 49  # its good samples too

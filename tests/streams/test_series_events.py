@@ -94,6 +94,34 @@ def test_live_streams_serialize_a_series_once(clock: ManualClock) -> None:
         assert hub.streams.published == before + 1
 
 
+def test_telemetry_nobody_listens_to_is_serialised_only_for_a_resuming_client(
+    clock: ManualClock, monkeypatch: Any
+) -> None:
+    from twinsight.streams import live
+
+    made: list[object] = []
+    real = live.stream_event
+    monkeypatch.setattr(live, "stream_event", lambda e, m=None: made.append(e) or real(e, m))
+    with Hub(clock=clock) as hub:
+        hub.bus.publish(series(a=[1.0, 2.0, 3.0]))
+        assert made == []  # no subscriber: kept as the bus event
+        got: list[tuple[int, bytes]] = []
+
+        class Sink:
+            def offer(self, tag: str, seq: int, data: bytes) -> None:
+                got.append((seq, data))
+
+        everything = hub.streams.parse_filter({})
+        hub.streams.subscribe(everything, Sink(), after=0)  # resumes from the start
+        assert len(made) == 1
+        hub.bus.publish(series(a=[4.0, 5.0, 6.0]))  # now someone listens: at once
+        assert len(made) == 2
+    replayed, live_one = (orjson.loads(data) for _, data in got)
+    assert replayed == stream_event(series(a=[1.0, 2.0, 3.0]))
+    assert live_one["samples"]["telemetry"] == {"a": [4.0, 5.0, 6.0]}
+    assert got[0][0] < got[1][0]
+
+
 def column_batch(values: list[float], start: int, arrival: datetime) -> IngestBatch:
     times = [start + i * 1000 for i in range(len(values))]
     return IngestBatch(arrival, (), (), (("m", "x", "telemetry", arrival, times, values),))

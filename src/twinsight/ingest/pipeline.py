@@ -246,7 +246,7 @@ class IngestPipeline:
                 slots[index] = refused
                 continue
             found = mapping.find(message) if mapping is not None else None
-            if found is None or not found[0].json_columnar:
+            if found is None or not (found[0].json_columnar or found[0].spec.format == "senml"):
                 slots[index] = self._map_found(message, found, limits, targets)
                 continue
             group = groups.get((message.source, message.address))
@@ -279,10 +279,17 @@ class IngestPipeline:
         """One outcome for messages of one address read together, or ``None`` when any of
         their values has a problem (they then go one by one, so each is named on its own
         message)."""
-        mapped = rule.json_columns([m.payload for m in group], captures)
-        if mapped is None:
-            return None
-        mapped_columns, singles = mapped
+        singles: list[MappedValue] = []
+        if rule.spec.format == "senml":
+            packs = rule.senml_packs_columns([m.payload for m in group], captures)
+            if packs is None:
+                return None
+            mapped_columns = packs
+        else:
+            mapped = rule.json_columns([m.payload for m in group], captures)
+            if mapped is None:
+                return None
+            mapped_columns, singles = mapped
         newest = group[-1]  # the latest arrival: its plausibility limits are the group's widest
         columns = self._check_columns(mapped_columns, newest, limits, targets)
         if columns is None:

@@ -153,6 +153,31 @@ class Subscription:
             self._owner = None
 
 
+_TELEMETRY = frozenset({TelemetryReceived, TelemetrySeries})
+
+
+class _Buffered:
+    """One event in the resume buffer: its stream form, or the bus event until a resuming
+    client asks for it (telemetry that arrived while nobody was subscribed)."""
+
+    __slots__ = ("data", "event", "meta", "seq")
+
+    def __init__(
+        self, seq: int, event: object, meta: EventMeta | None = None, data: bytes = b""
+    ) -> None:
+        self.seq = seq
+        self.event = event
+        self.meta = meta
+        self.data = data
+
+    def resolve(self, model_of: Any) -> tuple[EventMeta, bytes]:
+        if self.meta is None:
+            body = stream_event(self.event, model_of)
+            assert body is not None  # only telemetry is kept unserialised
+            self.meta, self.data, self.event = event_meta(body), orjson.dumps(body), None
+        return self.meta, self.data
+
+
 class LiveStreams:
     """Fan-out of bus events to filtered subscriptions (see the module docstring)."""
 
@@ -172,7 +197,7 @@ class LiveStreams:
         self.heartbeat = heartbeat
         self._lock = threading.Lock()
         self._subs: tuple[Subscription, ...] = ()
-        self._ring: deque[tuple[int, EventMeta, bytes]] = deque(maxlen=ring_size)
+        self._ring: deque[_Buffered] = deque(maxlen=ring_size)
         self._seq = 0
         self._lineage: dict[str, frozenset[str]] = {}
         self._lineage_for: ModelSet | None = None
@@ -234,9 +259,11 @@ class LiveStreams:
         sub = Subscription(stream_filter, sink, tag, self)
         with self._lock:
             if after is not None:
-                for seq, meta, body in self._ring:
-                    if seq > after and stream_filter.matches(meta, self.lineage):
-                        sink.offer(tag, seq, body)
+                for entry in self._ring:
+                    if entry.seq > after:
+                        meta, body = entry.resolve(self.model_of)
+                        if stream_filter.matches(meta, self.lineage):
+                            sink.offer(tag, entry.seq, body)
             self._subs = (*self._subs, sub)
         return sub
 
@@ -247,6 +274,15 @@ class LiveStreams:
     # ------------------------------------------------------------------ events
 
     def _on_event(self, event: object) -> None:
+        if event.__class__ in _TELEMETRY:
+            # Nobody listening: keep the event for a later resume and serialise it only if
+            # one asks for it. Telemetry is most events and its JSON most of their cost.
+            with self._lock:
+                if not self._subs:
+                    self._seq += 1
+                    self.published += 1
+                    self._ring.append(_Buffered(self._seq, event))
+                    return
         body = stream_event(event, self.model_of)
         if body is None:
             return
@@ -256,7 +292,7 @@ class LiveStreams:
             self._seq += 1
             seq = self._seq
             self.published += 1
-            self._ring.append((seq, meta, data))
+            self._ring.append(_Buffered(seq, None, meta, data))
             subs = self._subs
             for sub in subs:
                 if sub.filter.matches(meta, self.lineage):

@@ -384,6 +384,10 @@ class QualityTracker:
         if n == 0:
             return
         series = self._series.get((twin_id, name))
+        if series is None and n > 2:  # a new series: its first value makes it, as one by one
+            self._record(twin_id, name, kind, _from_us(times[0]), arrival, values[0])
+            series = self._series.get((twin_id, name))
+            times, values, n = times[1:], values[1:], n - 1
         if series is None or n < 2 or not self._column_is_clean(series, times, values):
             for us, value in zip(times, values, strict=True):
                 self._record(twin_id, name, kind, _from_us(us), arrival, value)

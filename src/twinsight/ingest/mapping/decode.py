@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -253,6 +255,31 @@ def decode_senml_columns(payload: bytes) -> list[SenmlColumn] | None:
     definition of what a pack means and of every error message. Both give the same times
     to the microsecond (``datetime.fromtimestamp`` rounds half to even, as here).
     """
+    raw = senml_raw_columns(payload)
+    return None if raw is None else finish_senml_columns(raw)
+
+
+class SenmlRawColumn(NamedTuple):
+    """One record name's samples of one pack before their numbers are checked: the pack's
+    base time and each record's time offset and value as JSON gave them."""
+
+    name: str
+    unit: str | None
+    base: float
+    offsets: list[Any]
+    values: list[Any]
+
+
+_T = itemgetter("t")
+_V = itemgetter("v")
+
+
+def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
+    """The first, per-pack half of :func:`decode_senml_columns`: the pack's structure
+    checked and its records split by name and unit, numbers not yet checked. Several packs
+    of one sender can then be finished as one set of arrays
+    (:func:`finish_senml_columns`), so the per-pack cost is little more than the JSON
+    decoding."""
     try:
         pack = orjson.loads(payload)
     except orjson.JSONDecodeError:
@@ -260,24 +287,40 @@ def decode_senml_columns(payload: bytes) -> list[SenmlColumn] | None:
     if pack.__class__ is not list or not pack or pack[0].__class__ is not dict:
         return None
     first: dict[str, Any] = pack[0]
-    try:
-        names = [r.get("n") for r in pack]
-        offsets = [r.get("t") for r in pack]
-        values = [r.get("v") for r in pack]
-        units = [r.get("u") for r in pack]
-    except AttributeError:  # a record that is not an object
-        return None
     base_keys = ("bn" in first) + ("bt" in first) + ("bu" in first)
-    known = (
-        4 * len(pack)
-        - names.count(None)
-        - offsets.count(None)
-        - values.count(None)
-        - units.count(None)
-        + base_keys
-    )
-    if sum(map(len, pack)) != known:  # another field, an explicit null, a base field later
-        return None
+    rest = pack[1:]
+    names: list[Any]
+    units: list[Any]
+    try:
+        # the commonest pack: after the first record, each is exactly {"t": .., "v": ..}
+        if rest and sum(map(len, rest)) == 2 * len(rest):
+            offsets = [first.get("t"), *map(_T, rest)]
+            values = [first.get("v"), *map(_V, rest)]
+            names = [first.get("n"), *repeat(None, len(rest))]
+            units = [first.get("u"), *repeat(None, len(rest))]
+            known = 4 - (names[0] is None) - (offsets[0] is None) - (values[0] is None)
+            if len(first) != known - (units[0] is None) + base_keys:
+                return None
+        else:
+            raise KeyError
+    except (KeyError, TypeError):  # another shape: every field of every record looked at
+        try:
+            names = [r.get("n") for r in pack]
+            offsets = [r.get("t") for r in pack]
+            values = [r.get("v") for r in pack]
+            units = [r.get("u") for r in pack]
+        except AttributeError:  # a record that is not an object
+            return None
+        known = (
+            4 * len(pack)
+            - names.count(None)
+            - offsets.count(None)
+            - values.count(None)
+            - units.count(None)
+            + base_keys
+        )
+        if sum(map(len, pack)) != known:  # another field, an explicit null, a base field later
+            return None
     base_name = first.get("bn", "")
     base_time: Any = first.get("bt")
     base_unit = first.get("bu")
@@ -285,7 +328,7 @@ def decode_senml_columns(payload: bytes) -> list[SenmlColumn] | None:
         return None
     if values[0] is None and names[0] is None and len(pack) > 1:  # base fields only
         del names[0], offsets[0], values[0], units[0]
-    if values.count(None) or not set(map(type, values)) <= _NUMBERS:
+    if values.count(None):
         return None
     if base_time is None:
         if offsets.count(None):
@@ -302,36 +345,53 @@ def decode_senml_columns(payload: bytes) -> list[SenmlColumn] | None:
             offsets[0] = 0.0
         if offsets.count(None):  # a record without t gets no time (see decode_senml)
             return None
-    if not set(map(type, offsets)) <= _NUMBERS:
-        return None
-    try:
-        seconds = np.asarray(offsets, dtype=np.float64) + base
-        numbers = np.asarray(values, dtype=np.float64) + 0.0  # -0.0 + 0.0, as decode_senml
-    except (OverflowError, ValueError):  # an integer beyond a float
-        return None
-    if not (np.isfinite(seconds).all() and np.isfinite(numbers).all()):
-        return None
-    low, high = float(seconds.min()), float(seconds.max())
-    if low < SENML_RELATIVE_LIMIT or high > _LAST_YEAR_S:
-        return None  # relative to now, or beyond what a datetime holds
-    times = micros(seconds)
-    floats: list[float] = numbers.tolist()
     if names.count(None) == len(names) and units.count(None) == len(units):
         if not base_name:
             return None
-        return [SenmlColumn(base_name, base_unit, times, floats)]
+        return [SenmlRawColumn(base_name, base_unit, base, offsets, values)]
     if not set(map(type, names)) <= _TEXT or not set(map(type, units)) <= _TEXT:
         return None
-    columns: dict[tuple[str, str | None], SenmlColumn] = {}
-    for name, unit, time, value in zip(names, units, times, floats, strict=True):
+    columns: dict[tuple[str, str | None], SenmlRawColumn] = {}
+    for name, unit, offset, value in zip(names, units, offsets, values, strict=True):
         full = base_name + name if name is not None else base_name
         if not full:
             return None
         key = (full, unit if unit is not None else base_unit)
         column = columns.get(key)
         if column is None:
-            columns[key] = SenmlColumn(full, key[1], [time], [value])
+            columns[key] = SenmlRawColumn(full, key[1], base, [offset], [value])
         else:
-            column.times.append(time)
+            column.offsets.append(offset)
             column.values.append(value)
     return list(columns.values())
+
+
+def finish_senml_columns(raw: Sequence[SenmlRawColumn]) -> list[SenmlColumn] | None:
+    """The second half of :func:`decode_senml_columns`, for the raw columns of one pack or
+    of several packs of one sender (joined by name and unit, in order): numbers checked,
+    times made absolute microseconds — or ``None`` when a value is not a finite number or
+    a time is relative or out of range."""
+    joined: dict[tuple[str, str | None], tuple[list[float], list[Any], list[Any]]] = {}
+    for column in raw:
+        key = (column.name, column.unit)
+        have = joined.get(key)
+        if have is None:
+            joined[key] = have = ([], [], [])
+        have[0].extend(repeat(column.base, len(column.offsets)))
+        have[1].extend(column.offsets)
+        have[2].extend(column.values)
+    out: list[SenmlColumn] = []
+    for (name, unit), (bases, offsets, values) in joined.items():
+        if not set(map(type, values)) <= _NUMBERS or not set(map(type, offsets)) <= _NUMBERS:
+            return None
+        try:
+            seconds = np.asarray(offsets, dtype=np.float64) + np.asarray(bases, dtype=np.float64)
+            numbers = np.asarray(values, dtype=np.float64) + 0.0  # -0.0 + 0.0, as decode_senml
+        except (OverflowError, ValueError):  # an integer beyond a float
+            return None
+        if not (np.isfinite(seconds).all() and np.isfinite(numbers).all()):
+            return None
+        if float(seconds.min()) < SENML_RELATIVE_LIMIT or float(seconds.max()) > _LAST_YEAR_S:
+            return None  # relative to now, or beyond what a datetime holds
+        out.append(SenmlColumn(name, unit, micros(seconds), numbers.tolist()))
+    return out

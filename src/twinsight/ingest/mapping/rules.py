@@ -18,15 +18,19 @@ import orjson
 from twinsight.core.messages import RawMessage
 from twinsight.ingest.mapping.decode import (
     DecodeError,
+    SenmlColumn,
+    SenmlRawColumn,
     decode_csv,
     decode_json,
     decode_number,
     decode_senml,
     decode_senml_columns,
+    finish_senml_columns,
     in_datetime_range,
     json_path,
     micros,
     parse_time,
+    senml_raw_columns,
 )
 from twinsight.ingest.mapping.spec import MappingSpec, RuleSpec, ValueSpec
 from twinsight.ingest.mapping.topics import compile_topic, template_fields
@@ -267,7 +271,28 @@ class Rule:
         is wrong. The value rule is matched once per record name, not once per record."""
         if self.spec.format != "senml":
             return None
-        columns = decode_senml_columns(message.payload)
+        return self._senml_mapped(decode_senml_columns(message.payload), captures)
+
+    def senml_packs_columns(
+        self, payloads: Sequence[bytes], captures: dict[str, str]
+    ) -> list[MappedColumn] | None:
+        """:meth:`senml_columns` for several packs of one address at once: each record
+        name's samples of every pack joined into one column, in message order, their
+        numbers checked as one array (see :func:`finish_senml_columns`) — or ``None`` when
+        any pack is not the common kind."""
+        if self.spec.format != "senml":
+            return None
+        raw: list[SenmlRawColumn] = []
+        for payload in payloads:
+            columns = senml_raw_columns(payload)
+            if columns is None:
+                return None
+            raw.extend(columns)
+        return self._senml_mapped(finish_senml_columns(raw), captures)
+
+    def _senml_mapped(
+        self, columns: list[SenmlColumn] | None, captures: dict[str, str]
+    ) -> list[MappedColumn] | None:
         if columns is None:
             return None
         twin_id = self.twin.render(captures)
