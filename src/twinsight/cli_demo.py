@@ -11,6 +11,7 @@ same (``--port``, ``--data-dir``).
 from __future__ import annotations
 
 import math
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 from urllib.parse import urlsplit
@@ -47,6 +48,37 @@ def broker_problem(url: str) -> str | None:
     if parts.path not in ("", "/") or parts.query:
         return f"--broker {url!r}: give only mqtt://host:port"
     return None
+
+
+def embedded_broker_port(asked: int, default: int = DEFAULT_BROKER_PORT) -> tuple[int, str | None]:
+    """The port the demo's embedded broker listens on, and what to tell the user about it.
+
+    A port asked for is that port (taken: the start fails, naming it). The default is used
+    when free; when it is taken (often by a broker the machine already runs, such as
+    Debian's mosquitto service), the demo takes a free port instead: its plant must publish
+    over MQTT through the connectors, not skip the broker.
+    """
+    if asked != default or asked == 0 or _port_free(default):
+        return asked, None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    note = (
+        f"port {default} is in use (another MQTT broker?): the demo's embedded broker "
+        f"listens on mqtt://127.0.0.1:{port} instead (--broker-port chooses one; --broker "
+        "uses an existing broker)"
+    )
+    return port, note
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def register(app: typer.Typer) -> None:
@@ -91,7 +123,8 @@ def demo(
     broker_port: Annotated[
         int,
         typer.Option(
-            help="Port of the embedded MQTT broker on 127.0.0.1 (skipped if busy; 0: none).",
+            help="Port of the embedded MQTT broker on 127.0.0.1 (the default taken: a free "
+            "one, said at start; 0: none).",
             min=0,
             max=65535,
         ),
@@ -142,6 +175,9 @@ def demo(
             _usage(problem)
         if broker_port != DEFAULT_BROKER_PORT:
             _usage("give either --broker (an external broker) or --broker-port (the embedded one)")
+    embedded_port, broker_note = (
+        embedded_broker_port(broker_port) if broker is None else (broker_port, None)
+    )
     clock: Clock | None = ScaledClock(speed) if speed != 1.0 else None
     # The factory's own detectors and limits unless another file is given (docs/alarms.md).
     monitors = load_monitoring(monitoring or factory.MONITORING_FILE)
@@ -150,6 +186,8 @@ def demo(
         from twinsight.scenarios.factory import world
 
         created = world.build(hub.twins, lines=lines)
+        if broker_note:  # said once the server's own checks have passed
+            err.print(f"[yellow]note[/yellow] {broker_note}", highlight=False, soft_wrap=True)
         _start_control(hub, simulate=simulate)
         if simulate and line_mpc:  # receding-horizon speed recommendations on the motors
             start_line_mpc(
@@ -191,8 +229,9 @@ def demo(
             mqtt_url=broker,
             mqtt_topics=("factory/#",),
             mapping_file=str(factory.MAPPING_FILE),
-            # the default port is skipped when busy; one asked for explicitly must be free
-            embedded_broker_port=None if broker_port == DEFAULT_BROKER_PORT else broker_port,
+            # a port the demo chose or was given must be free (a taken default was swapped
+            # for a free port above)
+            embedded_broker_port=embedded_port,
         ),
         simulate=start_plant if simulate else None,
         clock=clock,

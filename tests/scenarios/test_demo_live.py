@@ -5,6 +5,7 @@ options refused with a clear message."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from adt import free_port
 from brokers import mosquitto, needs_mosquitto, wait_until
+from twinsight.cli_demo import DEFAULT_BROKER_PORT, embedded_broker_port
 
 TWINSIGHT = Path(sys.executable).parent / "twinsight"
 
@@ -303,3 +305,41 @@ def test_ctrl_c_stops_the_demo_cleanly_and_keeps_its_data(tmp_path: Path) -> Non
         assert httpx.get(f"{again.url}/health").json()["twins"] == 1 + 3 * 5
         times = {p["time"] for p in _history(again.url, "line-1-tank", "level", newest=1000)}
         assert {p["time"] for p in kept} <= times
+
+
+def test_a_taken_default_broker_port_gives_the_demo_a_free_one() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        default = taken.getsockname()[1]
+        port, note = embedded_broker_port(default, default)
+        assert port not in (default, 0) and _port_free(port)
+        assert note is not None and f"port {default} is in use" in note
+        assert f"mqtt://127.0.0.1:{port}" in note
+        assert embedded_broker_port(1999, default) == (1999, None)  # asked for: as asked
+    assert embedded_broker_port(default, default) == (default, None)  # free again
+
+
+def test_with_port_1883_taken_the_plant_still_publishes_over_mqtt(tmp_path: Path) -> None:
+    """The default embedded-broker port is often taken by a broker the machine runs (Debian's
+    mosquitto service, installed by set-up): the demo's plant must still go through MQTT and
+    the connectors, on a port of the demo's own, and say which."""
+    holder = socket.socket()
+    try:
+        if _port_free(DEFAULT_BROKER_PORT):  # else something else holds it already
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            holder.bind(("127.0.0.1", DEFAULT_BROKER_PORT))
+            holder.listen()
+        with _running(tmp_path, broker=0) as demo:  # no --broker-port: the default
+            wait_until(
+                lambda: len(_history(demo.url, "line-1-tank", "level")) >= 1,
+                timeout=60,
+                what="a tank level through the demo's own broker",
+            )
+            log = demo.log.read_text()
+        assert f"port {DEFAULT_BROKER_PORT} is in use" in log
+        listening = re.search(r"embedded MQTT broker \(amqtt\) listening on (mqtt://\S+)", log)
+        assert listening is not None and listening[1] != f"mqtt://127.0.0.1:{DEFAULT_BROKER_PORT}"
+        assert f"simulated plant: 12 machines publishing to {listening[1]}" in log
+    finally:
+        holder.close()
