@@ -147,3 +147,31 @@ def _queue() -> SimulationModel:
 
 
 CASES.append(Case("des-queue", _queue, dt=60.0))
+
+
+def _conveyor_flow() -> SimulationModel:
+    from twinsight.sim.des.flow import conveyor_flow_system
+
+    # A night shift inside the contract's 20-minute steps, breakdowns and buffers in play.
+    model = conveyor_flow_system("conveyor").model(solver="rk4")
+    model.set_parameters({"start_hour": 21.5, "m2.mtbf": 3600.0})
+    return model
+
+
+def _conveyor_flow_fleet() -> SimulationModel:
+    from twinsight.sim.des.flow import conveyor_flow_system
+
+    fleet = conveyor_flow_system("conveyor").fleet(["a", "b", "c"], solver="rk4")
+    fleet.set_parameters_array("start_hour", [21.5, 6.0, 12.0])
+    return fleet
+
+
+CASES.append(Case("flow-conveyor", _conveyor_flow, {"belt_speed_setpoint": 1.0}, dt=1200.0))
+CASES.append(
+    Case(
+        "flow-conveyor-fleet",
+        _conveyor_flow_fleet,
+        {f"{m}.belt_speed_setpoint": s for m, s in zip("abc", (0.4, 0.8, 1.2), strict=True)},
+        dt=1200.0,
+    )
+)

@@ -3,9 +3,11 @@ are coupled through the graph, and how their simulated devices publish.
 
 Each line is a conveyor and a motor driving a pump that fills a tank:
 
-* the **conveyor** (``sim.des.ConveyorLine``, with ``conveyors=True``) is a discrete-event
-  line of two stations fed by a belt that runs at its twin's ``beltSpeed`` while its
-  ``state`` is ``running``: what it makes follows the belt, less breakdowns and scrap;
+* the **conveyor** (``sim.des.ConveyorLine``, with ``conveyors=True`` or ``"des"``) is a
+  discrete-event line of two stations fed by a belt that runs at its twin's ``beltSpeed``
+  while its ``state`` is ``running``: what it makes follows the belt, less breakdowns and
+  scrap; with ``conveyors="flow"`` the same line as a mean-value flow model
+  (``sim.des.flow``), all conveyors one vectorised fleet, for bulk runs;
 * the **motor** (``sim.physics.motor``) runs while its twin's ``state`` is ``running``, its
   drive ramping to the twin's ``speedSetpoint``; it is loaded by the pump's shaft power,
   and heats, wears and shakes;
@@ -16,9 +18,11 @@ Each line is a conveyor and a motor driving a pump that fills a tank:
 
 All motors, pumps and tanks of the plant are simulated as one vectorised fleet per DTDL
 model, so a plant of hundreds of machines steps in microseconds per machine. The conveyors
-are discrete-event models, one SimPy line per twin: they cannot be laid side by side as
-Monte-Carlo replicas, which need every member to be a fleet, so they are left out unless
-asked for (``simulation_spec(conveyors=True)``: what the demo runs live).
+are left out unless asked for: ``simulation_spec(conveyors=True)`` gives each one its
+discrete-event line (one SimPy model per twin, what the demo runs live: individual
+breakdowns, blocked and starved stations), ``conveyors="flow"`` the flow model as a fleet
+(average throughput, parts and scrap; the whole plant then runs as fleets, so a
+Monte-Carlo sweep can lay it side by side as replicas).
 
 The devices publish the way the factory's payload mapping (``mapping.yaml``) reads them,
 so simulated data travels the real path: MQTT broker, connector, mapping, validation,
@@ -29,10 +33,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
 
+from twinsight.core.errors import SimulationError
 from twinsight.scenarios.factory.estimation import estimators
 from twinsight.sim.binding import Coupling, ModelBinding
 from twinsight.sim.des.conveyor import ConveyorLine
+from twinsight.sim.des.flow import conveyor_flow_system
 from twinsight.sim.devices import DeviceField, DeviceProfile
 from twinsight.sim.model import SimulationModel
 from twinsight.sim.physics.motor import motor_system
@@ -99,8 +107,33 @@ def conveyor(twin_id: str) -> SimulationModel:
     return ConveyorLine(twin_id, CONVEYOR_STATIONS, parameters={"seed": seed})
 
 
-CATALOG = {"motor": motor, "pump": pump, "tank": tank, "conveyor": conveyor}
-FLEETS = {"motor": motor_fleet, "pump": pump_fleet, "tank": tank_fleet}
+def conveyor_flow(twin_id: str) -> SimulationModel:
+    """A conveyor's flow model on its own (the same equations as in a fleet)."""
+    return conveyor_flow_system(twin_id, CONVEYOR_STATIONS).model(solver="rk4")
+
+
+def conveyor_flow_fleet(twin_ids: Sequence[str]) -> SimulationModel:
+    """Every conveyor's flow model as one numpy system (each step in closed form)."""
+    system = conveyor_flow_system("conveyor", CONVEYOR_STATIONS)
+    return system.fleet(twin_ids, name="conveyors", solver="rk4")
+
+
+CATALOG = {
+    "motor": motor,
+    "pump": pump,
+    "tank": tank,
+    "conveyor": conveyor,
+    "conveyor-flow": conveyor_flow,
+}
+FLEETS = {
+    "motor": motor_fleet,
+    "pump": pump_fleet,
+    "tank": tank_fleet,
+    "conveyor-flow": conveyor_flow_fleet,
+}
+ConveyorChoice = bool | Literal["des", "flow"]
+"""How :func:`simulation_spec` simulates the conveyors: ``False`` not at all, ``True`` or
+``"des"`` one discrete-event line per twin, ``"flow"`` the flow model as a fleet."""
 
 
 CONVEYOR_BINDING = ModelBinding(
@@ -121,9 +154,10 @@ CONVEYOR_BINDING = ModelBinding(
 """Every Conveyor twin gets its discrete-event line (one model per twin)."""
 
 
-def bindings(*, fleet: bool = True, conveyors: bool = False) -> tuple[ModelBinding, ...]:
+def bindings(*, fleet: bool = True, conveyors: ConveyorChoice = False) -> tuple[ModelBinding, ...]:
     """The factory's bindings: every Motor, Pump and Tank twin gets its physics model (and
-    every Conveyor its line, with ``conveyors``)."""
+    every Conveyor its line, with ``conveyors``: see :data:`ConveyorChoice`)."""
+    line = _conveyor_binding(conveyors, fleet)
     physics = (
         ModelBinding(
             "motor",
@@ -161,7 +195,20 @@ def bindings(*, fleet: bool = True, conveyors: bool = False) -> tuple[ModelBindi
             outputs={"level": "telemetry:level"},
         ),
     )
-    return (*physics, CONVEYOR_BINDING) if conveyors else physics
+    return physics if line is None else (*physics, line)
+
+
+def _conveyor_binding(conveyors: ConveyorChoice, fleet: bool) -> ModelBinding | None:
+    if conveyors is False:
+        return None
+    if conveyors is True or conveyors == "des":
+        return CONVEYOR_BINDING
+    if conveyors == "flow":
+        return replace(CONVEYOR_BINDING, model="conveyor-flow", fleet=fleet)
+    raise SimulationError(
+        f"conveyors must be False, True, 'des' or 'flow', not {conveyors!r}",
+        model="factory",
+    )
 
 
 COUPLINGS = (
@@ -179,7 +226,7 @@ COUPLINGS = (
 # a radar level gauge ±5 mm, a belt-speed encoder ±5 mm/s. Counters and status codes are
 # exact. Readings stay inside each sensor's range (nothing reads below 0).
 POSITIVE = (0.0, float("inf"))
-DEVICES = (
+DEVICES: tuple[DeviceProfile, ...] = (
     DeviceProfile(
         model="motor",
         twin="{line}-motor",
@@ -232,19 +279,25 @@ DEVICES = (
         every=DEVICE_PERIOD,
     ),
 )
+DEVICES += (replace(DEVICES[-1], model="conveyor-flow"),)
+"""A flow-model conveyor reports like a discrete-event one (same outputs, same topic)."""
 
 
 def simulation_spec(
-    *, fleet: bool = True, step: float = STEP, conveyors: bool = False
+    *, fleet: bool = True, step: float = STEP, conveyors: ConveyorChoice = False
 ) -> SimulationSpec:
     """The factory's :class:`SimulationSpec`: motors, pumps and tanks (fleets by default;
     ``fleet=False`` gives one model per twin, the same physics, for checking one against
-    the other), and with ``conveyors`` the conveyors' discrete-event lines too."""
-    chain = "conveyor line; motor → pump → tank" if conveyors else "motor → pump → tank"
+    the other), and with ``conveyors`` the conveyors too: ``True``/``"des"`` their
+    discrete-event lines (the live demo), ``"flow"`` their flow model (bulk runs)."""
+    chosen = bindings(fleet=fleet, conveyors=conveyors)
+    chain = "motor → pump → tank"
+    if conveyors is not False:
+        chain = ("conveyor flow; " if conveyors == "flow" else "conveyor line; ") + chain
     return SimulationSpec(
         catalog=CATALOG,
         fleets=FLEETS,
-        bindings=bindings(fleet=fleet, conveyors=conveyors),
+        bindings=chosen,
         couplings=COUPLINGS,
         step=step,
         devices=DEVICES,
