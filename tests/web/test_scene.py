@@ -219,3 +219,20 @@ def test_the_panels_time_range_chooses_what_the_chart_shows(page: Page, quiet_de
     expect(chart).to_have_attribute("data-points", "2")
     page.locator("#twin-panel .ranges button", has_text="6 h").click()
     expect(chart).to_have_attribute("data-points", "3")
+
+
+def test_a_young_plants_panels_log_no_console_error(
+    page: Page, quiet_demo: Demo, console: Console
+) -> None:
+    """Most series of a plant that has just started are empty or short: the panel's charts
+    do not ask for forecasts the server would refuse (404, 422), since the browser logs each
+    refused request as a console error."""
+    _publish(quiet_demo, 2, "pump", flow=50.0)
+    _publish(quiet_demo, 2, "motor", temperature=45.0)
+    open_page(page, quiet_demo)
+    for twin in ("line-2-motor", "line-2-pump", "line-2-tank", "line-2-conveyor"):
+        page.locator(f'#explorer-list li[data-twin="{twin}"]').click()
+        expect(page.locator("#twin-panel h2")).to_have_text(twin)
+        expect(page.locator("#twin-panel figure.chart").first).to_be_visible(timeout=15_000)
+        page.wait_for_load_state("networkidle")  # the charts' requests have been answered
+    assert console.errors == []

@@ -11,6 +11,10 @@ const MAX_POINTS = 5000;
 const FORECAST_HORIZON = 60; // steps ahead: five minutes of the demo's 5 s readings
 const FORECAST_LEVEL = 0.8;
 const FORECAST_EVERY_MS = 30000;
+// Readings a series needs before its forecast is asked for: the default forecaster's
+// minimum (analytics/forecast). With fewer the server refuses (404 with none, 422 with too
+// few), and the browser logs every refused request as a console error.
+const FORECAST_MIN_READINGS = 16;
 const BAND_FILL = "rgba(230,140,30,0.22)";
 const FORECAST_STROKE = "#d97a10";
 
@@ -51,6 +55,7 @@ export class HistoryChart {
     this.times = [];
     this.values = [];
     this.forecast = null; // {times, value, lower, upper} in seconds, or null
+    this.recorded = 0; // the series' readings, in history and live (followForecast)
     this.zoomed = false;
     this.element = document.createElement("figure");
     this.element.className = "chart";
@@ -113,14 +118,14 @@ export class HistoryChart {
 
   /** One new point from the stream; the view stays where it is while zoomed. */
   append(time, value) {
-    this.#push(time, value);
+    if (this.#push(time, value)) this.recorded += 1;
     if (this.dragging) this.pending = true;
     else this.#redraw();
   }
 
   /** Many new points at once ([time, value] pairs, nulls skipped), drawn once. */
   appendMany(points) {
-    for (const [time, value] of points) this.#push(time, value);
+    for (const [time, value] of points) if (this.#push(time, value)) this.recorded += 1;
     if (this.dragging) this.pending = true;
     else this.#redraw();
   }
@@ -153,16 +158,22 @@ export class HistoryChart {
     else this.#redraw();
   }
 
-  /** Fetch the series' forecast now and every FORECAST_EVERY_MS while the chart lives. A
-   * series that cannot be forecast yet (too little history: 422) simply shows none. */
-  followForecast(twinId, path) {
+  /** Fetch the series' forecast now and every FORECAST_EVERY_MS while the chart lives, once
+   * the series has FORECAST_MIN_READINGS (`recorded`: readings in history when the chart was
+   * drawn; live ones are counted on). One the server still finds too short (422) is asked
+   * again when its readings have doubled; until then the chart shows no forecast. */
+  followForecast(twinId, path, recorded = 0) {
+    this.recorded = recorded;
+    let askFrom = FORECAST_MIN_READINGS;
     const refresh = async () => {
+      if (this.recorded < askFrom) return;
       try {
         this.setForecast(await fetchForecast(twinId, path));
         delete this.element.dataset.forecastError;
       } catch (err) {
         if (this.destroyed) return;
         this.element.dataset.forecastError = err.code ?? "error";
+        if (err.status === 422) askFrom = 2 * this.recorded;
         this.setForecast(null);
       }
     };
@@ -178,15 +189,17 @@ export class HistoryChart {
     this.element.remove();
   }
 
+  /** Keep one point; false when it is not a number or has no time. */
   #push(time, value) {
     const v = typeof value === "number" ? value : typeof value === "boolean" ? Number(value) : null;
-    if (v === null || !time) return;
+    if (v === null || !time) return false;
     this.times.push(Date.parse(time) / 1000);
     this.values.push(v);
     if (this.times.length > MAX_POINTS) {
       this.times.shift();
       this.values.shift();
     }
+    return true;
   }
 
   /** The five columns uPlot draws: one time axis shared by the line and the forecast (the

@@ -212,7 +212,8 @@ export class TwinPanel {
       const chart = new HistoryChart(this.chartBox, { title: unit ? `${field.label} (${unit})` : field.label, unit, limits });
       chart.element.dataset.series = field.path;
       chart.setPoints(series[i]);
-      chart.followForecast(twinId, field.path); // a dashed forecast in its interval band
+      // a dashed forecast in its interval band, once the series is long enough
+      chart.followForecast(twinId, field.path, counts.get(field.path) ?? 0);
       this.charts.set(field.path, chart);
     });
   }
