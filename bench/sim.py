@@ -3,18 +3,21 @@
 In one run:
 
 * ``factory_speedup``: a 100-machine factory (25 lines of motor, pump, tank and conveyor
-  twins; 75 of them simulated by physics models as three vectorised fleets, coupled through
-  the twin graph) simulated 24 hours ahead with a 60 s communication step; the figure is
-  simulated time over wall time, median of repeats (goal ≥ 100,000×). ``per_twin_speedup``
-  is the same plant with one model per twin (one hour, extrapolated), for comparison.
-  ``full_plant_speedup`` simulates all 100 machines: the same fleets plus the 25 conveyors'
-  discrete-event lines (``simulation_spec(conveyors=True)``, what ``twinsight demo`` runs),
-  a few simulated hours; the goal figure leaves the conveyors out, this one says what they
-  cost.
-* ``monte_carlo_seconds``: 1,000 runs of that factory a day ahead, each with its own motor
-  efficiencies and lives, pump curves and tank valves, on every core (goal ≤ 60 s; runs
-  are laid side by side as replicas, see ``twinsight.sim.replicas``), wall time including
-  the worker processes' start.
+  twins, all 100 simulated as four vectorised fleets coupled through the twin graph: the
+  motors, pumps and tanks by their physics, the conveyors by their flow model,
+  ``simulation_spec(conveyors="flow")``) simulated 24 hours ahead with a 60 s communication
+  step; the figure is simulated time over wall time, median of repeats (goal ≥ 100,000×).
+* ``physics_fleets_speedup``: the same plant without its conveyors (the 75 motors, pumps
+  and tanks; the goal figure before the conveyors had a flow model), and
+  ``per_twin_speedup`` those 75 with one model per twin (one hour, extrapolated).
+* ``full_plant_speedup``: all 100 machines with the conveyors' discrete-event lines
+  instead (``simulation_spec(conveyors=True)``, what ``twinsight demo`` runs), a few
+  simulated hours: what the SimPy lines cost.
+* ``monte_carlo_seconds``: 1,000 runs of the 100-machine factory (flow conveyors) a day
+  ahead, each with its own motor efficiencies and lives, pump curves, tank valves and
+  conveyor stations' rates and reliability, on every core (goal ≤ 60 s; runs are laid
+  side by side as replicas, see ``twinsight.sim.replicas``), wall time including the
+  worker processes' start.
 * ``fmu``: stepping an FMU through ``FmuModel`` against raw fmpy on the same FMU (goal ratio
   ≤ 1.2), from ``bench/fmu_stepping.py``.
 
@@ -44,7 +47,7 @@ from twinsight.core.clock import ManualClock
 from twinsight.hub import Hub
 from twinsight.models.loader import load_paths
 from twinsight.scenarios.factory import world
-from twinsight.scenarios.factory.sim import simulation_spec
+from twinsight.scenarios.factory.sim import ConveyorChoice, simulation_spec
 from twinsight.sim.binding import GraphValues, SimulationBuilder, TwinSimulation
 from twinsight.sim.cosim import CoSimulation
 from twinsight.sim.replicas import monte_carlo
@@ -57,9 +60,10 @@ MODELS = (
 )
 
 
-def factory(fleet: bool = True, conveyors: bool = False) -> TwinSimulation:
+def factory(fleet: bool = True, conveyors: ConveyorChoice = "flow") -> TwinSimulation:
     """The 100-machine factory's simulation, built from its twin graph (its 75 motors,
-    pumps and tanks; with ``conveyors`` the 25 conveyor lines too)."""
+    pumps and tanks, and the 25 conveyors as ``conveyors`` says: flow models by default,
+    ``True`` discrete-event lines, ``False`` none)."""
     hub = Hub(clock=ManualClock(datetime(2026, 1, 1, tzinfo=UTC)))
     docs, errors = load_paths([MODELS])
     assert errors == [], errors
@@ -87,6 +91,9 @@ def sample(rng: np.random.Generator, runs: int) -> dict[tuple[str, str], Any]:
         ("fleet:motor", "rated_life"): rng.lognormal(np.log(40_000.0), 0.2, (runs, machines)),
         ("fleet:pump", "bep_flow"): rng.normal(100.0, 5.0, (runs, machines)),
         ("fleet:tank", "valve_coefficient"): rng.normal(60.0, 3.0, (runs, machines)),
+        ("fleet:conveyor-flow", "m1.rate"): rng.normal(16.0, 0.8, (runs, machines)),
+        ("fleet:conveyor-flow", "m2.rate"): rng.normal(14.0, 0.7, (runs, machines)),
+        ("fleet:conveyor-flow", "m2.mtbf"): rng.lognormal(np.log(28_800.0), 0.3, (runs, machines)),
     }
 
 
@@ -108,11 +115,13 @@ def main() -> None:
 
     print(f"factory: {LINES * 4} machines, 24 h ahead, {repeats} repeats", file=sys.stderr)
     speedups = [speedup(factory(), DAY) for _ in range(repeats)]
-    per_twin = speedup(factory(fleet=False), 3600.0)
-    print(f"  speed-up {statistics.median(speedups):,.0f}x", file=sys.stderr)
+    print(f"  speed-up {statistics.median(speedups):,.0f}x (flow conveyors)", file=sys.stderr)
+    physics = [speedup(factory(conveyors=False), DAY) for _ in range(repeats)]
+    per_twin = speedup(factory(fleet=False, conveyors=False), 3600.0)
+    print(f"  75 physics machines: {statistics.median(physics):,.0f}x", file=sys.stderr)
     full_hours = 2.0 if args.quick else 6.0
     full = [speedup(factory(conveyors=True), full_hours * 3600.0) for _ in range(repeats)]
-    print(f"  with the conveyors: {statistics.median(full):,.0f}x", file=sys.stderr)
+    print(f"  with discrete-event conveyors: {statistics.median(full):,.0f}x", file=sys.stderr)
 
     print(f"Monte-Carlo: {runs} runs on {os.cpu_count()} cores", file=sys.stderr)
     start = time.perf_counter()
@@ -122,7 +131,12 @@ def main() -> None:
         runs=runs,
         duration=DAY,
         step=60.0,
-        observe=[("fleet:motor", "temperature"), ("fleet:motor", "wear"), ("fleet:tank", "level")],
+        observe=[
+            ("fleet:motor", "temperature"),
+            ("fleet:motor", "wear"),
+            ("fleet:tank", "level"),
+            ("fleet:conveyor-flow", "produced"),
+        ],
         seed=7,
     )
     mc_seconds = time.perf_counter() - start
@@ -142,9 +156,12 @@ def main() -> None:
         "benchmark": "sim",
         "quick": args.quick,
         "machines": LINES * 4,
-        "simulated_machines": LINES * 3,
+        "simulated_machines": LINES * 4,
+        "conveyor_model": "flow",
         "factory_speedup": round(statistics.median(speedups)),
         "factory_speedup_runs": [round(s) for s in speedups],
+        "physics_fleets_speedup": round(statistics.median(physics)),
+        "physics_fleets_speedup_runs": [round(s) for s in physics],
         "per_twin_speedup": round(per_twin),
         "full_plant_speedup": round(statistics.median(full)),
         "full_plant_speedup_runs": [round(s) for s in full],
@@ -155,6 +172,7 @@ def main() -> None:
         "monte_carlo_seconds_per_1000": round(mc_seconds * 1000 / runs, 2),
         "peak_winding_temperature_c": results.summary(("fleet:motor", "temperature"), "peak"),
         "final_tank_level_m": results.summary(("fleet:tank", "level")),
+        "parts_produced_per_line_day": results.summary(("fleet:conveyor-flow", "produced")),
         "fmu": fmu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),

@@ -226,7 +226,7 @@ class _Equations:
         filter are kept from the last step while those stay the same."""
         speed, rate, entered, wip = x
         target = u[1] * np.minimum(u[0], self.p(p, "max_speed"))
-        if np.array_equal(speed, target):
+        if (speed == target).all():
             end = mean = speed
         else:
             end, mean = self._ramp(speed, target, self.p(p, "acceleration"), dt)
@@ -259,7 +259,7 @@ class _Equations:
         line follow their settled number (intake over settled parts: one over the flow
         time), remembered for the last mean speed and parameter array."""
         cached = self._flow_cache
-        if cached is not None and cached[1] is p and np.array_equal(cached[0], mean_speed):
+        if cached is not None and cached[1] is p and (cached[0] == mean_speed).all():
             return cached[2]
         taken, settled, good = self.flow(self.speed_factor(mean_speed, p), p)
         follow_rate = np.where(
