@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 Source = Literal["mqtt", "http", "coap", "replay", "test"]
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """One message as received."""
+class RawMessage(NamedTuple):
+    """One message as received (a named tuple, not a frozen dataclass: connectors build
+    one per message at tens of thousands a second, and a frozen dataclass's ``__init__``
+    costs several times a tuple's)."""
 
     source: str
     """Protocol it came in on: ``mqtt``, ``http``, ``coap`` (free text for other connectors)."""

@@ -542,8 +542,13 @@ class MqttConnector:
         s = self.settings
         now = self.clock.now()
         client = self.client_id
+        known = self._topics.get
         topic = self._topic
-        messages = [RawMessage("mqtt", topic(p.topic), p.payload, now, client) for p in publishes]
+        new = tuple.__new__  # RawMessage's own __new__ is Python code; this runs per message
+        messages = [
+            new(RawMessage, ("mqtt", known(p.topic) or topic(p.topic), p.payload, now, client))
+            for p in publishes
+        ]
         with self._lock:
             self._received += len(messages)
             self._pending = len(messages)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 CONNACK = 0x20
 PUBLISH = 0x30
 SUBACK = 0x90
@@ -181,7 +183,11 @@ def subscribe(mid: int, topics: list[tuple[str, int]], *, v5: bool) -> bytes:
 
 def pubacks(mids: list[int]) -> bytes:
     """PUBACKs for ``mids`` in one buffer (success, so MQTT 5 may omit the reason code)."""
-    return b"".join(b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids)
+    packets = np.empty((len(mids), 4), dtype=np.uint8)  # one array pass, not a loop per ack
+    ids = np.asarray(mids, dtype=np.uint16)
+    packets[:, 0], packets[:, 1] = 0x40, 0x02
+    packets[:, 2], packets[:, 3] = ids >> 8, ids & 0xFF
+    return packets.tobytes()
 
 
 def connack(body: bytes, *, v5: bool) -> tuple[bool, int]:
@@ -221,21 +227,28 @@ def _read_varint(data: bytes | bytearray, pos: int) -> tuple[int, int]:
 
 def parse(buf: bytearray, v5: bool, out: list[Publish | Control], limit: int = 1 << 30) -> int:
     """Append every complete packet at the start of ``buf`` to ``out`` (at most ``limit``
-    PUBLISH packets); returns how many bytes were consumed."""
+    PUBLISH packets); returns how many bytes were consumed.
+
+    The buffer is copied to ``bytes`` once, so each topic and payload is one slice (a
+    ``bytearray`` slice would be copied twice), and a PUBLISH is built as a plain tuple
+    (a named tuple's ``__new__`` is Python code): this loop runs once per message."""
+    data = bytes(buf)
     pos = 0
-    end = len(buf)
+    end = len(data)
     publishes = 0
+    append = out.append
+    new = tuple.__new__
     while pos < end and publishes < limit:
-        first = buf[pos]
+        first = data[pos]
         # remaining length: 1 byte for packets under 128 bytes (the common case)
         if pos + 1 >= end:
             break
-        byte = buf[pos + 1]
+        byte = data[pos + 1]
         if byte < 0x80:
             length, start = byte, pos + 2
         else:
             try:
-                length, start = _read_varint(buf, pos + 1)
+                length, start = _read_varint(data, pos + 1)
             except IndexError:
                 break
         stop = start + length
@@ -244,28 +257,27 @@ def parse(buf: bytearray, v5: bool, out: list[Publish | Control], limit: int = 1
         kind = first & 0xF0
         if kind == PUBLISH:
             qos = (first >> 1) & 3
-            tlen = (buf[start] << 8) | buf[start + 1]
-            p = start + 2 + tlen
-            topic = bytes(buf[start + 2 : p])
+            p = start + 2 + ((data[start] << 8) | data[start + 1])
+            topic = data[start + 2 : p]
             mid = 0
             if qos:
-                mid = (buf[p] << 8) | buf[p + 1]
+                mid = (data[p] << 8) | data[p + 1]
                 p += 2
             props = b""
             if v5:
-                plen = buf[p]
+                plen = data[p]
                 if plen < 0x80:
                     p += 1
                 else:
-                    plen, p = _read_varint(buf, p)
+                    plen, p = _read_varint(data, p)
                 if plen:
-                    props = bytes(buf[p : p + plen])
+                    props = data[p : p + plen]
                 p += plen
             if p > stop:
                 raise ProtocolError("malformed PUBLISH")
-            out.append(Publish(topic, bytes(buf[p:stop]), mid, qos, props))
+            append(new(Publish, (topic, data[p:stop], mid, qos, props)))
             publishes += 1
         else:
-            out.append(Control(kind, bytes(buf[start:stop])))
+            append(Control(kind, data[start:stop]))
         pos = stop
     return pos
