@@ -38,10 +38,11 @@ left off.
 
 **Parts.** ``entered`` grows by :math:`\lambda h_\text{on}`. Parts on the line (``wip``)
 follow a first-order lag towards Little's law, :math:`W^* = \sum_i u_i\,\text{lot}` (the
-lots in process) plus, per machine, the queue its breakdowns build up and its spare rate
-drains, :math:`\phi_i \lambda\,\text{MTTR}_i^2 (1 + \lambda/(r_i/y_i - \lambda))` (capped
-at the buffer room before it), plus a full buffer in front of a machine that is the
-bottleneck; the lag's time constant is the flow time :math:`W^*/\lambda`. What entered and
+lots in process) plus, for a machine after the bottleneck, the mean queue its exponential
+repairs build up (within the room :math:`|C_i - C_k|`) and its spare rate drains
+afterwards; before a bottleneck machine the buffers stand full and every machine holds a
+lot (the formulas in ``docs/simulation-des.md``, *Flow model for bulk runs*). The lag's
+time constant is the flow time :math:`W^*/\lambda`. What entered and
 is no longer on the line has left it, good or scrapped: ``produced`` :math:`= y (E - W)`,
 ``scrap`` :math:`= (1 - y)(E - W)` with :math:`y = \prod_i (1 - s_i)`; so a line starts
 with the delay of its first parts' way through, and a stopped belt makes nothing.
@@ -97,7 +98,10 @@ _AT_ONCE = 1e30  # 1/s: how fast parts on a line that holds none when settled le
 
 def conveyor_flow_system(name: str = "conveyor", stations: int = 2) -> OdeSystem:
     """The flow model of a belt conveyor feeding ``stations`` machines in series, with
-    the parameters, inputs and outputs of ``ConveyorLine(name, stations)``."""
+    the parameters, inputs and outputs of ``ConveyorLine(name, stations)``.
+
+    Its step remembers the flow of the last parameter array it saw (by identity: models
+    and fleets replace that array when a value is set, never write into it)."""
     line = line_description(name, stations)
     parameters = BELT_PARAMETERS + tuple(v for v in line.parameters if v.name != "line_speed")
     description = ModelDescription(
