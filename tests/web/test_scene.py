@@ -10,8 +10,10 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -236,3 +238,46 @@ def test_a_young_plants_panels_log_no_console_error(
         expect(page.locator("#twin-panel figure.chart").first).to_be_visible(timeout=15_000)
         page.wait_for_load_state("networkidle")  # the charts' requests have been answered
     assert console.errors == []
+
+
+def test_a_chart_range_ends_at_the_plants_time_when_it_runs_faster(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """At --speed 120 the plant's readings are stamped ahead of the wall clock: the panel's
+    last 15 minutes are the plant's last 15 minutes, not every reading since 15 wall-clock
+    minutes ago."""
+    with running_demo(tmp_path, "--speed", "120", "--no-line-mpc", "--no-faults") as demo:
+        series = f"{demo.url}/history/line-1-motor/windingTemperature"
+
+        def newest() -> datetime | None:
+            answer = httpx.get(series, params={"limit": 1, "order": "desc"})
+            points = answer.json()["value"] if answer.status_code == 200 else []
+            return datetime.fromisoformat(points[0]["time"]) if points else None
+
+        ahead = timedelta(minutes=30)
+        wait_until(
+            lambda: (n := newest()) is not None and n > datetime.now(UTC) + ahead,
+            timeout=60,
+            what="the plant to run 30 min ahead of the wall clock",
+        )
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        try:
+            page = context.new_page()
+            open_page(page, demo, "/ui/#line-1-motor")
+            expect(page.locator("#twin-panel figure.chart").first).to_be_visible(timeout=15_000)
+            listing = f"{demo.url}/history/series?twin=line-1-motor"
+            with (
+                page.expect_response(listing) as listed,
+                page.expect_request(lambda r: r.url.startswith(series + "?")) as asked,
+            ):
+                page.locator("#twin-panel .ranges button", has_text="15 min").click()
+            last = next(
+                s["last"] for s in listed.value.json()["value"] if s["name"] == "windingTemperature"
+            )
+            start = parse_qs(urlsplit(asked.value.url).query)["start"][0]
+            # the series' own last 15 minutes, though they lie ahead of the wall clock
+            expected = datetime.fromisoformat(last) - timedelta(minutes=15)
+            assert abs(datetime.fromisoformat(start) - expected) < timedelta(milliseconds=1)
+            assert expected > datetime.now(UTC)
+        finally:
+            context.close()

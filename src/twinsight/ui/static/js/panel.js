@@ -180,8 +180,11 @@ export class TwinPanel {
     const twinId = this.twinId;
     const fields = this.graph.catalog.fields(this.graph.modelOf(twinId)).filter((f) => f.numeric);
     let counts;
+    let lasts;
     try {
-      counts = new Map((await seriesOf(twinId)).map((s) => [s.name, s.count]));
+      const recorded = await seriesOf(twinId);
+      counts = new Map(recorded.map((s) => [s.name, s.count]));
+      lasts = new Map(recorded.map((s) => [s.name, Date.parse(s.last)]));
     } catch (err) {
       this.chartBox.replaceChildren(el("p", { class: "error" }, `history unavailable: ${err.message}`));
       return;
@@ -196,9 +199,15 @@ export class TwinPanel {
       .filter((f) => f.kind === "telemetry" || (counts.get(f.path) ?? 0) > 1)
       .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "telemetry" ? -1 : 1))
       .slice(0, MAX_CHARTS);
-    const start = new Date(Date.now() - this.rangeMinutes * 60000).toISOString();
+    // a series' range ends at its newest reading when that is ahead of the wall clock: a
+    // world run faster than real time (`twinsight demo --speed 60`) stamps them ahead
+    const span = this.rangeMinutes * 60000;
+    const startOf = (path) => {
+      const last = lasts.get(path);
+      return new Date(Math.max(Date.now(), Number.isFinite(last) ? last : 0) - span).toISOString();
+    };
     const series = await Promise.all(
-      wanted.map((f) => (counts.has(f.path) ? historyRange(twinId, f.path, start).catch(() => []) : [])),
+      wanted.map((f) => (counts.has(f.path) ? historyRange(twinId, f.path, startOf(f.path)).catch(() => []) : [])),
     );
     if (token !== this.loadToken) return; // another twin or range was chosen meanwhile
     for (const chart of this.charts.values()) chart.destroy();
