@@ -165,3 +165,51 @@ def test_an_integer_for_a_double_is_stored_as_that_number(clock: ManualClock) ->
             11.0,
             12.0,
         ]
+
+
+def conveyor_batches(clock: ManualClock) -> list[list[RawMessage]]:
+    """The factory's conveyor messages: a float speed, integer counts, an enum status code
+    and a text state, each of which a group must treat as its target wants."""
+
+    def one(offset_ms: int, **fields: Any) -> RawMessage:
+        body = {"ts": MS0 + offset_ms, "speed": 0.5, "parts": 3, "produced": 10, **fields}
+        return msg("factory/line-1/conveyor/telemetry", orjson.dumps(body), clock)
+
+    good = [one(i * 1000, produced=10 + i, status=1, state="running") for i in range(6)]
+    bad_count = [one(10_000 + i * 1000, produced=20 + i) for i in range(5)]
+    bad_count[2] = one(12_000, produced=2.5)  # a fraction for a long: only it is refused
+    beyond_a_double = b'{"ts": %d, "speed": 1%s, "parts": 3}' % (MS0 + 25_000, b"0" * 400)
+    huge = [one(20_000 + i * 1000) for i in range(4)]
+    huge.append(msg("factory/line-1/conveyor/telemetry", beyond_a_double, clock))
+    return [good, bad_count, huge]
+
+
+def test_counts_and_enums_in_a_group_are_checked_value_by_value(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twinsight.ingest.mapping import load_mapping_file
+    from twinsight.scenarios.factory import MAPPING_FILE
+
+    outcomes = []
+    for together in (True, False):
+        with monkeypatch.context() as patch:
+            if not together:
+                patch.setattr(Rule, "json_columns", lambda self, payloads, captures: None)
+            with make_hub(clock) as hub:
+                hub.ingest.mapping = load_mapping_file(MAPPING_FILE)
+                series: list[TelemetrySeries] = []
+                hub.bus.subscribe(series.append, TelemetrySeries)
+                results = [hub.ingest.submit(b) for b in conveyor_batches(clock)]
+                history = {
+                    name: [(p.time, p.value) for p in hub.history.range(f"line-1-conveyor/{name}")]
+                    for name in ("speed", "partsOnBelt", "partsProduced", "status", "state")
+                }
+                letters = [d.reason for d in hub.dead_letters.list()]
+                outcomes.append((results, history, letters, len(series)))
+    (results, history, letters, series_count), one_by_one = outcomes
+    assert (results, history, letters) == one_by_one[:3]
+    assert series_count > 0 and one_by_one[3] == 0
+    assert [r.dead_letters for r in results] == [0, 1, 1]
+    assert history["partsProduced"][5][1] == 15 and type(history["partsProduced"][5][1]) is int
+    assert history["status"][0][1] == 1 and history["state"][-1][1] == "running"
+    assert "partsProduced" in letters[0]

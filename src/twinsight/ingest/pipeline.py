@@ -289,7 +289,33 @@ class IngestPipeline:
             mapped = rule.json_columns([m.payload for m in group], captures)
             if mapped is None:
                 return None
-            mapped_columns, singles = mapped
+            mapped_columns, singles = [], mapped[1]
+            # Numbers for a floating-point target stay a column (an integer stored as that
+            # float); for any other target (a count, an enum) they are checked one by one.
+            for column in mapped[0]:
+                target = self._target((column.twin_id, column.kind, column.name), targets)
+                if isinstance(target, str):
+                    return None
+                if target.schema.__class__ is PrimitiveSchema and target.schema.name in _FLOATS:
+                    values = column.values
+                    if int in set(map(type, values)):
+                        try:
+                            values = [float(v) for v in values]
+                        except OverflowError:  # beyond a double: named message by message
+                            return None
+                    mapped_columns.append(column._replace(values=values))
+                else:
+                    singles.extend(
+                        MappedValue(
+                            column.twin_id,
+                            column.kind,
+                            column.name,
+                            v,
+                            _EPOCH + _US * us,
+                            column.unit,
+                        )
+                        for us, v in zip(column.times, column.values, strict=True)
+                    )
         newest = group[-1]  # the latest arrival: its plausibility limits are the group's widest
         columns = self._check_columns(mapped_columns, newest, limits, targets)
         if columns is None:

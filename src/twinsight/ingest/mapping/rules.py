@@ -323,9 +323,9 @@ class Rule:
         self, payloads: Sequence[bytes], captures: dict[str, str]
     ) -> tuple[list[MappedColumn], list[MappedValue]] | None:
         """The values of several JSON messages of one address read together: each numeric
-        field as one column, any other field (a state text, a flag) as one value per
-        message — or ``None`` when a message is not the common kind, and :meth:`extract`
-        must read them one by one and say what is wrong.
+        field as one column (integers as they came), any other field (a state text, a
+        flag) as one value per message — or ``None`` when a message is not the common
+        kind, and :meth:`extract` must read them one by one and say what is wrong.
 
         Why: a device sends one small JSON object after another on its topic, and a batch
         holds many of them. Read one at a time, each value cost a mapped value, a check and
@@ -373,14 +373,9 @@ class Rule:
                 values = [values[i] for i in present]
                 column_times = [times[i] for i in present]
             target = rule.target.render(captures)
-            kinds = set(map(type, values))
-            if kinds <= _NUMBERS:
-                try:  # an integer for a floating-point target is stored as that float
-                    floats = [float(v) for v in values] if int in kinds else values
-                except OverflowError:
-                    return None
+            if set(map(type, values)) <= _NUMBERS:
                 columns.append(
-                    MappedColumn(twin_id, rule.kind, target, rule.unit, column_times, floats)
+                    MappedColumn(twin_id, rule.kind, target, rule.unit, column_times, values)
                 )
             else:
                 singles.extend(
