@@ -201,6 +201,13 @@ def test_the_page_fits_a_laptop_screen(browser: Browser, quiet_demo: Demo, shot:
         chart.scroll_into_view_if_needed()
         expect(chart.locator("canvas")).to_be_visible(timeout=15_000)
         page.evaluate("() => document.getElementById('twin-panel').scrollTop = 0")
+        # with alarms and actions waiting, the tabs' counts keep to the tabs' one line
+        page.evaluate(
+            "() => { document.getElementById('alarm-count').textContent = '12';"
+            " document.getElementById('action-count').textContent = '3'; }"
+        )
+        tab = page.locator("#tab-twin").bounding_box()  # the row is as tall as its tallest
+        assert tab is not None and tab["height"] < 45  # one line: no count wrapped under its tab
         shot(page, "laptop")
     finally:
         context.close()
