@@ -213,3 +213,16 @@ def test_counts_and_enums_in_a_group_are_checked_value_by_value(
     assert history["partsProduced"][5][1] == 15 and type(history["partsProduced"][5][1]) is int
     assert history["status"][0][1] == 1 and history["state"][-1][1] == "running"
     assert "partsProduced" in letters[0]
+
+
+@pytest.mark.parametrize("length", [10, 500])  # short columns by a Python pass, long by numpy
+def test_align_puts_samples_on_one_ascending_axis(length: int) -> None:
+    from twinsight.ingest.pipeline import align
+
+    ascending = list(range(0, length * 10, 10))
+    assert align([("a", ascending, list(range(length)))]) == (ascending, {"a": list(range(length))})
+    shuffled = ascending[::-1]
+    times, columns = align([("a", shuffled, list(range(length))), ("b", [5], [1.5])])
+    assert times == sorted([*ascending, 5])
+    assert columns["a"][0] == length - 1 and columns["a"][1] is None  # 5 holds only b's sample
+    assert columns["b"] == [None, 1.5] + [None] * (length - 1)

@@ -414,7 +414,7 @@ class QualityTracker:
             numbers = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
             return False
-        if not all(v.__class__ is float for v in values) or not np.isfinite(numbers).all():
+        if set(map(type, values)) != {float} or not np.isfinite(numbers).all():
             return False
         limits = series.limits
         if limits is not None:
