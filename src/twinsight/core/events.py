@@ -70,7 +70,8 @@ class TelemetryReceived:
 
 @dataclass(frozen=True, slots=True)
 class TelemetrySeries:
-    """Timed telemetry samples of one twin (or component) from one message, together.
+    """Timed telemetry samples of one twin (or component) from one message, or from the
+    messages of one address read together in a batch, together.
 
     Why: a SenML pack carries many samples (100 times of a sensor); one event per sample
     time made every subscriber (live streams serialising JSON, webhooks) pay per sample.
