@@ -254,3 +254,32 @@ def test_flow_conveyors_fork_into_a_what_if() -> None:
         assert rate.scenario_final / rate.baseline_final == pytest.approx(0.5, rel=0.02)
         assert by_series["line-2-conveyor.throughput"].max_abs_difference == 0.0
         assert hub.twins.get_twin("line-1-conveyor") == before
+
+
+class _Collected:
+    """A publisher that keeps what it is given (the MQTT path is tested elsewhere)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 0) -> None:
+        self.messages.append((topic, payload))
+
+
+def test_flow_conveyors_publish_as_the_discrete_event_ones_do() -> None:
+    """Same topic, same fields: a plant run with flow conveyors feeds the same mapping."""
+    import json
+
+    from twinsight.scenarios.factory.sim import DEVICES
+    from twinsight.sim.devices import VirtualDevices
+
+    sim = _factory(lines=2)
+    sim.cosim.run(HOUR, 60.0, record=[])
+    collected = _Collected()
+    devices = VirtualDevices(sim, DEVICES, collected)
+    assert "line-1-conveyor → factory/line-1/conveyor/telemetry" in devices.devices
+    devices.write(datetime(2026, 1, 1, 1, tzinfo=UTC))
+    conveyor = [json.loads(p) for t, p in collected.messages if t.endswith("conveyor/telemetry")]
+    assert len(conveyor) == 2
+    assert {"speed", "parts", "produced", "throughput", "status"} <= set(conveyor[0])
+    assert 600 < conveyor[0]["produced"] < 720 and conveyor[0]["status"] == 1
