@@ -3,7 +3,8 @@
 SimPy is imported only in this package (the layer rule in ``tests/test_architecture.py``):
 :class:`DesModel` adapts it, :class:`ProductionLine` and :class:`QueueModel` are models, and
 :class:`ConveyorLine` drives a production line by a belt's speed (the demo factory's
-conveyors).
+conveyors). :mod:`twinsight.sim.des.flow` is that conveyor line as a mean-value flow model
+(no SimPy, no events: an ODE system that runs as a fleet), for bulk runs.
 """
 
 from twinsight.sim.des.adapter import DesModel
