@@ -165,6 +165,25 @@ def test_fleet_arrays_are_checked_against_the_bounds() -> None:
     assert fleet.state()["m3.housing_temperature"] == 40.0
 
 
+def test_several_fleet_inputs_are_written_and_checked_at_once() -> None:
+    fleet = motor_system().fleet(["m1", "m2", "m3"])
+    loads, ambient = np.array([0.5, 0.7, 0.9]), np.array([20.0, 25.0, 30.0])
+    fleet.set_inputs_arrays({"load": loads, "ambient_temperature": ambient})
+    rows = fleet.inputs_array()
+    assert fleet.inputs()["m2.load"] == 0.7 and fleet.inputs()["m3.ambient_temperature"] == 30.0
+    with pytest.raises(SimulationError, match=r"m3\.load = 1\.5 is outside its bounds"):
+        fleet.set_inputs_arrays({"ambient_temperature": ambient, "load": np.array([0.5, 0.5, 1.5])})
+    with pytest.raises(SimulationError, match="NaN"):
+        fleet.set_inputs_arrays({"load": np.array([0.5, math.nan, 0.5])})
+    with pytest.raises(SimulationError, match="no input 'torque'"):
+        fleet.set_inputs_arrays({"torque": np.ones(3)})
+    with pytest.raises(SimulationError, match="3 values"):
+        fleet.set_inputs_arrays({"load": np.ones(2)})
+    assert np.array_equal(fleet.inputs_array(), rows)  # a refused write changes nothing
+    fleet.set_inputs_arrays({"ambient_temperature": 15.0, "load": loads[::-1]})  # one for all
+    assert fleet.inputs()["m1.ambient_temperature"] == 15.0 and fleet.inputs()["m1.load"] == 0.9
+
+
 def test_a_fleet_rhs_may_mix_scalars_and_arrays() -> None:
     """``[0.0, rate]`` is the natural way to write a constant derivative; in a fleet the
     scalar is broadcast over the members."""

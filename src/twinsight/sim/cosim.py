@@ -249,6 +249,7 @@ class CoSimulation:
         # Members were checked to be fleets at set-up; no per-step protocol checks here.
         target: Any = self._members[name]
         current = target.inputs_array()
+        columns: dict[str, Any] = {}
         for fc in feeds:
             row, source_index, target_index = self._fleet_plan[id(fc)]
             source: Any = self._members[fc.source]
@@ -256,7 +257,13 @@ class CoSimulation:
             values[target_index] = source.output_arrays()[fc.output][source_index] * fc.gain
             if fc.offset:
                 values[target_index] += fc.offset
-            target.set_inputs_array(fc.input, values)
+            columns[fc.input] = values
+        write_all = getattr(target, "set_inputs_arrays", None)
+        if write_all is not None:  # one copy and one bounds check for all the feeds
+            write_all(columns)
+        else:
+            for input_name, values in columns.items():
+                target.set_inputs_array(input_name, values)
 
     def step(self, h: float) -> None:
         """Advance every member by ``h`` seconds, exchanging values first."""

@@ -449,6 +449,10 @@ class OdeFleet(BaseModel):
         self._x = np.repeat(_start(d.states)[:, None], n, axis=1)
         self._u = np.repeat(_start(d.inputs)[:, None], n, axis=1)
         self._p = np.repeat(_start(d.parameters)[:, None], n, axis=1)
+        self._input_bounds = (
+            np.array([v.min for v in d.inputs], dtype=np.float64),
+            np.array([v.max for v in d.inputs], dtype=np.float64),
+        )
         self._rows = {
             "parameter": {v.name: i for i, v in enumerate(d.parameters)},
             "state": {v.name: i for i, v in enumerate(d.states)},
@@ -578,6 +582,36 @@ class OdeFleet(BaseModel):
         """Set input ``name`` (the un-namespaced name) for every member at once: an array
         of N values in member order, or one value for all; bounds checked."""
         self._u = self._row_written(self._u, name, values, "input")
+
+    def set_inputs_arrays(self, columns: Mapping[str, FloatArray]) -> None:
+        """Set several inputs for every member at once (each an array of N values in
+        member order), bounds checked: what a co-simulation master does every step. Why
+        not :meth:`set_inputs_array` per input: each call copies the input matrix and
+        checks its row apart, and for a fleet of a few dozen members those fixed costs were
+        a third of a factory step."""
+        rows = self._rows["input"]
+        updated = self._u.copy()
+        written: list[int] = []
+        for name, values in columns.items():
+            row = rows.get(name)
+            if row is None or np.shape(values) != (len(self._members),):
+                # an unknown name or a wrong length is refused there; one value is broadcast
+                row = rows.get(name, -1)
+                updated[row] = self._row_written(self._u, name, values, "input")[row]
+                continue
+            updated[row] = values
+            written.append(row)
+        if written:
+            block = updated[written]
+            low, high = self._input_bounds
+            if (
+                np.isnan(block).any()
+                or ((block < low[written, None]) | (block > high[written, None])).any()
+            ):
+                variables = self._system.description.inputs
+                for row in written:  # name the first bad input and member
+                    self._check_row(variables[row], updated[row], "input")
+            self._u = updated
 
     def parameters_array(self) -> FloatArray:
         """A copy of the parameters, shape ``(n_parameters, N)``."""
