@@ -152,13 +152,8 @@ def merge_updates(
     changed = False
     now_time: datetime | None = None
     for (component, name), group in groups.items():
-        if component is None:
-            holder, holder_meta = doc, meta
-        else:
-            holder = components.get(component) or _copy_component(doc, components, component)
-            holder_meta = holder["$metadata"]
-        entry = holder_meta.get(name)
-        previous = _time_of(entry) if isinstance(entry, Mapping) else None
+        holder, holder_meta = _holder(doc, meta, components, component)
+        previous = _current_time(holder_meta, name)
         value = holder.get(name)
         winner: IngestedProperty | None = None
         if len(group) > 1:
@@ -190,13 +185,8 @@ def merge_updates(
             holder_meta["$lastUpdateTime"] = now
         changed = True
     for (component, name), column in whole.items():
-        if component is None:
-            holder, holder_meta = doc, meta
-        else:
-            holder = components.get(component) or _copy_component(doc, components, component)
-            holder_meta = holder["$metadata"]
-        entry = holder_meta.get(name)
-        previous = _time_of(entry) if isinstance(entry, Mapping) else None
+        holder, holder_meta = _holder(doc, meta, components, component)
+        previous = _current_time(holder_meta, name)
         start, column_duplicates = _merge_column(column, previous, holder.get(name))
         late += start
         duplicates += column_duplicates
@@ -214,6 +204,24 @@ def merge_updates(
         return None, late, duplicates
     meta["$lastUpdateTime"] = now
     return doc, late, duplicates
+
+
+def _holder(
+    doc: dict[str, Any],
+    meta: dict[str, Any],
+    components: dict[str, dict[str, Any]],
+    component: str | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (copied) document or component a property lives in, and its metadata."""
+    if component is None:
+        return doc, meta
+    holder = components.get(component) or _copy_component(doc, components, component)
+    return holder, holder["$metadata"]
+
+
+def _current_time(holder_meta: Mapping[str, Any], name: str) -> datetime | None:
+    entry = holder_meta.get(name)
+    return _time_of(entry) if isinstance(entry, Mapping) else None
 
 
 def _ascending(times: Sequence[int]) -> bool:
