@@ -32,6 +32,9 @@ def test_a_motor_panel_shows_its_rul_with_interval_and_model_version(
     assert rul["remainingUsefulLife"]["version"] == shown
     low, mid, high = (rul[f"remainingUsefulLife{s}"]["value"] for s in ("Low", "", "High"))
     assert 0 <= low <= mid <= high
+    # the live table shows it as people read hours: thousands grouped, no decimals
+    cell = page.locator('#twin-panel td[data-path="remainingUsefulLife"]')
+    expect(cell).to_have_text(re.compile(r"^\d{1,3}(,\d{3})+ h$"))
     # a pump has no RUL model attached: no line
     open_page(page, demo, "/ui/#line-1-pump")
     page.reload()  # only the hash changed: load the page anew on it

@@ -16,11 +16,16 @@ export function el(tag, attributes = {}, ...children) {
   return element;
 }
 
-/** A value as people read it: numbers to 4 significant digits, objects as key: value. */
+/** A value as people read it: numbers to 4 significant digits (thousands grouped, no
+ * decimals from 10,000 up: a remaining life of 466,212 h, not 466212.1 h), objects as
+ * key: value. */
 export function formatValue(value, unit = "") {
   if (value === null || value === undefined) return "—";
   if (typeof value === "number") {
-    const shown = Math.abs(value) >= 1000 || Number.isInteger(value) ? value.toFixed(Number.isInteger(value) ? 0 : 1) : value.toPrecision(4);
+    const size = Math.abs(value);
+    const shown = size >= 1000
+      ? value.toLocaleString("en-US", { maximumFractionDigits: size >= 10000 || Number.isInteger(value) ? 0 : 1 })
+      : Number.isInteger(value) ? value.toFixed(0) : value.toPrecision(4);
     return unit ? `${shown} ${unit}` : shown;
   }
   if (typeof value === "object") {
