@@ -27,7 +27,7 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 
@@ -479,14 +479,5 @@ def _asked(action: Action, verdict: Verdict) -> str:
     return "; ".join(parts)
 
 
-ACTION_STATES: tuple[ActionState, ...] = (
-    "refused",
-    "pending_approval",
-    "recommended",
-    "rejected",
-    "sent",
-    "accepted",
-    "done",
-    "failed",
-    "timed_out",
-)
+ACTION_STATES: tuple[ActionState, ...] = get_args(ActionState)
+"""Every action state, in the order :data:`ActionState` declares them."""

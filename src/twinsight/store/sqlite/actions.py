@@ -12,6 +12,7 @@ import orjson
 
 from twinsight.core.ports import ActionRecord, AuditEntry
 from twinsight.store.sqlite.database import Database, Migration
+from twinsight.store.sqlite.filters import Where
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -122,40 +123,25 @@ class SqliteActionStore:
         states: Sequence[str] = (),
         requested_by: str | None = None,
     ) -> list[ActionRecord]:
-        where: list[str] = []
-        args: list[object] = []
-        if twin_id is not None:
-            where.append("twin_id = ?")
-            args.append(twin_id)
-        if states:
-            where.append(f"state IN ({', '.join('?' * len(states))})")
-            args.extend(states)
-        if requested_by is not None:
-            where.append("requested_by = ?")
-            args.append(requested_by)
-        sql = "SELECT document FROM actions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created DESC, id"
-        rows = self._db.read(lambda c: c.execute(sql, args).fetchall())
+        where = (
+            Where()
+            .equal("twin_id", twin_id)
+            .any_of("state", states)
+            .equal("requested_by", requested_by)
+        )
+        sql = f"SELECT document FROM actions{where.sql()} ORDER BY created DESC, id"
+        rows = self._db.read(lambda c: c.execute(sql, where.args).fetchall())
         return [_record(r[0]) for r in rows]
 
     def list_audit(
         self, *, twin_id: str | None = None, action_id: str | None = None
     ) -> list[AuditEntry]:
-        where: list[str] = []
-        args: list[object] = []
-        if twin_id is not None:
-            where.append("twin_id = ?")
-            args.append(twin_id)
-        if action_id is not None:
-            where.append("action_id = ?")
-            args.append(action_id)
-        sql = "SELECT seq, time, action_id, twin_id, event, actor, detail FROM audit"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY seq DESC"
-        rows = self._db.read(lambda c: c.execute(sql, args).fetchall())
+        where = Where().equal("twin_id", twin_id).equal("action_id", action_id)
+        sql = (
+            "SELECT seq, time, action_id, twin_id, event, actor, detail FROM audit"
+            f"{where.sql()} ORDER BY seq DESC"
+        )
+        rows = self._db.read(lambda c: c.execute(sql, where.args).fetchall())
         return [_entry(r) for r in rows]
 
     def append_audit(self, entry: AuditEntry) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from twinsight.core.errors import Conflict
 from twinsight.core.ports import Alarm
 from twinsight.store.sqlite.database import Database, Migration
+from twinsight.store.sqlite.filters import Where
 
 
 def _create(conn: sqlite3.Connection) -> None:
@@ -134,24 +135,13 @@ class SqliteAlarmStore:
         severities: Sequence[str] = (),
         active_only: bool = False,
     ) -> list[Alarm]:
-        where: list[str] = []
-        args: list[object] = []
-        if twin_id is not None:
-            where.append("twin_id = ?")
-            args.append(twin_id)
-        if states:
-            where.append(f"state IN ({', '.join('?' * len(states))})")
-            args.extend(states)
-        if severities:
-            where.append(f"severity IN ({', '.join('?' * len(severities))})")
-            args.extend(severities)
+        where = (
+            Where().equal("twin_id", twin_id).any_of("state", states).any_of("severity", severities)
+        )
         if active_only:
-            where.append("state != 'cleared'")
-        sql = f"SELECT {_COLUMNS} FROM alarms"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY raised DESC, id"
-        rows = self._db.read(lambda c: c.execute(sql, args).fetchall())
+            where.add("state != 'cleared'")
+        sql = f"SELECT {_COLUMNS} FROM alarms{where.sql()} ORDER BY raised DESC, id"
+        rows = self._db.read(lambda c: c.execute(sql, where.args).fetchall())
         return [_alarm(r) for r in rows]
 
     def close(self) -> None:

@@ -50,6 +50,7 @@ from twinsight.core.ports import (
     SeriesKey,
 )
 from twinsight.store.sqlite.database import Database, Migration
+from twinsight.store.sqlite.filters import Where
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -625,22 +626,16 @@ class SqliteHistoryStore:
         kind: HistoryKind | None = None,
         stats: bool = True,
     ) -> list[SeriesInfo]:
-        where: list[str] = []
-        params: list[Any] = []
-        if twin_id is not None:
-            where.append("twin_id = ?")
-            params.append(twin_id)
+        where = Where().equal("twin_id", twin_id)
         if prefix:
             # A range on the name instead of LIKE: exact for any character, and indexed.
-            where.append("name >= ? AND name < ?")
-            params += [prefix, prefix + "\U0010ffff"]
-        if kind is not None:
-            where.append("kind = ?")
-            params.append(kind)
-        sql = "SELECT id, twin_id, name, kind FROM history_series"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY twin_id, name"
+            where.add("name >= ? AND name < ?", prefix, prefix + "\U0010ffff")
+        where.equal("kind", kind)
+        sql = (
+            f"SELECT id, twin_id, name, kind FROM history_series{where.sql()}"
+            " ORDER BY twin_id, name"
+        )
+        params = where.args
 
         def read(c: sqlite3.Connection) -> list[SeriesInfo]:
             infos = []
