@@ -181,6 +181,11 @@ def test_simulate_first_without_a_simulated_world_refuses_with_the_reason(hub: H
             "is not allowed in a condition",
         ),
         ("guards:\n  - name: g\n    property: x\n", "name either a model or twins"),
+        (
+            "guards:\n  - {name: g, twins: [line-1-motor], command: start}\n"
+            "  - {name: g, twins: [line-2-motor], command: stop}\n",
+            "guard name 'g' is used twice",
+        ),
     ],
 )
 def test_bad_guard_files_are_refused_with_line_and_field(text: str, expected: str) -> None:

@@ -289,6 +289,11 @@ def test_the_factory_rule_file_loads_against_the_factory_models(hub: Hub) -> Non
         ("    when: 'windingTemperature >'\n", "rules[0].when: cannot parse"),
         ("    when: 'x > 1'\n    for: -5 min\n", "a duration cannot be negative"),
         ("    when: 'x > 1'\n    for: soon\n", "'soon' is not a duration"),
+        (
+            "    when: 'x > 1'\n    then: {command: start}\n  - name: r\n"
+            f"    model: '{MOTOR}'\n    when: 'x > 2'\n",
+            "rule name 'r' is used twice",
+        ),
     ],
 )
 def test_bad_rule_files_are_refused_with_line_and_field(

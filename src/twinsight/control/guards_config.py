@@ -37,6 +37,7 @@ from twinsight.control.guards_yaml import (
     parse_yaml,
     read_text,
     seconds,
+    unique_names,
 )
 from twinsight.core.errors import TwinsightError
 from twinsight.core.locations import line_of
@@ -202,11 +203,7 @@ class GuardSpec(Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> GuardSpec:
-        seen: set[str] = set()
-        for entry in self.guards:
-            if entry.name in seen:
-                raise ValueError(f"guard name {entry.name!r} is used twice")
-            seen.add(entry.name)
+        unique_names((entry.name for entry in self.guards), "guard")
         return self
 
 

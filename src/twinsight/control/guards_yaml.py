@@ -8,6 +8,7 @@ at once, not one per attempt.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +38,16 @@ def entry_name(name: str) -> str:
     if not _ENTRY_NAME.match(name):
         raise ValueError(f"{name!r}: letters, digits and _ . : - only")
     return name
+
+
+def unique_names(names: Iterable[str], what: str) -> None:
+    """Refuse a file whose entries share a name (``what``: "guard", "rule"): the API,
+    the CLI and the audit log address an entry by it."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{what} name {name!r} is used twice")
+        seen.add(name)
 
 
 class Strict(BaseModel):

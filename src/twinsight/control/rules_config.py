@@ -37,6 +37,7 @@ from twinsight.control.guards_yaml import (
     parse_yaml,
     read_text,
     seconds,
+    unique_names,
 )
 from twinsight.core.errors import TwinsightError
 from twinsight.core.locations import line_of
@@ -138,11 +139,7 @@ class RuleSpec(Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> RuleSpec:
-        seen: set[str] = set()
-        for rule in self.rules:
-            if rule.name in seen:
-                raise ValueError(f"rule name {rule.name!r} is used twice")
-            seen.add(rule.name)
+        unique_names((rule.name for rule in self.rules), "rule")
         return self
 
 
