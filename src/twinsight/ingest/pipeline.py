@@ -405,14 +405,7 @@ class IngestPipeline:
         limits: tuple[float, float],
         targets: dict[tuple[str, str, str], ValueTarget | str],
     ) -> tuple[MappedValue, ValueTarget, Any, datetime] | str:
-        key = (value.twin_id, value.kind, value.name)
-        target = targets.get(key)
-        if target is None:
-            try:
-                target = self._graph.value_target(value.twin_id, value.kind, value.name)
-            except TwinsightError as exc:
-                target = exc.message
-            targets[key] = target
+        target = self._target((value.twin_id, value.kind, value.name), targets)
         if isinstance(target, str):
             return target
         raw = value.value

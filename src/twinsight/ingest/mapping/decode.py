@@ -195,10 +195,11 @@ def parse_time(raw: Any, fmt: str) -> datetime:
             raise DecodeError(f"the timestamp {raw!r} is not a number") from exc
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
         raise DecodeError(f"the timestamp {raw!r} is not a number")
-    return epoch(raw / _SCALES[fmt])
+    return epoch(raw / EPOCH_SCALES[fmt])
 
 
-_SCALES = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6}
+EPOCH_SCALES = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6}
+"""The numeric timestamp formats a mapping may name, as units per second."""
 
 
 class SenmlColumn:
@@ -218,7 +219,8 @@ _FIRST_YEAR_S = -62_135_596_800
 """0001-01-01T00:00:00Z, the earliest time a datetime holds (s since 1970)."""
 _LAST_YEAR_S = 253_402_300_799
 """9999-12-31T23:59:59Z, the latest."""
-_NUMBERS = frozenset({float, int})
+NUMBERS = frozenset({float, int})
+"""The Python types JSON numbers decode to (``bool`` is not one: its type is its own)."""
 _TEXT = frozenset({str, type(None)})
 
 
@@ -382,7 +384,7 @@ def finish_senml_columns(raw: Sequence[SenmlRawColumn]) -> list[SenmlColumn] | N
         have[2].extend(column.values)
     out: list[SenmlColumn] = []
     for (name, unit), (bases, offsets, values) in joined.items():
-        if not set(map(type, values)) <= _NUMBERS or not set(map(type, offsets)) <= _NUMBERS:
+        if not set(map(type, values)) <= NUMBERS or not set(map(type, offsets)) <= NUMBERS:
             return None
         try:
             seconds = np.asarray(offsets, dtype=np.float64) + np.asarray(bases, dtype=np.float64)

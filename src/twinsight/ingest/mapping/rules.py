@@ -17,6 +17,8 @@ import orjson
 
 from twinsight.core.messages import RawMessage
 from twinsight.ingest.mapping.decode import (
+    EPOCH_SCALES,
+    NUMBERS,
     DecodeError,
     SenmlColumn,
     SenmlRawColumn,
@@ -37,8 +39,6 @@ from twinsight.ingest.mapping.topics import compile_topic, template_fields
 
 Kind = Literal["property", "telemetry"]
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_NUMBERS = frozenset({float, int})
-_EPOCH_SCALES = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _ABSENT: Any = object()
@@ -156,7 +156,7 @@ class Rule:
             spec.format == "json"
             and spec.time is not None
             and self._plain_time
-            and spec.time.format in _EPOCH_SCALES
+            and spec.time.format in EPOCH_SCALES
             and all(v.plain for v in self.values)
         )
         """Whether messages of one address can be read together as columns
@@ -347,10 +347,10 @@ class Rule:
             raw_times = [d[time_spec.field] for d in documents]
         except KeyError:  # named per message by extract
             return None
-        if not set(map(type, raw_times)) <= _NUMBERS:
+        if not set(map(type, raw_times)) <= NUMBERS:
             return None
         try:
-            seconds = np.asarray(raw_times, dtype=np.float64) / _EPOCH_SCALES[time_spec.format]
+            seconds = np.asarray(raw_times, dtype=np.float64) / EPOCH_SCALES[time_spec.format]
         except (OverflowError, ValueError):
             return None
         if not in_datetime_range(seconds):
@@ -373,7 +373,7 @@ class Rule:
                 values = [values[i] for i in present]
                 column_times = [times[i] for i in present]
             target = rule.target.render(captures)
-            if set(map(type, values)) <= _NUMBERS:
+            if set(map(type, values)) <= NUMBERS:
                 columns.append(
                     MappedColumn(twin_id, rule.kind, target, rule.unit, column_times, values)
                 )
