@@ -41,7 +41,10 @@ Latency (``latency``): ``twinsight serve`` runs as a separate process subscribed
 Mosquitto; a WebSocket client (another process) subscribes to telemetry on
 ``/streams/ws?batch=true``; single-value JSON messages are published at QoS 1 by
 ``mosquitto_pub -l`` at ``--rate`` (10,000/s) messages/s, each stamped with the wall-clock
-time (µs) it is handed to ``mosquitto_pub``, which the mapping takes as its source time. A
+time (µs) it is handed to ``mosquitto_pub``, which the mapping takes as its source time. The
+publisher may have 1,000 messages awaiting the broker's PUBACK (``-M 1000``; its default of
+20 would make one client stand in for a whole fleet through a 20-message window, so any
+pause of the broker would queue messages in the publisher, counted as platform latency). A
 latency is the client's wall-clock receive time minus that stamp: publish → broker →
 connector → mapping, validation, durable history → live stream → WebSocket frame → client.
 The first seconds are warm-up and not counted.
@@ -522,10 +525,9 @@ def run_latency(
             raise SystemExit("the WebSocket client did not subscribe")
         exe_pub = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
         topic = "lat/s0/json"
-        pub = subprocess.Popen(
-            [exe_pub, "-h", "127.0.0.1", "-p", str(broker_port), "-q", "1", "-l", "-t", topic],
-            stdin=subprocess.PIPE,
-        )
+        command = [exe_pub, "-h", "127.0.0.1", "-p", str(broker_port), "-t", topic]
+        command += ["-q", "1", "-M", "1000", "-l"]  # see the module docstring for -M
+        pub = subprocess.Popen(command, stdin=subprocess.PIPE)
         assert pub.stdin is not None
         total = int(rate * (warmup + seconds))
         counted_from = total - expected
