@@ -36,6 +36,7 @@ from twinsight.core.errors import BadRequest, TwinsightError
 
 if TYPE_CHECKING:
     from twinsight.hub import Hub
+    from twinsight.sim.catalogue import CatalogueModel, CatalogueVariable, VariableKind
     from twinsight.sim.scenarios import Scenario, SeriesComparison
     from twinsight.sim.spec import SimulationSpec
 
@@ -501,7 +502,115 @@ def sweep(
         err.print(f"histograms written to {plot}", highlight=False)
 
 
+# ---------------------------------------------------------------------------- sim …
+
+sim_app = typer.Typer(
+    help="The simulated world: its models, what they take and give, and what a what-if may change.",
+    no_args_is_help=True,
+)
+
+
+@sim_app.command("models")
+def sim_models(
+    name: Annotated[
+        str | None, typer.Argument(help="One catalogue model (default: every one).")
+    ] = None,
+    world: World = "factory",
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: AsJson = False,
+) -> None:
+    """List the world's simulation models: parameters, states, inputs and outputs with
+    unit, default and bounds; where each is bound on the twins; which a what-if may change
+    ('--set' a parameter, '--input'/'--schedule' an input) and which inputs a coupling
+    feeds instead; and the twins each model simulates in DATA_DIR."""
+    from twinsight.sim.catalogue import catalogue_dict, describe_catalogue, describe_model
+
+    with world_hub(data_dir, world) as hub:
+        spec = hub.simulation
+        assert spec is not None  # world_hub sets it
+        if name is None:
+            models = describe_catalogue(spec, hub.twins)
+        else:
+            models = [describe_model(spec, name, hub.twins)]
+    if as_json:
+        _json(catalogue_dict(spec, models) if name is None else models[0].to_dict())
+        return
+    for model in models:
+        _print_model(model)
+
+
+_SECTIONS: tuple[tuple[VariableKind, str], ...] = (
+    ("parameter", "parameters: change in a what-if with --set TWIN.NAME=VALUE"),
+    ("state", "states: where a fork starts"),
+    ("input", "inputs: change with --input or --schedule, unless a coupling feeds them"),
+    ("output", "outputs: what the model gives"),
+)
+
+
+def _print_model(model: CatalogueModel) -> None:
+    fleet = " (also as a fleet)" if model.fleet_factory else ""
+    out.print(f"[bold]{model.name}[/bold]{fleet}: {model.description}", highlight=False)
+    if model.twins:
+        out.print(f"simulates {', '.join(model.twins)}", highlight=False, soft_wrap=True)
+    elif model.bindings:
+        out.print("simulates no twin yet (no twin matches its bindings)", highlight=False)
+    else:
+        out.print("not bound to twins in this world", highlight=False)
+    for problem in model.problems:
+        err.print(f"[red]problem[/red]: {problem}", highlight=False, soft_wrap=True)
+    for kind, title in _SECTIONS:
+        variables = model.of_kind(kind)
+        if variables:
+            out.print(_variables_table(model, kind, title, variables))
+
+
+def _variables_table(
+    model: CatalogueModel,
+    kind: VariableKind,
+    title: str,
+    variables: tuple[CatalogueVariable, ...],
+) -> Table:
+    """One kind of variable: unit, default and bounds where they mean something, where
+    the bindings put it on the twins, and what a what-if may do with it."""
+    bounded = kind in ("parameter", "input")
+    columns = [Column("name", no_wrap=True), Column("unit")]
+    if kind != "output":
+        columns.append(Column("default", justify="right"))
+    if bounded:
+        columns += [Column("min", justify="right"), Column("max", justify="right")]
+    columns.append(Column("bound to", overflow="fold"))
+    if kind == "input":
+        columns.append(Column("fed by", overflow="fold"))
+    if kind == "output":
+        columns += [Column("recorded"), Column("feeds", overflow="fold")]
+    table = Table(*columns, title=title, title_justify="left")
+    for variable in variables:
+        v = variable.variable
+        row = [v.name, v.unit]
+        if kind != "output":
+            row.append("" if variable.default is None else f"{variable.default:g}")
+        if bounded:
+            row += [_limit(v.min), _limit(v.max)]
+        row.append(", ".join(_short(t) for t in model.bound_to(kind, v.name)))
+        if kind == "input":
+            row.append(variable.fed_by or "")
+        if kind == "output":
+            row += ["yes" if variable.recorded else "", ", ".join(variable.feeds)]
+        table.add_row(*row)
+    return table
+
+
+def _limit(value: float) -> str:
+    return f"{value:g}" if math.isfinite(value) else ""
+
+
+def _short(twin_value: str) -> str:
+    """``property:name`` as the spec writes it, ``name`` (telemetry keeps its prefix)."""
+    return twin_value.removeprefix("property:")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``scenario …`` and ``sweep`` to the ``twinsight`` command."""
+    """Add ``scenario …``, ``sweep`` and ``sim …`` to the ``twinsight`` command."""
     app.add_typer(scenario_app, name="scenario")
     app.command("sweep")(sweep)
+    app.add_typer(sim_app, name="sim")

@@ -20,6 +20,7 @@ from twinsight.api import (
     registry_routes,
     rule_routes,
     scenario_routes,
+    simulation_routes,
     stream_routes,
     twins_routes,
     webhook_routes,
@@ -61,6 +62,7 @@ def create_app(hub: Hub, require_auth: bool = False) -> FastAPI:
     app.include_router(quality_routes.router(hub))
     app.include_router(webhook_routes.router(hub))
     app.include_router(scenario_routes.router(hub))
+    app.include_router(simulation_routes.router(hub))
     app.include_router(calibration_routes.router(hub))
     app.include_router(alarm_routes.router(hub))
     app.include_router(registry_routes.router(hub))

@@ -300,6 +300,11 @@ class SimulationBuilder:
             locations,
         )
 
+    def resolve(self, bindings: Sequence[ModelBinding]) -> dict[str, ModelBinding]:
+        """Which binding simulates each twin in the graph now, as :meth:`build` chooses
+        (a twin bound by name keeps that binding; otherwise the first DTDL binding wins)."""
+        return self._resolve(bindings, None)
+
     # ------------------------------------------------------------------ pieces
     def _resolve(
         self, bindings: Sequence[ModelBinding], only: set[str] | None
