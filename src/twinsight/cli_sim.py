@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
 scenario_app = typer.Typer(
     help="What-if scenarios: fork the twins (now or at a past time), change parameters, "
-    "inputs or schedules, run ahead of real time, compare with the baseline, keep or discard.",
+    "inputs or schedules, run ahead of real time, compare with the baseline, keep or discard. "
+    "'twinsight sim models' lists what can be changed.",
     no_args_is_help=True,
 )
 
@@ -272,7 +273,11 @@ def scenario_run(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Parameter change TWIN.PARAMETER=VALUE (repeatable)."),
+        typer.Option(
+            "--set",
+            help="Parameter change TWIN.PARAMETER=VALUE (repeatable; the names: "
+            "'twinsight sim models').",
+        ),
     ] = None,
     input_: Annotated[
         list[str] | None,
@@ -519,10 +524,12 @@ def sim_models(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: AsJson = False,
 ) -> None:
-    """List the world's simulation models: parameters, states, inputs and outputs with
-    unit, default and bounds; where each is bound on the twins; which a what-if may change
-    ('--set' a parameter, '--input'/'--schedule' an input) and which inputs a coupling
-    feeds instead; and the twins each model simulates in DATA_DIR."""
+    """List the world's simulation models and what a what-if may change.
+
+    Per model: parameters, states, inputs and outputs with unit, default and bounds; where
+    each is bound on the twins; which a what-if may change ('scenario run --set' a
+    parameter, '--input'/'--schedule' an input) and which inputs a coupling feeds instead;
+    and the twins each model simulates in DATA_DIR."""
     from twinsight.sim.catalogue import catalogue_dict, describe_catalogue, describe_model
 
     with world_hub(data_dir, world) as hub:
