@@ -156,3 +156,14 @@ def test_the_listed_names_are_what_a_what_if_accepts_and_refuses(client: TestCli
     assert len(details) == len(fed)
     for twin, name in fed:
         assert f"{twin}.{name} is fed by" in message
+
+
+def test_reading_the_catalogue_needs_the_read_scope(hub: Hub) -> None:
+    hub.simulation = simulation_spec()
+    token = hub.tokens.create("viewer", ["read"])
+    with TestClient(create_app(hub, require_auth=True)) as client:
+        api_error(client.get("/simulation/models"), 401, "Unauthorized")
+        allowed = client.get(
+            "/simulation/models/motor", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert allowed.status_code == 200 and allowed.json()["name"] == "motor"
