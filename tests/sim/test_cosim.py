@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from twinsight.core.errors import SimulationError
-from twinsight.sim.cosim import Connection, CoSimulation
+from twinsight.sim.cosim import Connection, CoSimulation, FleetConnection
 from twinsight.sim.functions import FunctionModel
+from twinsight.sim.model import ModelDescription, Variable
+from twinsight.sim.ode import OdeFleet, OdeSystem
 
 
 def _source(name: str = "source", value: float = 1.0) -> FunctionModel:
@@ -206,3 +208,70 @@ def test_progress_is_reported_up_to_the_last_step() -> None:
     CoSimulation({"a": _source("a")}).run(300.0, 1.0, progress=lambda i, n: seen.append((i, n)))
     assert seen[-1] == (300, 300)
     assert len(seen) >= 100
+
+
+# -- fleets ---------------------------------------------------------------------------------
+def _held_fleet(values: list[float]) -> OdeFleet:
+    """A fleet whose outputs are its state, which never changes, and its square root."""
+    system = OdeSystem(
+        ModelDescription(
+            "held", states=(Variable("x", 0.0),), outputs=(Variable("value"), Variable("root"))
+        ),
+        rhs=lambda t, x, u, p: [0.0 * x[0]],
+        outputs=lambda t, x, u, p: (x[0], np.sqrt(x[0])),
+    )
+    fleet = system.fleet(len(values), name="held", solver="rk4")
+    fleet.set_state_array([values])
+    return fleet
+
+
+def _taking_fleet(members: int) -> OdeFleet:
+    """A fleet with two bounded inputs it passes through as outputs."""
+    system = OdeSystem(
+        ModelDescription(
+            "taker",
+            inputs=(Variable("a", -1.0, min=-10.0, max=100.0), Variable("b", 5.0, min=0.0)),
+            outputs=(Variable("a"), Variable("b")),
+        ),
+        rhs=lambda t, x, u, p: [],
+        outputs=lambda t, x, u, p: (u[0], u[1]),
+    )
+    return system.fleet(members, name="taker", solver="rk4")
+
+
+def test_fleet_connections_pair_members_as_listed_with_gain_and_offset() -> None:
+    source, target = _held_fleet([1.0, 2.0, 3.0, 4.0]), _taking_fleet(4)
+    sim = CoSimulation(
+        {"source": source, "target": target},
+        [
+            # members paired out of order, member 2 of the target left alone
+            FleetConnection("source", "value", "target", "a", (3, 0, 2), (0, 1, 3), 2.0, 1.0),
+            # member k to member k, all of them
+            FleetConnection("source", "value", "target", "b", (0, 1, 2, 3), (0, 1, 2, 3)),
+        ],
+    )
+    sim.step(60.0)
+    assert target.inputs_array().tolist() == [[9.0, 3.0, -1.0, 7.0], [1.0, 2.0, 3.0, 4.0]]
+    assert target.output_arrays()["a"].tolist() == [9.0, 3.0, -1.0, 7.0]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [(3600.0, r"taker-1\.a = 121 is outside its bounds"), (-1.0, "input 'a' has NaN values")],
+)
+def test_a_fed_value_out_of_bounds_stops_the_step_naming_member_and_input(
+    value: float, problem: str
+) -> None:
+    source, target = _held_fleet([1.0, 2.0]), _taking_fleet(2)
+    sim = CoSimulation(
+        {"source": source, "target": target},
+        [FleetConnection("source", "root", "target", "a", (0, 1), (0, 1), 2.0, 1.0)],
+    )
+    sim.step(60.0)
+    before = target.inputs_array()
+    source.set_state_array([[1.0, value]])
+    with pytest.raises(SimulationError, match=problem) as refused:
+        sim.step(60.0)
+    assert refused.value.model == "target"
+    assert np.array_equal(target.inputs_array(), before)  # the refused write changed nothing
+    assert sim.time == 60.0

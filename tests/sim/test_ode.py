@@ -182,6 +182,8 @@ def test_several_fleet_inputs_are_written_and_checked_at_once() -> None:
     assert np.array_equal(fleet.inputs_array(), rows)  # a refused write changes nothing
     fleet.set_inputs_arrays({"ambient_temperature": 15.0, "load": loads[::-1]})  # one for all
     assert fleet.inputs()["m1.ambient_temperature"] == 15.0 and fleet.inputs()["m1.load"] == 0.9
+    fleet.set_inputs_arrays({"ambient_temperature": 12.0})  # only values for all members
+    assert fleet.inputs_array()[2].tolist() == [12.0, 12.0, 12.0]
 
 
 def test_a_fleet_rhs_may_mix_scalars_and_arrays() -> None:

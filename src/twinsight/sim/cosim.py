@@ -135,17 +135,13 @@ class CoSimulation:
         self._check_fleets(self._fleet_connections)
         self._order = _topological_order(list(self._members), every)
         self._fleet_feeds: dict[str, list[FleetConnection]] = {name: [] for name in self._members}
-        # Per fleet connection: the target's input row and the index arrays, built once.
-        self._fleet_plan: dict[int, tuple[int, NDArray[np.intp], NDArray[np.intp]]] = {}
         for fc in self._fleet_connections:
             self._fleet_feeds[fc.target].append(fc)
-            system = getattr(self._members[fc.target], "system")  # noqa: B009
-            rows = {v.name: i for i, v in enumerate(system.description.inputs)}
-            self._fleet_plan[id(fc)] = (
-                rows[fc.input],
-                np.asarray(fc.source_index, dtype=np.intp),
-                np.asarray(fc.target_index, dtype=np.intp),
-            )
+        self._fleet_plans = {
+            name: _fleet_plan(self._members, feeds)
+            for name, feeds in self._fleet_feeds.items()
+            if feeds
+        }
         # Per target member: (input, source member, output, gain, offset), built once.
         self._feeds: dict[str, list[tuple[str, str, str, float, float]]] = {
             name: [] for name in self._members
@@ -234,8 +230,9 @@ class CoSimulation:
 
     # ----------------------------------------------------------------- stepping
     def _feed(self, name: str, outputs: Mapping[str, Mapping[str, float]] | None) -> None:
-        if self._fleet_feeds[name]:
-            self._feed_fleet(name, self._fleet_feeds[name])
+        plan = self._fleet_plans.get(name)
+        if plan is not None:
+            plan.feed()
         feeds = self._feeds[name]
         if not feeds:
             return
@@ -244,26 +241,6 @@ class CoSimulation:
             produced = outputs[source] if outputs is not None else self._members[source].outputs()
             values[input_name] = produced[output] * gain + offset
         self._members[name].set_inputs(values)
-
-    def _feed_fleet(self, name: str, feeds: list[FleetConnection]) -> None:
-        # Members were checked to be fleets at set-up; no per-step protocol checks here.
-        target: Any = self._members[name]
-        current = target.inputs_array()
-        columns: dict[str, Any] = {}
-        for fc in feeds:
-            row, source_index, target_index = self._fleet_plan[id(fc)]
-            source: Any = self._members[fc.source]
-            values = current[row]
-            values[target_index] = source.output_arrays()[fc.output][source_index] * fc.gain
-            if fc.offset:
-                values[target_index] += fc.offset
-            columns[fc.input] = values
-        write_all = getattr(target, "set_inputs_arrays", None)
-        if write_all is not None:  # one copy and one bounds check for all the feeds
-            write_all(columns)
-        else:
-            for input_name, values in columns.items():
-                target.set_inputs_array(input_name, values)
 
     def step(self, h: float) -> None:
         """Advance every member by ``h`` seconds, exchanging values first."""
@@ -376,6 +353,82 @@ class CoSimulation:
     def close(self) -> None:
         for member in self._members.values():
             member.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _FleetFeed:
+    """One fleet connection as the master runs it: the source fleet itself, the target's
+    input row, and index arrays only where members do not pair up one to one in order
+    (``None`` then: the whole output array feeds the whole row, no fancy indexing)."""
+
+    source: Any
+    output: str
+    row: int
+    source_index: NDArray[np.intp] | None
+    target_index: NDArray[np.intp] | None
+    gain: float
+    offset: float
+
+
+@dataclass(frozen=True, slots=True)
+class _FleetPlan:
+    """Every fleet connection into one target fleet, worked out once at set-up: each step
+    then costs one copy of the target's input matrix, an array operation per connection
+    and one bounds check per fed row (a step of the 100-machine factory is a few hundred
+    microseconds, so per-step dict building and index conversion showed)."""
+
+    target: Any
+    feeds: tuple[_FleetFeed, ...]
+    rows: tuple[int, ...]
+    names: tuple[str, ...]
+
+    def feed(self) -> None:
+        target = self.target
+        updated = target.inputs_array()  # a copy, handed over to the target below
+        for feed in self.feeds:
+            values = feed.source.output_arrays()[feed.output]
+            if feed.source_index is not None:
+                values = values[feed.source_index]
+            if feed.gain != 1.0:
+                values = values * feed.gain
+            if feed.offset:
+                values = values + feed.offset
+            if feed.target_index is None:
+                updated[feed.row] = values
+            else:
+                updated[feed.row, feed.target_index] = values
+        replace = getattr(target, "replace_inputs_array", None)
+        if replace is not None:  # one check per fed row, no second copy
+            replace(updated, self.rows)
+        else:
+            for name, row in zip(self.names, self.rows, strict=True):
+                target.set_inputs_array(name, updated[row])
+
+
+def _fleet_plan(members: Mapping[str, SimulationModel], feeds: list[FleetConnection]) -> _FleetPlan:
+    """The plan for one target fleet (members were checked to be fleets at set-up)."""
+    target: Any = members[feeds[0].target]
+    rows = {v.name: i for i, v in enumerate(target.system.description.inputs)}
+
+    def index(pairs: tuple[int, ...], fleet: Any) -> NDArray[np.intp] | None:
+        if pairs == tuple(range(len(getattr(fleet, "members", ())))):
+            return None  # member k to member k, all of them: no indexing needed
+        return np.asarray(pairs, dtype=np.intp)
+
+    planned = tuple(
+        _FleetFeed(
+            members[fc.source],
+            fc.output,
+            rows[fc.input],
+            index(fc.source_index, members[fc.source]),
+            index(fc.target_index, target),
+            fc.gain,
+            fc.offset,
+        )
+        for fc in feeds
+    )
+    names = tuple(dict.fromkeys(fc.input for fc in feeds))
+    return _FleetPlan(target, planned, tuple(rows[name] for name in names), names)
 
 
 def _topological_order(

@@ -449,10 +449,7 @@ class OdeFleet(BaseModel):
         self._x = np.repeat(_start(d.states)[:, None], n, axis=1)
         self._u = np.repeat(_start(d.inputs)[:, None], n, axis=1)
         self._p = np.repeat(_start(d.parameters)[:, None], n, axis=1)
-        self._input_bounds = (
-            np.array([v.min for v in d.inputs], dtype=np.float64),
-            np.array([v.max for v in d.inputs], dtype=np.float64),
-        )
+        self._input_limits = tuple((float(v.min), float(v.max)) for v in d.inputs)
         self._rows = {
             "parameter": {v.name: i for i, v in enumerate(d.parameters)},
             "state": {v.name: i for i, v in enumerate(d.states)},
@@ -585,10 +582,9 @@ class OdeFleet(BaseModel):
 
     def set_inputs_arrays(self, columns: Mapping[str, FloatArray]) -> None:
         """Set several inputs for every member at once (each an array of N values in
-        member order), bounds checked: what a co-simulation master does every step. Why
-        not :meth:`set_inputs_array` per input: each call copies the input matrix and
-        checks its row apart, and for a fleet of a few dozen members those fixed costs were
-        a third of a factory step."""
+        member order), bounds checked. Why not :meth:`set_inputs_array` per input: each
+        call copies the input matrix and checks its row apart, and for a fleet of a few
+        dozen members those fixed costs were a third of a factory step."""
         rows = self._rows["input"]
         updated = self._u.copy()
         written: list[int] = []
@@ -601,17 +597,36 @@ class OdeFleet(BaseModel):
                 continue
             updated[row] = values
             written.append(row)
-        if written:
-            block = updated[written]
-            low, high = self._input_bounds
-            if (
-                np.isnan(block).any()
-                or ((block < low[written, None]) | (block > high[written, None])).any()
-            ):
+        self.replace_inputs_array(updated, written)
+
+    def replace_inputs_array(self, inputs: FloatArray, written: Sequence[int]) -> None:
+        """Take ``inputs`` (shape ``(n_inputs, N)``, rows in declared order) as the new
+        inputs, bounds checking the rows in ``written``; a bad value is refused naming the
+        first bad input and member, and changes nothing.
+
+        For the co-simulation master, which writes a fleet's fed inputs every step: it
+        starts from :meth:`inputs_array` (a copy), writes the fed rows and hands the
+        matrix over, so a step costs one copy and one check per fed row. The fleet keeps
+        ``inputs`` itself (its caller must not write into it afterwards), and the rows not
+        in ``written`` must hold the values they had, which were checked when set."""
+        limits = self._input_limits
+        minimum, maximum = np.minimum.reduce, np.maximum.reduce
+        for row in written:
+            values = inputs[row]
+            low, high = limits[row]
+            # Comparisons with NaN are false, so a NaN fails these too. One reduction
+            # per row when a bound is infinite: a value can only break the other one.
+            if high == math.inf:
+                good = low <= minimum(values)
+            elif low == -math.inf:
+                good = maximum(values) <= high
+            else:
+                good = low <= minimum(values) and maximum(values) <= high
+            if not good:
                 variables = self._system.description.inputs
-                for row in written:  # name the first bad input and member
-                    self._check_row(variables[row], updated[row], "input")
-            self._u = updated
+                for bad in written:  # name the first bad input and member
+                    self._check_row(variables[bad], inputs[bad], "input")
+        self._u = inputs
 
     def parameters_array(self) -> FloatArray:
         """A copy of the parameters, shape ``(n_parameters, N)``."""
