@@ -22,6 +22,10 @@ Either way, an input that no connection feeds keeps the value last set on it (fr
 a schedule or a what-if change). A member that raises stops the run with a
 :class:`~twinsight.core.errors.SimulationError` naming that member and the time; other
 co-simulations (other scenarios, the live twin) are not affected.
+
+Within a step numpy's floating-point warnings are off (``twinsight.sim.floats``, entered
+once per step or run rather than in every model): a member whose arithmetic overflows is
+told by its non-finite state, which an ODE model refuses as diverged, not by a warning.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from twinsight.core.errors import SimulationError
+from twinsight.sim.floats import quiet_floats, quietly
 from twinsight.sim.model import SimulationModel, Snapshot
 
 Algorithm = Literal["gauss-seidel", "jacobi"]
@@ -246,6 +251,9 @@ class CoSimulation:
         """Advance every member by ``h`` seconds, exchanging values first."""
         if not h > 0 or math.isinf(h):
             raise SimulationError(f"the communication step must be positive and finite, got {h!r}")
+        quietly(lambda: self._step(h))
+
+    def _step(self, h: float) -> None:
         current = ""
         try:
             if self._algorithm == "jacobi":
@@ -290,12 +298,13 @@ class CoSimulation:
         self._record(wanted, values[:, 0])
         times[0] = 0.0
         report_every = max(1, steps // 100)
-        for i in range(1, steps + 1):
-            self.step(h)
-            self._record(wanted, values[:, i])
-            times[i] = self._time - start
-            if progress is not None and (i % report_every == 0 or i == steps):
-                progress(i, steps)
+        with quiet_floats():  # once for the run, not per step (see twinsight.sim.floats)
+            for i in range(1, steps + 1):
+                self.step(h)
+                self._record(wanted, values[:, i])
+                times[i] = self._time - start
+                if progress is not None and (i % report_every == 0 or i == steps):
+                    progress(i, steps)
         return Results(times, {key: values[k] for k, key in enumerate(keys)})
 
     def output_keys(self) -> list[str]:

@@ -48,6 +48,7 @@ from scipy.integrate import solve_ivp
 from scipy.sparse import csr_matrix, eye, kron
 
 from twinsight.core.errors import SimulationError
+from twinsight.sim.floats import quietly
 from twinsight.sim.model import BaseModel, ModelDescription, Variable
 
 FloatArray = npt.NDArray[np.float64]
@@ -167,14 +168,16 @@ class _Integrator:
             return x  # an algebraic system: nothing to integrate
         rhs = system.rhs
         shape = x.shape
+
+        def step() -> FloatArray:
+            if system.exact is not None:
+                return _derivative(system.exact(t0, dt, x, u, p), shape, self.model)
+            if self.solver == "rk4":
+                return self._rk4(rhs, t0, dt, x, u, p, shape)
+            return self._solve_ivp(rhs, t0, dt, x, u, p, shape, sparsity)
+
         try:
-            with np.errstate(all="ignore"):  # divergence is reported below, as an error
-                if system.exact is not None:
-                    result = _derivative(system.exact(t0, dt, x, u, p), shape, self.model)
-                elif self.solver == "rk4":
-                    result = self._rk4(rhs, t0, dt, x, u, p, shape)
-                else:
-                    result = self._solve_ivp(rhs, t0, dt, x, u, p, shape, sparsity)
+            result = quietly(step)  # divergence is reported below, as an error
         except SimulationError:
             raise
         except Exception as error:
@@ -384,8 +387,7 @@ def _call_outputs(
     system: OdeSystem, t: float, x: FloatArray, u: FloatArray, p: FloatArray
 ) -> Sequence[Any]:
     try:
-        with np.errstate(all="ignore"):
-            return system.outputs(t, x, u, p)
+        return quietly(lambda: system.outputs(t, x, u, p))
     except Exception as error:
         raise SimulationError(
             f"the outputs function raised at t={t:g} s: {type(error).__name__}: {error}",
