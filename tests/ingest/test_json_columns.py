@@ -8,6 +8,7 @@ history, twin state, dead letters, the samples subscribers see and data quality.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -165,6 +166,39 @@ def test_an_integer_for_a_double_is_stored_as_that_number(clock: ManualClock) ->
             11.0,
             12.0,
         ]
+
+
+@pytest.mark.parametrize("power", [-0.0, 2**53 + 1, 2**63 + 1, 2**64 + 1])
+def test_integers_and_negative_zero_for_a_double_are_the_floats_float_makes(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, power: float
+) -> None:
+    """A column becomes a float array at once; each number must be the float ``float()``
+    makes of it (beyond 2**53 an integer rounds; beyond 64 bits JSON decoding makes it a
+    float already; -0.0 stays), and state and history must hold Python floats.
+    Where the number is a float in JSON, reading one by one gives the same."""
+    outcomes = []
+    for together in (True, False):
+        with monkeypatch.context() as patch:
+            if not together:
+                patch.setattr(Rule, "json_columns", lambda self, payloads, captures: None)
+            with make_hub(clock) as hub:
+                batch = [  # orjson writes no integer beyond 64 bits: the standard library does
+                    msg(MOTOR, json.dumps({"ts": MS0 + i, "power": power}).encode(), clock)
+                    for i in range(6)
+                ]
+                hub.ingest.submit(batch)
+                twin = hub.twins.get_twin("line-1-motor")
+                stored = [
+                    (type(p.value), repr(p.value))
+                    for p in hub.history.range("line-1-motor/ratedPower")
+                ]
+                outcomes.append(((type(twin["ratedPower"]), repr(twin["ratedPower"])), stored))
+        if isinstance(power, int) and power < 2**64:
+            break  # one by one, an integer for a double is kept as the integer it is
+    expected = (float, repr(float(power)))
+    assert outcomes[0] == (expected, [expected] * 6)
+    if len(outcomes) == 2:
+        assert outcomes[1] == outcomes[0]
 
 
 def conveyor_batches(clock: ManualClock) -> list[list[RawMessage]]:

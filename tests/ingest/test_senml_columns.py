@@ -7,6 +7,7 @@ results, dead letters, events and data quality."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -49,7 +50,9 @@ def test_columns_hold_the_same_names_times_and_values_as_records() -> None:
         columns = decode_senml_columns(payload)
         assert columns is not None
         got = [
-            (c.name, us, repr(v)) for c in columns for us, v in zip(c.times, c.values, strict=True)
+            (c.name, us, repr(v))
+            for c in columns
+            for us, v in zip(c.times.tolist(), c.values.tolist(), strict=True)
         ]
         records = decode_senml(payload, now)
         assert got == [(r.name, micros(r.time), repr(r.value)) for r in records]  # type: ignore[arg-type]
@@ -64,7 +67,7 @@ def test_names_and_units_make_columns_in_pack_order() -> None:
     columns = decode_senml_columns(orjson.dumps(pack))
     assert columns is not None
     us = micros(T0)
-    assert [(c.name, c.unit, c.times, c.values) for c in columns] == [
+    assert [(c.name, c.unit, c.times.tolist(), c.values.tolist()) for c in columns] == [
         ("dev:a", "Cel", [us, us + 1_000_000], [1.0, 3.0]),
         ("dev:b", "degF", [us], [2.0]),
     ]
@@ -238,7 +241,11 @@ def run_properties(
         twin = hub.twins.get_twin("line-1-motor")
         history = [(p.time, p.value) for p in hub.history.range("line-1-motor/ratedPower")]
         hub.close()
-    state = (twin["ratedPower"], twin["$metadata"]["ratedPower"]["sourceTime"])
+    state = (
+        twin["ratedPower"],
+        type(twin["ratedPower"]),  # a Python float, not a numpy one, in the twin's document
+        twin["$metadata"]["ratedPower"]["sourceTime"],
+    )
     return {"results": results, "state": state, "history": history}
 
 
@@ -247,7 +254,7 @@ def test_packs_into_a_property_keep_state_late_and_duplicates_the_same(
 ) -> None:
     by_columns = run_properties(clock, monkeypatch, columns=True)
     assert by_columns == run_properties(clock, monkeypatch, columns=False)
-    assert by_columns["state"] == (pytest.approx(11.39), "2026-01-01T00:00:39Z")
+    assert by_columns["state"] == (pytest.approx(11.39), float, "2026-01-01T00:00:39Z")
     first, again, older = by_columns["results"]
     # sent again: older than the state's time is late, the same time and value a duplicate
     assert (first.values, again.late_values, again.duplicate_values) == (40, 39, 1)
@@ -294,3 +301,75 @@ def test_packs_of_one_address_in_one_batch_are_read_as_one_column(
     else:  # the batch went pack by pack: only the bad pack is a dead letter
         assert len(letters) == 1 and "expected a double" in letters[0][0]
         assert events == 5 and len(history) == 4 * 50 + 49  # its good samples too
+
+
+def edge_packs() -> list[bytes]:
+    """Packs of one sensor, one after another in time, with the numbers where a float
+    array could differ from one float at a time: integers beyond 2**53 and beyond 64 bits
+    (which JSON decoding already makes a float), -0.0, and source times near half a
+    microsecond (rounded as ``datetime.fromtimestamp`` rounds)."""
+    first: list[dict[str, Any]] = [{"bn": "vibration", "bt": 1_767_225_600, "v": 2**53 + 1, "t": 0}]
+    first += [
+        {"v": 2**63 + 1, "t": 0.0000005},
+        {"v": -7, "t": 0.0000015},
+        {"v": -0.0, "t": 0.0000025},
+        {"v": 18_446_744_073_709_551_617, "t": 0.0000035},
+        {"v": 0.1, "t": 0.25},
+    ]
+    out = [json.dumps(first).encode()]  # orjson writes no integer beyond 64 bits
+    for k in range(1, 5):
+        pack: list[dict[str, Any]] = [
+            {"bn": "vibration", "bt": 1_767_225_600 + k, "v": -0.0, "t": 0}
+        ]
+        pack += [{"v": k * 2**60 + i, "t": i / 8} for i in range(1, 8)]
+        out.append(orjson.dumps(pack))
+    return out
+
+
+def run_batch(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, payloads: list[bytes], columns: bool
+) -> dict[str, Any]:
+    """Submit ``payloads`` as one batch, read together as columns or (``columns`` false)
+    record by record; everything observable afterwards, with the type of every value."""
+    with monkeypatch.context() as patch:
+        if not columns:
+            patch.setattr(Rule, "senml_columns", lambda self, message, captures: None)
+            patch.setattr(Rule, "senml_packs_columns", lambda self, payloads, captures: None)
+        hub = make_hub(clock)
+        samples: list[tuple[Any, ...]] = []
+        hub.bus.subscribe(
+            lambda e: samples.append(
+                (e.source_time, {k: (type(v), repr(v)) for k, v in e.payload.items()})
+            ),
+            TelemetryReceived,
+        )
+        result = hub.ingest.submit([msg("senml/line-1-motor", p, clock) for p in payloads])
+        history = [
+            (p.time, type(p.value), repr(p.value))
+            for p in hub.history.range("line-1-motor/vibration")
+        ]
+        letters = [(d.reason, d.payload) for d in hub.dead_letters.list()]
+        hub.close()
+    return {"result": result, "history": history, "letters": letters, "samples": samples}
+
+
+@pytest.mark.parametrize("beyond_a_double", [False, True])
+def test_edge_numbers_read_together_give_the_same_outcome_as_record_by_record(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, beyond_a_double: bool
+) -> None:
+    payloads = edge_packs()
+    if beyond_a_double:  # a value no double holds: that pack is a dead letter with its reason
+        payloads.insert(2, b'[{"bn":"vibration","bt":1767225610,"v":1e400,"t":0}]')
+    together = run_batch(clock, monkeypatch, payloads, columns=True)
+    assert together == run_batch(clock, monkeypatch, payloads, columns=False)
+    assert together["result"].values == 6 + 4 * 8
+    assert {kind for _, kind, _ in together["history"]} == {float}
+    assert {kind for _, values in together["samples"] for kind, _ in values.values()} == {float}
+    assert ("vibration", (float, "0.0")) in [
+        (name, value) for _, values in together["samples"] for name, value in values.items()
+    ]  # -0.0 in a pack is 0.0, as SenML adds the base value 0
+    if beyond_a_double:
+        ((reason, payload),) = together["letters"]
+        assert "not valid JSON" in reason and b"1e400" in payload
+    else:
+        assert together["letters"] == []

@@ -33,6 +33,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from twinsight.core.clock import Clock
 from twinsight.core.errors import BadRequest
 from twinsight.core.ports import (
@@ -61,6 +64,11 @@ _BUCKET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _ONE_US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _plain(column: Sequence[Any] | NDArray[Any]) -> Sequence[Any]:
+    """A column as Python values (a store may not take numpy scalars)."""
+    return column.tolist() if isinstance(column, np.ndarray) else column
 
 
 def parse_time(value: TimeLike | None, what: str = "time") -> datetime | None:
@@ -156,12 +164,21 @@ class History:
     def append_rows(
         self,
         rows: Sequence[tuple[str, str, HistoryKind, datetime, Any]],
-        columns: Sequence[tuple[str, str, HistoryKind, Sequence[int], Sequence[Any]]] = (),
+        columns: Sequence[
+            tuple[
+                str,
+                str,
+                HistoryKind,
+                Sequence[int] | NDArray[np.int64],
+                Sequence[Any] | NDArray[np.float64],
+            ]
+        ] = (),
     ) -> int:
         """:meth:`append` for ``(twin_id, name, kind, time, value)`` tuples and for
         ``(twin_id, name, kind, times, values)`` columns with times in microseconds since
         the epoch (the ingest path: a SenML pack's samples), in one transaction and without
-        a :class:`HistoryPoint` per value where the store allows."""
+        a :class:`HistoryPoint` per value where the store allows. A column may be numpy
+        arrays (int64 times, float64 values): the ingest pipeline keeps them so."""
         fast = getattr(self._store, "append_rows", None)
         if fast is not None:
             return int(fast(rows, columns) if columns else fast(rows))
@@ -169,7 +186,7 @@ class History:
         for twin_id, name, kind, times, values in columns:
             points.extend(
                 HistoryPoint(twin_id, name, kind, _EPOCH + timedelta(microseconds=us), value)
-                for us, value in zip(times, values, strict=True)
+                for us, value in zip(_plain(times), _plain(values), strict=True)
             )
         return self._store.append(points)
 

@@ -41,8 +41,10 @@ from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from twinsight.core.clock import Clock
+from twinsight.core.columns import NumberColumn
 from twinsight.core.errors import TwinsightError
 from twinsight.core.events import EventBus, IngestBatch, TelemetryReceived, TelemetrySeries
 from twinsight.core.messages import IngestResult, RawMessage
@@ -52,7 +54,8 @@ from twinsight.graph.service import TwinGraph
 from twinsight.history import History
 from twinsight.ingest.flood import FloodGuard
 from twinsight.ingest.mapping import MappedColumn, MappedValue, Mapping, Rule
-from twinsight.ingest.units import UnitError, converter
+from twinsight.ingest.mapping.decode import Floats, Times
+from twinsight.ingest.units import UnitError, convert_array, converter
 from twinsight.models.dtdl import EnumSchema, PrimitiveSchema, Schema, validate_value
 
 log = logging.getLogger(__name__)
@@ -91,15 +94,19 @@ def describe_problems(problems: Sequence[str]) -> str:
 
 
 class Column(NamedTuple):
-    """Accepted values of one target from one message, as columns (see the module doc)."""
+    """Accepted values of one target from one message, as columns (see the module doc).
+
+    Arrays from decoding to history, data quality and the events: a column becomes
+    Python numbers only where a consumer reads it so (a
+    :class:`~twinsight.core.columns.NumberColumn` in events and state updates)."""
 
     twin_id: str
     kind: str
     name: str
     target: ValueTarget
-    times: list[int]
+    times: Times
     """Source times, microseconds since the epoch."""
-    values: list[float]
+    values: Floats
 
 
 @dataclass
@@ -202,7 +209,14 @@ class IngestPipeline:
                     if o.problems
                 ),
                 tuple(
-                    (c.twin_id, c.name, c.kind, o.message.received, c.times, c.values)
+                    (
+                        c.twin_id,
+                        c.name,
+                        c.kind,
+                        o.message.received,
+                        NumberColumn[int](c.times),
+                        NumberColumn[float](c.values),
+                    )
                     for o in outcomes
                     for c in o.columns
                 ),
@@ -301,12 +315,10 @@ class IngestPipeline:
                 if isinstance(target, str):
                     return None
                 if target.schema.__class__ is PrimitiveSchema and target.schema.name in _FLOATS:
-                    values = column.values
-                    if int in set(map(type, values)):
-                        try:
-                            values = [float(v) for v in values]
-                        except OverflowError:  # beyond a double: named message by message
-                            return None
+                    try:  # an integer becomes that float, as float() makes it
+                        values = np.asarray(column.values, dtype=np.float64)
+                    except OverflowError:  # beyond a double: named message by message
+                        return None
                     mapped_columns.append(column._replace(values=values))
                 else:
                     singles.extend(
@@ -318,7 +330,7 @@ class IngestPipeline:
                             _EPOCH + _US * us,
                             column.unit,
                         )
-                        for us, v in zip(column.times, column.values, strict=True)
+                        for us, v in zip(column.times.tolist(), column.values, strict=True)
                     )
         newest = group[-1]  # the latest arrival: its plausibility limits are the group's widest
         columns = self._check_columns(mapped_columns, newest, limits, targets)
@@ -478,33 +490,32 @@ class IngestPipeline:
             schema = target.schema
             if schema.__class__ is not PrimitiveSchema or schema.name not in _FLOATS:
                 return None
-            values = column.values
+            values = np.asarray(column.values, dtype=np.float64)  # an array already
             if column.unit is not None and target.unit is not None and column.unit != target.unit:
                 try:
-                    convert = converter(column.unit, target.unit)
+                    values = convert_array(column.unit, target.unit, values)
                 except UnitError:
                     return None
-                values = [convert(v) for v in values]
-                if not all(map(math.isfinite, values)):
+                if not np.isfinite(values).all():
                     return None
             times = column.times
-            if (max(times) - received_us) / 1_000_000 > max_future:
+            if (int(times.max()) - received_us) / 1_000_000 > max_future:
                 return None
-            if (received_us - min(times)) // 86_400_000_000 > max_age_days:
+            if (received_us - int(times.min())) // 86_400_000_000 > max_age_days:
                 return None
             columns.append(Column(column.twin_id, column.kind, column.name, target, times, values))
         return columns
 
     def _store(self, outcomes: list[Outcome], now: datetime) -> tuple[int, int]:
         points: list[tuple[str, str, HistoryKind, datetime, Any]] = []
-        columns: list[tuple[str, str, HistoryKind, list[int], list[float]]] = []
+        columns: list[tuple[str, str, HistoryKind, Times, Floats]] = []
         properties: list[IngestedProperty] = []
         property_columns: list[IngestedColumn] = []
         # Telemetry per message, twin, component and source time, or for columns per
         # message, twin and component. One event per message, twin and component: a
         # TelemetryReceived when there is one sample time, a TelemetrySeries when several.
         telemetry: dict[tuple[int, str, str | None, datetime | None], dict[str, Any]] = {}
-        series: dict[tuple[int, str, str | None], list[tuple[str, list[int], list[float]]]] = {}
+        series: dict[tuple[int, str, str | None], list[tuple[str, Times, Floats]]] = {}
         for index, outcome in enumerate(outcomes):
             for value, target, raw, time in outcome.values:
                 points.append((value.twin_id, value.name, value.kind, time, raw))
@@ -532,8 +543,8 @@ class IngestPipeline:
                             column.twin_id,
                             target.component,
                             target.name,
-                            column.times,
-                            column.values,
+                            NumberColumn[int](column.times),
+                            NumberColumn[float](column.values),
                         )
                     )
                 else:
@@ -570,7 +581,9 @@ class IngestPipeline:
         for index, twin_id, component, _ in telemetry:
             key = (index, twin_id, component)
             groups[key] = groups.get(key, 0) + 1
-        gathered: dict[tuple[int, str, str | None], list[tuple[str, list[int], list[Any]]]] = {}
+        gathered: dict[
+            tuple[int, str, str | None], list[tuple[str, Sequence[int], Sequence[Any]]]
+        ] = {}
         models: dict[str, str] = {}
         for (index, twin_id, component, source_time), payload in telemetry.items():
             message = outcomes[index].message
@@ -602,7 +615,7 @@ class IngestPipeline:
         message: RawMessage,
         twin_id: str,
         component: str | None,
-        named: list[tuple[str, list[int], list[Any]]],
+        named: Sequence[_Named],
         now: datetime,
     ) -> None:
         times, values = align(named)
@@ -628,32 +641,60 @@ class IngestPipeline:
         )
 
 
+_Named = tuple[str, Sequence[int] | Times, Sequence[Any] | Floats]
+"""A name's samples: its times (µs) and values, as lists or as arrays."""
+
+
 def align(
-    named: list[tuple[str, list[int], list[Any]]],
-) -> tuple[list[int], dict[str, list[Any]]]:
+    named: Sequence[_Named],
+) -> tuple[Sequence[int], dict[str, Sequence[Any]]]:
     """Columns of several names on one ascending time axis without repeats, ``None`` where a
     name has no sample at a time; a name with two samples at one time keeps the later one
     (the event shows what the message said last, as one event per time did).
 
     The common cases cost no per-sample Python: one name with ascending times, or several
-    names sharing the same ascending times."""
+    names sharing the same ascending times. Columns that came as arrays are checked as
+    arrays and handed on as :class:`~twinsight.core.columns.NumberColumn`, so nobody turns
+    them into Python numbers unless a subscriber reads them."""
     first_times = named[0][1]
-    if len(first_times) > _ARRAY_CHECK:  # one pass in C rather than a Python step per time
+    if isinstance(first_times, np.ndarray):
+        if bool((first_times[1:] > first_times[:-1]).all()) and all(
+            times is first_times
+            or (isinstance(times, np.ndarray) and np.array_equal(times, first_times))
+            for _, times, _ in named[1:]
+        ):
+            return NumberColumn[int](first_times), {
+                name: _as_sequence(values) for name, _, values in named
+            }
+    elif len(first_times) > _ARRAY_CHECK:  # one pass in C rather than a Python step per time
         stamps = np.asarray(first_times, dtype=np.int64)
-        ascending = bool((stamps[1:] > stamps[:-1]).all())
-    else:
-        ascending = all(a < b for a, b in pairwise(first_times))
-    if ascending and all(times == first_times for _, times, _ in named[1:]):
-        return first_times, {name: values for name, _, values in named}
-    axis = sorted({t for _, times, _ in named for t in times})
+        if bool((stamps[1:] > stamps[:-1]).all()) and all(
+            _same(times, first_times) for _, times, _ in named[1:]
+        ):
+            return first_times, {name: _as_sequence(values) for name, _, values in named}
+    elif all(a < b for a, b in pairwise(first_times)) and all(
+        _same(times, first_times) for _, times, _ in named[1:]
+    ):
+        return first_times, {name: _as_sequence(values) for name, _, values in named}
+    lists = [(name, _as_sequence(times), _as_sequence(values)) for name, times, values in named]
+    axis = sorted({t for _, times, _ in lists for t in times})
     position = {t: i for i, t in enumerate(axis)}
     out: dict[str, list[Any]] = {}
-    for name, times, values in named:
+    for name, times, values in lists:
         column = out.get(name) or [None] * len(axis)
         for t, v in zip(times, values, strict=True):
             column[position[t]] = v
         out[name] = column
-    return axis, out
+    return axis, dict(out)
+
+
+def _same(times: Sequence[int] | Times, first: Sequence[int]) -> bool:
+    return not isinstance(times, np.ndarray) and times == first
+
+
+def _as_sequence(values: Sequence[Any] | NDArray[Any]) -> Sequence[Any]:
+    """A column as a sequence of Python values (an array wrapped, not converted)."""
+    return NumberColumn[Any](values) if isinstance(values, np.ndarray) else values
 
 
 class _Refused:

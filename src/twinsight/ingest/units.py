@@ -19,7 +19,9 @@ import re
 from collections.abc import Callable
 from functools import cache
 
+import numpy as np
 import pint
+from numpy.typing import NDArray
 
 from twinsight.core.errors import BadRequest
 
@@ -103,9 +105,33 @@ def converter(source: str, target: str) -> Callable[[float], float]:
 
     Raises :class:`UnitError` naming both units when they measure different things.
     """
+    found = _coefficients(source, target)
+    if found is None:
+        return _identity
+    a, b = found
+
+    def convert(value: float) -> float:
+        return a * value + b
+
+    return convert
+
+
+def convert_array(source: str, target: str, values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`converter` for a column of floats at once, with the very same arithmetic
+    (``a * x + b`` in doubles), so a column and its values one by one agree to the bit."""
+    found = _coefficients(source, target)
+    if found is None:
+        return values
+    converted: NDArray[np.float64] = found[0] * values + found[1]
+    return converted
+
+
+@cache
+def _coefficients(source: str, target: str) -> tuple[float, float] | None:
+    """``(a, b)`` of the conversion ``a * x + b``, or ``None`` when both name one unit."""
     src, dst = _units(source), _units(target)
     if src == dst:
-        return _identity
+        return None
     try:
         b = float(_registry.Quantity(0.0, src).to(dst).magnitude)
         # the slope from a distant point keeps rounding error out of a (212 °F -> 100 °C)
@@ -117,11 +143,7 @@ def converter(source: str, target: str) -> Callable[[float], float]:
         ) from exc
     if not math.isclose(check, 10.0 * a + b, rel_tol=1e-9, abs_tol=1e-12):
         raise UnitError(f"cannot convert {source!r} into {target!r}: not a linear relation")
-
-    def convert(value: float) -> float:
-        return a * value + b
-
-    return convert
+    return a, b
 
 
 def _identity(value: float) -> float:

@@ -41,8 +41,10 @@ from typing import Any
 
 import numpy as np
 import yaml
+from numpy.typing import NDArray
 
 from twinsight.core.clock import Clock
+from twinsight.core.columns import NumberColumn
 from twinsight.core.errors import BadRequest
 from twinsight.core.events import (
     EventBus,
@@ -217,6 +219,17 @@ def _parse_time(value: Any) -> datetime | None:
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 
 
+def _float_array(values: Sequence[Any]) -> NDArray[np.float64] | None:
+    """A column of Python floats (or a float :class:`NumberColumn`) as one float64 array,
+    or ``None`` when any value is something else (an int, a bool, a text)."""
+    if isinstance(values, NumberColumn):
+        array = np.asarray(values)
+        return array if array.dtype == np.float64 else None
+    if set(map(type, values)) != {float}:
+        return None
+    return np.asarray(values, dtype=np.float64)
+
+
 def _from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
@@ -379,42 +392,49 @@ class QualityTracker:
         ``count``; a value is late only if its source time is below the newest so far,
         which for ascending times means only the first can be; range and finiteness are
         checked on the column at once. Anything else (late values inside the column,
-        values out of range, non-numbers) takes the per-value path."""
+        values out of range, non-numbers) takes the per-value path.
+
+        A :class:`~twinsight.core.columns.NumberColumn` (what the ingest pipeline sends) is
+        read as the arrays it holds, never as Python numbers, unless the per-value path
+        is taken."""
         n = len(values)
         if n == 0:
             return
-        series = self._series.get((twin_id, name))
-        if series is None and n > 2:  # a new series: its first value makes it, as one by one
-            self._record(twin_id, name, kind, _from_us(times[0]), arrival, values[0])
-            series = self._series.get((twin_id, name))
-            times, values, n = times[1:], values[1:], n - 1
-        if series is None or n < 2 or not self._column_is_clean(series, times, values):
+        numbers = _float_array(values)
+        if numbers is None:  # not all floats: value by value
             for us, value in zip(times, values, strict=True):
                 self._record(twin_id, name, kind, _from_us(us), arrival, value)
             return
+        stamps = np.asarray(times, dtype=np.int64)
+        series = self._series.get((twin_id, name))
+        if series is None and n > 2:  # a new series: its first value makes it, as one by one
+            self._record(twin_id, name, kind, _from_us(int(stamps[0])), arrival, float(numbers[0]))
+            series = self._series.get((twin_id, name))
+            stamps, numbers, n = stamps[1:], numbers[1:], n - 1
+        if series is None or n < 2 or not self._column_is_clean(series, stamps, numbers):
+            for us, value in zip(stamps.tolist(), numbers.tolist(), strict=True):
+                self._record(twin_id, name, kind, _from_us(us), arrival, value)
+            return
         # the first value does the interval and arrival bookkeeping; the rest only count
-        self._record(twin_id, name, kind, _from_us(times[0]), arrival, values[0])
+        self._record(twin_id, name, kind, _from_us(int(stamps[0])), arrival, float(numbers[0]))
         ts = arrival.timestamp()
         series.count += n - 1
         series.arrivals.extend(repeat(ts, min(n - 1, ARRIVALS_CAP)))
-        series.last_value = values[-1]
-        series.newest_source = _from_us(times[-1])
+        series.last_value = float(numbers[-1])
+        series.newest_source = _from_us(int(stamps[-1]))
 
     @staticmethod
-    def _column_is_clean(series: _Series, times: Sequence[int], values: Sequence[Any]) -> bool:
+    def _column_is_clean(
+        series: _Series, stamps: NDArray[np.int64], numbers: NDArray[np.float64]
+    ) -> bool:
         """Ascending times not older than the series' newest, finite floats within its
         expected range: the column adds no late, non-finite or out-of-range value."""
-        array = np.asarray(times, dtype=np.int64)
-        if bool((array[1:] < array[:-1]).any()):
+        if bool((stamps[1:] < stamps[:-1]).any()):
             return False
         newest = series.newest_source
-        if newest is not None and _from_us(int(array[0])) < newest:
+        if newest is not None and _from_us(int(stamps[0])) < newest:
             return False
-        try:
-            numbers = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            return False
-        if set(map(type, values)) != {float} or not np.isfinite(numbers).all():
+        if not np.isfinite(numbers).all():
             return False
         limits = series.limits
         if limits is not None:

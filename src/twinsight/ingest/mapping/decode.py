@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import math
+from array import array
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 SENML_RELATIVE_LIMIT = 2**28
 """RFC 8428: times below 2**28 are relative to now, not seconds since the epoch."""
@@ -202,13 +204,20 @@ EPOCH_SCALES = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6}
 """The numeric timestamp formats a mapping may name, as units per second."""
 
 
+Times = NDArray[np.int64]
+"""A column's source times: integer microseconds since the epoch."""
+Floats = NDArray[np.float64]
+"""A column's values."""
+
+
 class SenmlColumn:
     """The records of a SenML pack with one name and unit, as columns: source times in
-    integer microseconds since the epoch and float values, in the pack's order."""
+    integer microseconds since the epoch and float values, in the pack's order, as arrays
+    (they stay arrays through the pipeline's checks, history and data quality)."""
 
     __slots__ = ("name", "times", "unit", "values")
 
-    def __init__(self, name: str, unit: str | None, times: list[int], values: list[float]) -> None:
+    def __init__(self, name: str, unit: str | None, times: Times, values: Floats) -> None:
         self.name = name
         self.unit = unit
         self.times = times
@@ -224,14 +233,15 @@ NUMBERS = frozenset({float, int})
 _TEXT = frozenset({str, type(None)})
 
 
-def micros(seconds: np.ndarray) -> list[int]:
+def micros(seconds: Floats) -> Times:
     """Seconds since the epoch (finite, within a datetime's range) as integer microseconds,
     rounded as ``datetime.fromtimestamp`` rounds (half to even), so a column road and the
     record-by-record road store the very same times."""
     whole = np.trunc(seconds)
-    exact = whole.astype(np.int64) * 1_000_000 + np.rint((seconds - whole) * 1e6).astype(np.int64)
-    out: list[int] = exact.tolist()
-    return out
+    exact: Times = whole.astype(np.int64) * 1_000_000 + np.rint((seconds - whole) * 1e6).astype(
+        np.int64
+    )
+    return exact
 
 
 def in_datetime_range(seconds: np.ndarray) -> bool:
@@ -281,7 +291,14 @@ def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
     checked and its records split by name and unit, numbers not yet checked. Several packs
     of one sender can then be finished as one set of arrays
     (:func:`finish_senml_columns`), so the per-pack cost is little more than the JSON
-    decoding."""
+    decoding.
+
+    A payload with ``true`` or ``false`` anywhere in it is left to the general reader: the
+    numbers are later checked by building a float array, which would take a boolean for 1
+    or 0, and looking for the two words in the bytes costs far less than looking at the
+    type of every number."""
+    if b"true" in payload or b"false" in payload:
+        return None
     try:
         pack = orjson.loads(payload)
     except orjson.JSONDecodeError:
@@ -291,21 +308,28 @@ def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
     first: dict[str, Any] = pack[0]
     base_keys = ("bn" in first) + ("bt" in first) + ("bu" in first)
     rest = pack[1:]
-    names: list[Any]
-    units: list[Any]
+    names: list[Any] | None = None
+    units: list[Any] | None = None
     try:
-        # the commonest pack: after the first record, each is exactly {"t": .., "v": ..}
-        if rest and sum(map(len, rest)) == 2 * len(rest):
+        # the commonest pack: after the first record, each is exactly {"t": .., "v": ..};
+        # a null among them is refused when the numbers become an array
+        common = bool(rest) and sum(map(len, rest)) == 2 * len(rest)
+        if common:
             offsets = [first.get("t"), *map(_T, rest)]
             values = [first.get("v"), *map(_V, rest)]
-            names = [first.get("n"), *repeat(None, len(rest))]
-            units = [first.get("u"), *repeat(None, len(rest))]
-            known = 4 - (names[0] is None) - (offsets[0] is None) - (values[0] is None)
-            if len(first) != known - (units[0] is None) + base_keys:
-                return None
-        else:
-            raise KeyError
-    except (KeyError, TypeError):  # another shape: every field of every record looked at
+    except (KeyError, TypeError):
+        common = False
+    if common:
+        name0, unit0 = first.get("n"), first.get("u")
+        present = (
+            (name0 is not None)
+            + (offsets[0] is not None)
+            + (values[0] is not None)
+            + (unit0 is not None)
+        )
+        if len(first) != present + base_keys:  # another field or an explicit null
+            return None
+    else:  # another shape: every field of every record looked at
         try:
             names = [r.get("n") for r in pack]
             offsets = [r.get("t") for r in pack]
@@ -323,17 +347,23 @@ def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
         )
         if sum(map(len, pack)) != known:  # another field, an explicit null, a base field later
             return None
+        name0, unit0 = names[0], units[0]
     base_name = first.get("bn", "")
     base_time: Any = first.get("bt")
     base_unit = first.get("bu")
     if base_name.__class__ is not str or (base_unit is not None and base_unit.__class__ is not str):
         return None
-    if values[0] is None and names[0] is None and len(pack) > 1:  # base fields only
-        del names[0], offsets[0], values[0], units[0]
-    if values.count(None):
+    if values[0] is None and name0 is None and len(pack) > 1:  # base fields only
+        del offsets[0], values[0]
+        if names is not None and units is not None:
+            del names[0], units[0]
+            name0, unit0 = names[0], units[0]
+        else:
+            name0 = unit0 = None
+    if values[0] is None or (names is not None and values.count(None)):
         return None
     if base_time is None:
-        if offsets.count(None):
+        if offsets[0] is None or (names is not None and offsets.count(None)):
             return None
         base = 0.0
     else:
@@ -345,12 +375,19 @@ def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
             return None
         if offsets[0] is None and "bt" in first and len(values) == len(pack):
             offsets[0] = 0.0
-        if offsets.count(None):  # a record without t gets no time (see decode_senml)
+        # a record without t gets no time (see decode_senml)
+        if offsets[0] is None or (names is not None and offsets.count(None)):
             return None
-    if names.count(None) == len(names) and units.count(None) == len(units):
-        if not base_name:
-            return None
-        return [SenmlRawColumn(base_name, base_unit, base, offsets, values)]
+    if names is None or units is None:  # the common pack: no name or unit after the first
+        one_column = name0 is None and unit0 is None
+        if not one_column:
+            names = [name0, *repeat(None, len(values) - 1)]
+            units = [unit0, *repeat(None, len(values) - 1)]
+    else:
+        one_column = names.count(None) == len(names) and units.count(None) == len(units)
+    if one_column:
+        return [SenmlRawColumn(base_name, base_unit, base, offsets, values)] if base_name else None
+    assert names is not None and units is not None
     if not set(map(type, names)) <= _TEXT or not set(map(type, units)) <= _TEXT:
         return None
     columns: dict[tuple[str, str | None], SenmlRawColumn] = {}
@@ -372,28 +409,38 @@ def finish_senml_columns(raw: Sequence[SenmlRawColumn]) -> list[SenmlColumn] | N
     """The second half of :func:`decode_senml_columns`, for the raw columns of one pack or
     of several packs of one sender (joined by name and unit, in order): numbers checked,
     times made absolute microseconds — or ``None`` when a value is not a finite number or
-    a time is relative or out of range."""
-    joined: dict[tuple[str, str | None], tuple[list[float], list[Any], list[Any]]] = {}
+    a time is relative or out of range.
+
+    The numbers of every pack of a name go into one float array in one C pass, which is
+    also the type check: anything but a JSON number (text, null, a list) is refused, as is
+    an integer beyond a double (booleans were left out by :func:`senml_raw_columns`)."""
+    joined: dict[tuple[str, str | None], tuple[list[float], list[int], list[Any], list[Any]]] = {}
     for column in raw:
         key = (column.name, column.unit)
         have = joined.get(key)
         if have is None:
-            joined[key] = have = ([], [], [])
-        have[0].extend(repeat(column.base, len(column.offsets)))
-        have[1].extend(column.offsets)
-        have[2].extend(column.values)
+            joined[key] = have = ([], [], [], [])
+        have[0].append(column.base)
+        have[1].append(len(column.offsets))
+        have[2].append(column.offsets)
+        have[3].append(column.values)
     out: list[SenmlColumn] = []
-    for (name, unit), (bases, offsets, values) in joined.items():
-        if not set(map(type, values)) <= NUMBERS or not set(map(type, offsets)) <= NUMBERS:
-            return None
+    for (name, unit), (bases, counts, offsets, values) in joined.items():
         try:
-            seconds = np.asarray(offsets, dtype=np.float64) + np.asarray(bases, dtype=np.float64)
-            numbers = np.asarray(values, dtype=np.float64) + 0.0  # -0.0 + 0.0, as decode_senml
-        except (OverflowError, ValueError):  # an integer beyond a float
+            seconds = _floats(offsets) + np.repeat(np.asarray(bases, dtype=np.float64), counts)
+            numbers = _floats(values) + 0.0  # -0.0 + 0.0, as decode_senml
+        except (TypeError, OverflowError):  # not a number, or an integer beyond a float
             return None
         if not (np.isfinite(seconds).all() and np.isfinite(numbers).all()):
             return None
         if float(seconds.min()) < SENML_RELATIVE_LIMIT or float(seconds.max()) > _LAST_YEAR_S:
             return None  # relative to now, or beyond what a datetime holds
-        out.append(SenmlColumn(name, unit, micros(seconds), numbers.tolist()))
+        out.append(SenmlColumn(name, unit, micros(seconds), numbers))
     return out
+
+
+def _floats(parts: list[list[Any]]) -> Floats:
+    """Lists of JSON numbers as one float64 array (``TypeError`` for anything else but a
+    boolean, ``OverflowError`` for an integer beyond a double)."""
+    joined = array("d", parts[0] if len(parts) == 1 else chain.from_iterable(parts))
+    return np.frombuffer(joined, dtype=np.float64)

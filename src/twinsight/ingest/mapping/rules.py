@@ -20,8 +20,10 @@ from twinsight.ingest.mapping.decode import (
     EPOCH_SCALES,
     NUMBERS,
     DecodeError,
+    Floats,
     SenmlColumn,
     SenmlRawColumn,
+    Times,
     decode_csv,
     decode_json,
     decode_number,
@@ -65,16 +67,18 @@ class MappedValue(NamedTuple):
 
 
 class MappedColumn(NamedTuple):
-    """Values of one twin property or telemetry read from one message together (a SenML
-    pack's samples of one record name): source times in microseconds since the epoch and
-    float values, in the message's order."""
+    """Values of one twin property or telemetry read together (a SenML pack's samples of
+    one record name, a JSON field over several messages): source times in microseconds
+    since the epoch, in the messages' order. SenML values are a float array already; a
+    JSON field's are the numbers as they came (integers stay integers until the target is
+    known)."""
 
     twin_id: str
     kind: Kind
     name: str
     unit: str | None
-    times: list[int]
-    values: list[float]
+    times: Times
+    values: Floats | list[Any]
 
 
 class Template:
@@ -371,7 +375,7 @@ class Rule:
                 if not present:
                     continue
                 values = [values[i] for i in present]
-                column_times = [times[i] for i in present]
+                column_times = times[present]
             target = rule.target.render(captures)
             if set(map(type, values)) <= NUMBERS:
                 columns.append(
@@ -380,7 +384,7 @@ class Rule:
             else:
                 singles.extend(
                     MappedValue(twin_id, rule.kind, target, v, _EPOCH + _US * us, rule.unit)
-                    for us, v in zip(column_times, values, strict=True)
+                    for us, v in zip(column_times.tolist(), values, strict=True)
                 )
         return columns, singles
 

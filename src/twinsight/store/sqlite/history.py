@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from twinsight.core.ports import (
     AGGREGATE_FUNCTIONS,
@@ -69,6 +70,17 @@ def to_us(time: datetime) -> int:
 
 def from_us(us: int) -> datetime:
     return EPOCH + timedelta(microseconds=us)
+
+
+Times = Sequence[int] | NDArray[np.int64]
+"""A column's times, µs since the epoch: a sequence of ints or an int64 array."""
+Values = Sequence[Any] | NDArray[np.float64]
+"""A column's values: a sequence, or a float64 array."""
+
+
+def _plain(column: Times | Values) -> Sequence[Any]:
+    """A column as Python values for SQLite, which binds no numpy scalar."""
+    return column.tolist() if isinstance(column, np.ndarray) else column
 
 
 def _first(row: tuple[int, Any, bytes | None]) -> int:
@@ -222,12 +234,13 @@ class SqliteHistoryStore:
     def append_rows(
         self,
         rows: Sequence[tuple[str, str, HistoryKind, datetime, Any]],
-        columns: Sequence[tuple[str, str, HistoryKind, Sequence[int], Sequence[Any]]] = (),
+        columns: Sequence[tuple[str, str, HistoryKind, Times, Values]] = (),
     ) -> int:
         """:meth:`append` for ``(twin_id, name, kind, time, value)`` tuples and for columns
         ``(twin_id, name, kind, times, values)`` (times in µs since the epoch), in one
         transaction: the ingest pipeline has them already, and skips building a
-        :class:`HistoryPoint` per value."""
+        :class:`HistoryPoint` per value. A column may be numpy arrays (int64 times,
+        float64 values), which a block stores as they are."""
         if not rows and not columns:
             return 0
         ids = self._ids
@@ -256,14 +269,19 @@ class SqliteHistoryStore:
                 else:
                     num, raw = _encode(value)
                     append((sid, us, num, raw))
-            candidates: list[tuple[int, Sequence[int], Sequence[Any]]] = []
+            candidates: list[tuple[int, Times, Values]] = []
             for twin_id, name, kind, times, values in columns:
                 key = (twin_id, name)
                 sid = ids.get(key) or new_ids.get(key)
                 if sid is None:
                     sid = self._series_id(conn, twin_id, name, kind)
                     new_ids[key] = sid
-                if len(values) >= BLOCK_MIN and set(map(type, values)) == {float}:
+                if isinstance(values, np.ndarray):  # floats, as the ingest pipeline gives them
+                    if len(values) >= BLOCK_MIN and values.dtype == np.float64:
+                        candidates.append((sid, times, values))
+                    else:
+                        out.extend(zip(repeat(sid), _plain(times), _plain(values), repeat(None)))
+                elif len(values) >= BLOCK_MIN and set(map(type, values)) == {float}:
                     candidates.append((sid, times, values))
                 elif all(v.__class__ is float or v.__class__ is int for v in values):
                     out.extend(zip(repeat(sid), times, values, repeat(None)))
@@ -305,8 +323,8 @@ class SqliteHistoryStore:
         self,
         conn: sqlite3.Connection,
         sid: int,
-        times: Sequence[int],
-        values: Sequence[float],
+        times: Times,
+        values: Values,
         blocked: set[int],
     ) -> tuple[int, bool]:
         """Store a column as one block if its times ascend strictly and nothing stored lies
@@ -329,7 +347,7 @@ class SqliteHistoryStore:
             )
             return len(stamps), True
         rows: list[tuple[int, int, Any, bytes | None]] = list(
-            zip(repeat(sid), times, values, repeat(None))
+            zip(repeat(sid), _plain(times), _plain(values), repeat(None))
         )
         before = conn.total_changes
         conn.executemany(
