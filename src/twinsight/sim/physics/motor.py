@@ -145,81 +145,113 @@ OUTPUTS = (
 _LN2_PER_10K = math.log(2.0) / 10.0
 
 
-def _losses(load: Any, running: Any, fraction: Any, fault: Any, p: FloatArray) -> Any:
-    """Heat lost inside the motor, in W."""
-    rated_power, efficiency, fixed = p[0], p[1], p[2]
-    return running * (
-        1000.0
-        * rated_power
-        * (1.0 / efficiency - 1.0)
-        * (fixed * fraction + (1.0 - fixed) * load * load)
-        + p[18] * fault * fraction
-    )
+class _Held:
+    """What the right-hand side and the outputs need of the inputs and parameters, worked
+    out once while they are held: an integrator holds both over a step (rk4 calls the
+    right-hand side four times), and a co-simulation changes only the inputs between steps
+    (a new load each step), so what depends on the parameters alone (:class:`_Fixed`) is
+    kept for as long as the parameter array is the same. The equations are the module
+    docstring's, regrouped only so the held parts are computed once (a step of a fleet of
+    motors is a few dozen numpy calls on small arrays, each costing about a microsecond
+    whatever its size)."""
+
+    def __init__(self, u: FloatArray, p: FloatArray, fixed_part: _Fixed) -> None:
+        load, running, ambient, setpoint, fault = u
+        c = fixed_part
+        self.u, self.p = u, p
+        # losses = running·(P_loss·(f·n/n_s + (1 − f)·L²) + F·c·n/n_s) = n·per_rpm + base
+        full_losses = running * c.rated_losses
+        self.per_rpm = (full_losses * c.fixed + running * c.fault_loss * fault) / c.n_sync
+        self.base = full_losses * c.free * load * load
+        self.wear_per_rpm = (
+            running
+            * (c.idle + c.busy * load * load * load)
+            * (1.0 + c.fault_wear * fault)
+            / c.life_revolutions
+        )
+        self.target = running * np.minimum(setpoint, c.n_max)
+        self.g_wh, self.inv_cw, self.inv_ch, self.g_ha = c.g_wh, c.inv_cw, c.inv_ch, c.g_ha
+        self.ambient, self.age_ref = ambient, c.age_ref
+        self.inv_response, self.acceleration = c.inv_response, c.acceleration
+        # for the outputs
+        self.n_sync, self.fixed, self.rated_losses = c.n_sync, c.fixed, c.rated_losses
+        self.speed_factor = 1.0 - c.slip * load
+        self.shaft_power = running * load * c.rated_power
+        self.quadratic = c.free * load * load
+        self.fault_heat = c.fault_loss * fault
+        self.fault_vibration = c.v_fault * fault
+        self.v_new, self.v_span = c.v_new, c.v_span
 
 
-_HELD: list[tuple[object, object, tuple[Any, ...]]] = [(None, None, ())]
-"""The last (inputs, parameters, step constants). Over a step the integrator holds the
-inputs and parameters, so everything built from them alone is worked out once and the
-right-hand side (four calls an rk4 step) is left with what the state changes. The model
-replaces its input and parameter arrays on every change rather than writing into them, so
-the same objects mean the same values; one tuple swapped in whole keeps this thread-safe."""
+class _Fixed:
+    """The parameters' part of :class:`_Held` (kept while the parameter array is the same
+    object)."""
+
+    def __init__(self, p: FloatArray) -> None:
+        (rated, efficiency, fixed, n_sync, n_rated, c_w, c_h, r_wh, r_ha, life, t_ref, idle,
+         v_new, v_worn, n_max, acceleration, response, v_fault, fault_loss,
+         fault_wear) = p  # fmt: skip
+        self.p = p
+        self.rated_power = rated
+        self.rated_losses = 1000.0 * rated * (1.0 / efficiency - 1.0)  # W at rated load
+        self.fixed, self.free = fixed, 1.0 - fixed
+        self.n_sync, self.slip = n_sync, 1.0 - n_rated / n_sync
+        self.g_wh, self.g_ha = 1.0 / r_wh, 1.0 / r_ha  # thermal conductances, W/K
+        self.inv_cw, self.inv_ch = 1.0 / c_w, 1.0 / c_h
+        self.life_revolutions = 3600.0 * life * n_sync
+        self.age_ref = _LN2_PER_10K * t_ref
+        self.idle, self.busy = idle, 1.0 - idle
+        self.v_new, self.v_span, self.v_fault = v_new, v_worn - v_new, v_fault
+        self.n_max, self.acceleration, self.inv_response = n_max, acceleration, 1.0 / response
+        self.fault_loss, self.fault_wear = fault_loss, fault_wear
 
 
-def _step_constants(u: FloatArray, p: FloatArray) -> tuple[Any, ...]:
-    held_u, held_p, constants = _HELD[0]
-    if held_u is u and held_p is p:
-        return constants
-    load, running, ambient, setpoint, fault = u
-    (rated, efficiency, fixed, n_sync, _, c_w, c_h, r_wh, r_ha, life, t_ref, idle, _, _,
-     n_max, acceleration, response, _, fault_loss, fault_wear) = p  # fmt: skip
-    # losses = running·(P_loss·(f·n/n_s + (1 − f)·L²) + F·c·n/n_s) = n·per_rpm + base
-    full_losses = running * 1000.0 * rated * (1.0 / efficiency - 1.0)
-    per_rpm = (full_losses * fixed + running * fault_loss * fault) / n_sync
-    base = full_losses * (1.0 - fixed) * load * load
-    wear_per_rpm = (
-        running
-        * (idle + (1.0 - idle) * load * load * load)
-        * (1.0 + fault_wear * fault)
-        / (3600.0 * life * n_sync)
-    )
-    constants = (
-        per_rpm, base, 1.0 / r_wh, 1.0 / c_w, 1.0 / c_h, 1.0 / r_ha, ambient,
-        wear_per_rpm, _LN2_PER_10K * t_ref, running * np.minimum(setpoint, n_max),
-        1.0 / response, acceleration,
-    )  # fmt: skip
-    _HELD[0] = (u, p, constants)
-    return constants
+_HELD: list[_Held | None] = [None]
+_FIXED: list[_Fixed | None] = [None]
+"""The last inputs' and parameters' constants. The model replaces its input and parameter
+arrays on every change rather than writing into them, so the same objects mean the same
+values; each is swapped in whole, which keeps this safe between threads."""
+
+
+def _held(u: FloatArray, p: FloatArray) -> _Held:
+    held = _HELD[0]
+    if held is not None and held.u is u and held.p is p:
+        return held
+    fixed = _FIXED[0]
+    if fixed is None or fixed.p is not p:
+        fixed = _FIXED[0] = _Fixed(p)
+    held = _HELD[0] = _Held(u, p, fixed)
+    return held
 
 
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
     winding, housing, _, drive = x
-    (per_rpm, base, g_wh, inv_cw, inv_ch, g_ha, ambient, wear_per_rpm, age_ref, target,
-     inv_response, acceleration) = _step_constants(u, p)  # fmt: skip
-    to_housing = (winding - housing) * g_wh
-    ramp = (target - drive) * inv_response
+    c = _held(u, p)
+    to_housing = (winding - housing) * c.g_wh
+    ramp = (c.target - drive) * c.inv_response
+    acceleration = c.acceleration
     return [
-        (drive * per_rpm + base - to_housing) * inv_cw,
-        (to_housing - (housing - ambient) * g_ha) * inv_ch,
-        drive * wear_per_rpm * np.exp(_LN2_PER_10K * winding - age_ref),
+        (drive * c.per_rpm + c.base - to_housing) * c.inv_cw,
+        (to_housing - (housing - c.ambient) * c.g_ha) * c.inv_ch,
+        drive * c.wear_per_rpm * np.exp(_LN2_PER_10K * winding - c.age_ref),
         np.minimum(np.maximum(ramp, -acceleration), acceleration),
     ]
 
 
 def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any, ...]:
     winding, housing, wear, drive = x
-    load, running, _, _, fault = u
-    rated_power, n_sync, n_rated, v_new, v_worn, v_fault = p[0], p[3], p[4], p[12], p[13], p[17]
-    worn = np.clip(wear, 0.0, 1.0)
-    fraction = drive / n_sync
+    c = _held(u, p)
+    worn = np.minimum(np.maximum(wear, 0.0), 1.0)
+    fraction = drive / c.n_sync
     turning = drive >= 1.0  # below 1 rpm a shaft encoder reads 0
+    # P_loss = r·(P_rated(1/η − 1)·(a·f + (1 − a)·L²) + P_f·d·f), in W
+    losses = u[1] * (c.rated_losses * (c.fixed * fraction + c.quadratic) + c.fault_heat * fraction)
     return (
         winding,
         housing,
-        np.where(
-            turning, fraction * (v_new + (v_worn - v_new) * worn * worn + v_fault * fault), 0.0
-        ),
-        np.where(turning, drive * (1.0 - (1.0 - n_rated / n_sync) * load), 0.0),
-        running * load * rated_power + _losses(load, running, fraction, fault, p) / 1000.0,
+        np.where(turning, fraction * (c.v_new + c.v_span * worn * worn + c.fault_vibration), 0.0),
+        np.where(turning, drive * c.speed_factor, 0.0),
+        c.shaft_power + losses / 1000.0,
         worn,
     )
 
