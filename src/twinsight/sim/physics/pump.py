@@ -52,6 +52,7 @@ the head as a discharge gauge reads it, :math:`\rho g H_p`.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -114,46 +115,81 @@ def operating_flow(speed: Any, p: FloatArray, cavitation: Any = 0.0) -> Any:
     return np.sqrt(lift / (k * (shutoff - p[3]) / (p[2] * p[2]) + p[6]))
 
 
-_HELD: list[tuple[object, object, Any]] = [(None, None, None)]
-"""The last (inputs, parameters, operating flow): the flow the drive ramps towards depends
-only on the inputs and parameters, which an integrator holds over a whole step (rk4 calls
-the right-hand side 12 times a step here). The model replaces its input and parameter arrays
-on every change rather than writing into them, so the same objects mean the same values; one
-tuple swapped in whole keeps this safe between threads."""
+class _Fixed:
+    """What the parameters alone fix, kept while the parameter array is the same object."""
+
+    def __init__(self, p: FloatArray) -> None:
+        self.p = p
+        self.shutoff, self.k_pump = _curve(p)
+        self.rho_g = p[7] * GRAVITY  # Pa per m of head
+        self.decay: tuple[float, Any] = (math.nan, None)  # (step, e^(−step/τ))
+
+    def decay_over(self, dt: float) -> Any:
+        held_dt, decay = self.decay
+        if held_dt != dt:
+            decay = np.exp(-dt / self.p[8])
+            self.decay = (dt, decay)
+        return decay
 
 
-def _target(u: FloatArray, p: FloatArray) -> Any:
-    held_u, held_p, target = _HELD[0]
-    if held_u is not u or held_p is not p:
-        target = operating_flow(u[0], p, u[1])
-        _HELD[0] = (u, p, target)
-    return target
+class _Held:
+    """What the held inputs and parameters fix: the operating flow the pump's flow ramps
+    towards (rk4 would call the right-hand side 12 times a step) and the outputs' parts
+    that do not depend on the flow. The equations are the module docstring's, regrouped
+    only so these parts are computed once while the inputs are held (a fleet's outputs
+    are some twenty numpy calls on small arrays, each costing about a microsecond)."""
+
+    def __init__(self, u: FloatArray, p: FloatArray, fixed: _Fixed) -> None:
+        self.u, self.p, self.fixed = u, p, fixed
+        self.target = operating_flow(u[0], p, u[1])
+        s = u[0] / p[0]
+        self.k = 1.0 - p[9] * u[1]  # what cavitation leaves of the curve
+        self.shutoff_head = s * s * fixed.shutoff  # s²·H_0
+        bep_flow = s * p[2]
+        self.bep_flow = np.maximum(bep_flow, 1e-12)
+        self.bep_per_second = bep_flow / 3600.0
+        self.k_efficiency = self.k * p[4]
+        self.turning = bep_flow > 0.0
+
+
+_HELD: list[_Held | None] = [None]
+"""The last inputs' and parameters' :class:`_Held`. The model replaces its input and
+parameter arrays on every change rather than writing into them, so the same objects mean
+the same values; swapped in whole, which keeps this safe between threads."""
+
+
+def _held(u: FloatArray, p: FloatArray) -> _Held:
+    held = _HELD[0]
+    if held is not None and held.u is u and held.p is p:
+        return held
+    fixed = held.fixed if held is not None and held.p is p else _Fixed(p)
+    held = _HELD[0] = _Held(u, p, fixed)
+    return held
 
 
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
-    return [(_target(u, p) - x[0]) / p[8]]
+    return [(_held(u, p).target - x[0]) / p[8]]
 
 
 def _exact(t: float, dt: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
     """The lag's closed form over a step with the speed held: every solver takes this
     (see ``OdeSystem.exact``), so a 60 s step needs no sub-steps under the 20 s ramp."""
-    target = _target(u, p)
-    return [target + (x[0] - target) * np.exp(-dt / p[8])]
+    held = _held(u, p)
+    target = held.target
+    return [target + (x[0] - target) * held.fixed.decay_over(dt)]
 
 
 def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any, ...]:
+    c = _held(u, p)
     flow = np.maximum(x[0], 0.0)
-    shutoff, k_pump = _curve(p)
-    s = u[0] / p[0]
-    k = 1.0 - p[9] * u[1]
-    head = k * (s * s * shutoff - k_pump * flow * flow)
-    bep_flow = s * p[2]
-    q = np.minimum(flow / np.maximum(bep_flow, 1e-12), 1.9)
-    efficiency = k * p[4] * q * (2.0 - q)
-    positive = np.maximum(head, 0.0)
-    power = p[7] * GRAVITY * positive * (bep_flow / 3600.0) / (k * p[4] * (2.0 - q))
-    efficiency = np.where(bep_flow > 0.0, np.maximum(efficiency, 0.0), 0.0)
-    return flow, head, power / 1000.0, efficiency, p[7] * GRAVITY * positive / 1000.0
+    head = c.k * (c.shutoff_head - c.fixed.k_pump * flow * flow)
+    q = np.minimum(flow / c.bep_flow, 1.9)
+    falling = 2.0 - q
+    efficiency = c.k_efficiency * q * falling
+    pressure = c.fixed.rho_g * np.maximum(head, 0.0)  # Pa
+    power = pressure * c.bep_per_second / (c.k_efficiency * falling)
+    efficiency = np.where(c.turning, np.maximum(efficiency, 0.0), 0.0)
+    return flow, head, power / 1000.0, efficiency, pressure / 1000.0
 
 
 def pump_system(name: str = "pump") -> OdeSystem:
