@@ -351,3 +351,31 @@ def test_a_closed_form_step_is_taken_by_every_solver_and_matches_integration() -
     single.set_inputs({"speed": 900.0})
     single.advance(60.0)
     assert fleet.outputs()["b.flow"] == pytest.approx(single.outputs()["flow"], rel=1e-12)
+
+
+def test_a_fleet_whose_finite_state_sums_past_the_largest_float_has_not_diverged() -> None:
+    """The finite check sums the state first; an overflowing sum of finite values must
+    still pass (only a NaN or an infinity is a divergence)."""
+    system = OdeSystem(
+        ModelDescription("huge", states=(Variable("x", 1e308),), outputs=(Variable("x"),)),
+        rhs=lambda t, x, u, p: [0.0 * x[0]],
+        outputs=lambda t, x, u, p: (x[0],),
+    )
+    fleet = system.fleet(3, solver="rk4")
+    fleet.advance(1.0)
+    assert fleet.output_arrays()["x"].tolist() == [1e308, 1e308, 1e308]
+
+
+def test_output_arrays_read_before_a_step_keep_their_values() -> None:
+    """Outputs that are rows of the state are handed out without a copy: the fleet must
+    replace its state on a step, never write into it."""
+    fleet = motor_system().fleet(["m1", "m2"], solver="rk4", max_step=60.0)
+    fleet.set_inputs_array("load", [0.5, 1.0])
+    before = fleet.output_arrays()
+    values = {name: array.copy() for name, array in before.items()}
+    fleet.advance(600.0)
+    fleet.set_state({"m1.winding_temperature": 80.0})
+    after = fleet.output_arrays()
+    assert after["temperature"][0] == 80.0 and after["temperature"][1] > 25.0
+    for name, array in before.items():
+        assert np.array_equal(array, values[name]), name

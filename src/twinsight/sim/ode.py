@@ -59,7 +59,9 @@ like ``x``, or a sequence of scalars/arrays that broadcast to the member axis)."
 
 OutputFunction = Callable[[float, FloatArray, FloatArray, FloatArray], Sequence[Any]]
 """``outputs(t, x, u, p)``: one entry per declared output, in order (a float, or for a
-fleet an array over the members, or anything that broadcasts to it)."""
+fleet an array over the members, or anything that broadcasts to it). A fleet keeps an
+array entry without copying it when it is new or a row of ``x``, ``u`` or ``p``, so never
+return an array the function will write into later (a reused buffer)."""
 
 ExactStep = Callable[[float, float, FloatArray, FloatArray, FloatArray], Any]
 """``exact(t, dt, x, u, p) -> x(t + dt)`` with the inputs held: the closed-form solution
@@ -169,15 +171,17 @@ class _Integrator:
         rhs = system.rhs
         shape = x.shape
 
-        def step() -> FloatArray:
+        def step() -> tuple[FloatArray, bool]:
             if system.exact is not None:
-                return _derivative(system.exact(t0, dt, x, u, p), shape, self.model)
-            if self.solver == "rk4":
-                return self._rk4(rhs, t0, dt, x, u, p, shape)
-            return self._solve_ivp(rhs, t0, dt, x, u, p, shape, sparsity)
+                result = _derivative(system.exact(t0, dt, x, u, p), shape, self.model)
+            elif self.solver == "rk4":
+                result = self._rk4(rhs, t0, dt, x, u, p, shape)
+            else:
+                result = self._solve_ivp(rhs, t0, dt, x, u, p, shape, sparsity)
+            return result, _all_finite(result)
 
         try:
-            result = quietly(step)  # divergence is reported below, as an error
+            result, finite = quietly(step)  # divergence is reported below, as an error
         except SimulationError:
             raise
         except Exception as error:
@@ -186,11 +190,7 @@ class _Integrator:
                 f"{type(error).__name__}: {error}",
                 model=self.model,
             ) from error
-        if not (
-            all(map(math.isfinite, result.tolist()))
-            if result.ndim == 1
-            else np.isfinite(result).all()
-        ):
+        if not finite:
             whose = "the state"
             if members and result.ndim == 2 and result.shape[1] == len(members):
                 bad = np.flatnonzero(~np.isfinite(result).all(axis=0)).tolist()
@@ -258,6 +258,16 @@ class _Integrator:
                 code="SimulationDiverged",
             )
         return np.asarray(solution.y[:, -1], dtype=np.float64).reshape(shape)
+
+
+def _all_finite(values: FloatArray) -> bool:
+    """Whether every entry is finite. A NaN or an infinity carries through a sum, so a
+    finite sum answers the usual case with one reduction; only a sum that is not finite
+    (a divergence, or finite entries whose sum overflows) looks at every entry. Called
+    with numpy's floating-point warnings off (an overflowing sum is no warning)."""
+    if values.ndim == 1:
+        return all(map(math.isfinite, values.tolist()))
+    return math.isfinite(np.add.reduce(values, axis=None)) or bool(np.isfinite(values).all())
 
 
 def _derivative(value: Any, shape: tuple[int, ...], model: str) -> FloatArray:
@@ -442,7 +452,9 @@ class OdeFleet(BaseModel):
             )
         )
         self._full_description: ModelDescription | None = None
-        self._outputs_cache: tuple[tuple[object, ...], dict[str, FloatArray]] | None = None
+        self._outputs_cache: (
+            tuple[FloatArray, FloatArray, FloatArray, float, dict[str, FloatArray]] | None
+        ) = None
         self._index_cache: dict[str, dict[str, tuple[int, int, Variable]]] | None = None
         self._system = system
         self._members = member_names
@@ -644,12 +656,18 @@ class OdeFleet(BaseModel):
         Computed once per state: a pump that feeds both its motor and its tank is evaluated
         once a step. The arrays are shared with later callers until the state, inputs or
         parameters change, so read them, never write into them."""
-        key = (self._x, self._u, self._p, self._time)
+        x, u, p, time = self._x, self._u, self._p, self._time
         cached = self._outputs_cache
-        if cached is not None and all(a is b for a, b in zip(cached[0], key, strict=True)):
-            return cached[1]
+        if (
+            cached is not None
+            and cached[0] is x
+            and cached[1] is u
+            and cached[2] is p
+            and cached[3] == time
+        ):
+            return cached[4]
         arrays = self._compute_output_arrays()
-        self._outputs_cache = (key, arrays)
+        self._outputs_cache = (x, u, p, time, arrays)
         return arrays
 
     def _compute_output_arrays(self) -> dict[str, FloatArray]:
@@ -662,7 +680,19 @@ class OdeFleet(BaseModel):
                 model=self.name,
             )
         arrays: dict[str, FloatArray] = {}
+        x, u, p = self._x, self._u, self._p
         for name, value in zip(names, values, strict=True):
+            if (
+                type(value) is np.ndarray
+                and value.shape == (n,)
+                and value.dtype == np.float64
+                and ((base := value.base) is None or base is x or base is u or base is p)
+            ):
+                # A new array, or a row of the state, inputs or parameters, which the
+                # fleet replaces rather than writes into: kept as it is (a copy of each
+                # output was a tenth of a factory fleet's outputs).
+                arrays[name] = value
+                continue
             array = arrays[name] = np.empty(n, dtype=np.float64)
             array[...] = value  # a scalar output is the same for every member
         return arrays
