@@ -124,7 +124,9 @@ class _Equations:
         self.row = rows
         self.stations = stations
         self._flow_cache: tuple[Any, FloatArray, tuple[Any, Any, Any, Any]] | None = None
-        self._step_cache: tuple[FloatArray, float, Any, Any] | None = None
+        self._step_cache: tuple[FloatArray, float, Any, Any, Any] | None = None
+        self._target_cache: tuple[FloatArray, FloatArray, Any] | None = None
+        self._follow_cache: tuple[Any, float, Any] | None = None
 
     def p(self, p: FloatArray, name: str) -> Any:
         return p[self.row[name]]
@@ -226,22 +228,46 @@ class _Equations:
 
         A bulk run calls this once a step for every conveyor of the plant, mostly with the
         belts at their set-points: so the flow through the line (a function of the belt's
-        mean speed and the parameters only) and the constants of the calendar and the
-        filter are kept from the last step while those stay the same."""
+        mean speed and the parameters only), how far the parts on the line follow it in a
+        step, the belt's target speed and the constants of the calendar and the filter are
+        kept from the last step while those stay the same."""
         speed, rate, entered, wip = x
-        target = u[1] * np.minimum(u[0], self.p(p, "max_speed"))
+        target = self._target(u, p)
         if (speed == target).all():
             end = mean = speed
         else:
             end, mean = self._ramp(speed, target, self.p(p, "acceleration"), dt)
-        taken, settled, good, follow_rate = self._flow(mean, p)
-        worked, keep = self._step_constants(t, dt, p)
-        follow = -np.expm1(-worked * follow_rate)
+        flow = self._flow(mean, p)
+        taken, settled, good, follow_rate = flow
+        worked, keep, fresh = self._step_constants(t, dt, p)
+        follow = self._follow(follow_rate, worked)
         new_entered = entered + taken * worked
         new_wip = wip + (settled - wip) * follow
         completed = good * ((new_entered - new_wip) - (entered - wip))
-        new_rate = keep * rate + (1.0 - keep) * (3600.0 / dt) * completed
+        new_rate = keep * rate + fresh * completed
         return [end, new_rate, new_entered, new_wip]
+
+    def _target(self, u: FloatArray, p: FloatArray) -> Any:
+        """The belt's target speed, kept while the input and parameter arrays are the same
+        objects (models and fleets replace them when a value is set)."""
+        cached = self._target_cache
+        if cached is not None and cached[0] is u and cached[1] is p:
+            return cached[2]
+        target = self.target_speed(u, p)
+        self._target_cache = (u, p, target)
+        return target
+
+    def _follow(self, follow_rate: Any, worked: Any) -> Any:
+        """The share of the way to their settled number the parts on the line go in a
+        step, kept for the last flow and on-shift seconds when those are a whole step."""
+        if not isinstance(worked, float):  # on-shift seconds that differ by member
+            return -np.expm1(-worked * follow_rate)
+        cached = self._follow_cache
+        if cached is not None and cached[0] is follow_rate and cached[1] == worked:
+            return cached[2]
+        follow = -np.expm1(-worked * follow_rate)
+        self._follow_cache = (follow_rate, worked, follow)
+        return follow
 
     @staticmethod
     def _ramp(speed: Any, target: Any, acceleration: Any, dt: float) -> tuple[Any, Any]:
@@ -275,17 +301,19 @@ class _Equations:
         self._flow_cache = (np.array(mean_speed, copy=True), p, result)
         return result
 
-    def _step_constants(self, t: float, dt: float, p: FloatArray) -> tuple[Any, Any]:
-        """The on-shift seconds of the step and the throughput filter's factor (a line
-        that never stops works every second of every step)."""
+    def _step_constants(self, t: float, dt: float, p: FloatArray) -> tuple[Any, Any, Any]:
+        """The on-shift seconds of the step, and the throughput filter's factors for the
+        last rate and for the parts completed in the step (a line that never stops works
+        every second of every step)."""
         cached = self._step_cache
         if cached is not None and cached[0] is p and cached[1] == dt and cached[2] is not None:
-            return cached[2], cached[3]
+            return cached[2], cached[3], cached[4]
         always = bool(np.all(self.p(p, "shift_hours") >= 24.0))
         worked = dt if always else self.on_seconds(t, dt, p)
         keep = np.exp(-dt / self.p(p, "throughput_window"))
-        self._step_cache = (p, dt, dt if always else None, keep)
-        return worked, keep
+        fresh = (1.0 - keep) * (3600.0 / dt)  # per part completed in the step, parts/h
+        self._step_cache = (p, dt, dt if always else None, keep, fresh)
+        return worked, keep, fresh
 
     def rhs(self, t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
         """The same dynamics as derivatives (for estimators and Jacobians; every solver
