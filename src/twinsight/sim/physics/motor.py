@@ -145,47 +145,11 @@ OUTPUTS = (
 _LN2_PER_10K = math.log(2.0) / 10.0
 
 
-class _Held:
-    """What the right-hand side and the outputs need of the inputs and parameters, worked
-    out once while they are held: an integrator holds both over a step (rk4 calls the
-    right-hand side four times), and a co-simulation changes only the inputs between steps
-    (a new load each step), so what depends on the parameters alone (:class:`_Fixed`) is
-    kept for as long as the parameter array is the same. The equations are the module
-    docstring's, regrouped only so the held parts are computed once (a step of a fleet of
-    motors is a few dozen numpy calls on small arrays, each costing about a microsecond
-    whatever its size)."""
-
-    def __init__(self, u: FloatArray, p: FloatArray, fixed_part: _Fixed) -> None:
-        load, running, ambient, setpoint, fault = u
-        c = fixed_part
-        self.u, self.p = u, p
-        # losses = running·(P_loss·(f·n/n_s + (1 − f)·L²) + F·c·n/n_s) = n·per_rpm + base
-        full_losses = running * c.rated_losses
-        self.per_rpm = (full_losses * c.fixed + running * c.fault_loss * fault) / c.n_sync
-        self.base = full_losses * c.free * load * load
-        self.wear_per_rpm = (
-            running
-            * (c.idle + c.busy * load * load * load)
-            * (1.0 + c.fault_wear * fault)
-            / c.life_revolutions
-        )
-        self.target = running * np.minimum(setpoint, c.n_max)
-        self.g_wh, self.inv_cw, self.inv_ch, self.g_ha = c.g_wh, c.inv_cw, c.inv_ch, c.g_ha
-        self.ambient, self.age_ref = ambient, c.age_ref
-        self.inv_response, self.acceleration = c.inv_response, c.acceleration
-        # for the outputs
-        self.n_sync, self.fixed, self.rated_losses = c.n_sync, c.fixed, c.rated_losses
-        self.speed_factor = 1.0 - c.slip * load
-        self.shaft_power = running * load * c.rated_power
-        self.quadratic = c.free * load * load
-        self.fault_heat = c.fault_loss * fault
-        self.fault_vibration = c.v_fault * fault
-        self.v_new, self.v_span = c.v_new, c.v_span
-
-
 class _Fixed:
-    """The parameters' part of :class:`_Held` (kept while the parameter array is the same
-    object)."""
+    """What the parameters alone fix (kept while the parameter array is the same object),
+    and the constants the equations use as arrays of a parameter row's shape: numpy
+    multiplies two small arrays in about half the time it takes when one operand is a
+    Python float, and a fleet's step is dozens of such operations."""
 
     def __init__(self, p: FloatArray) -> None:
         (rated, efficiency, fixed, n_sync, n_rated, c_w, c_h, r_wh, r_ha, life, t_ref, idle,
@@ -202,56 +166,111 @@ class _Fixed:
         self.age_ref = _LN2_PER_10K * t_ref
         self.idle, self.busy = idle, 1.0 - idle
         self.v_new, self.v_span, self.v_fault = v_new, v_worn - v_new, v_fault
-        self.n_max, self.acceleration, self.inv_response = n_max, acceleration, 1.0 / response
+        self.n_max, self.inv_response = n_max, 1.0 / response
+        self.acceleration, self.deceleration = acceleration, -acceleration
         self.fault_loss, self.fault_wear = fault_loss, fault_wear
+        shape = np.shape(rated)
+        self.zero, self.one = np.zeros(shape), np.ones(shape)
+        self.kilo, self.ln2_per_10k = np.full(shape, 1000.0), np.full(shape, _LN2_PER_10K)
+
+
+class _Operating:
+    """What the inputs other than the load fix (running, ambient, set-point, fault): a
+    co-simulation feeds the motor a new load every step and leaves these as they were, so
+    they are kept while their values are the same."""
+
+    def __init__(self, u: FloatArray, c: _Fixed) -> None:
+        _, running, ambient, setpoint, fault = u
+        self.u, self.fixed = u, c
+        self.running, self.ambient = running, ambient
+        # losses = running·(P_loss·(f·n/n_s + (1 − f)·L²) + F·c·n/n_s) = n·per_rpm + base
+        full_losses = running * c.rated_losses
+        self.per_rpm = (full_losses * c.fixed + running * c.fault_loss * fault) / c.n_sync
+        self.full_free = full_losses * c.free
+        self.fault_factor = 1.0 + c.fault_wear * fault  # a bearing fault's faster wear
+        self.target = running * np.minimum(setpoint, c.n_max)
+        self.fault_heat = c.fault_loss * fault
+        self.fault_vibration = c.v_fault * fault
+
+
+class _Held:
+    """What the right-hand side and the outputs need of the held inputs and parameters,
+    worked out once: an integrator holds both over a step (rk4 calls the right-hand side
+    four times). The equations are the module docstring's, regrouped only so the held
+    parts are computed once (a step of a fleet of motors is a few dozen numpy calls on
+    small arrays, each costing about a microsecond whatever its size); what the load
+    does not change comes from :class:`_Operating` and :class:`_Fixed`."""
+
+    def __init__(self, u: FloatArray, p: FloatArray, operating: _Operating) -> None:
+        c = operating.fixed
+        load, running = u[0], operating.running
+        self.u, self.p, self.operating, self.fixed = u, p, operating, c
+        self.base = operating.full_free * load * load
+        self.wear_per_rpm = (
+            running
+            * (c.idle + c.busy * load * load * load)
+            * operating.fault_factor
+            / c.life_revolutions
+        )
+        # for the outputs
+        self.speed_factor = c.one - c.slip * load
+        self.shaft_power = running * load * c.rated_power
+        self.quadratic = c.free * load * load
 
 
 _HELD: list[_Held | None] = [None]
-_FIXED: list[_Fixed | None] = [None]
 """The last inputs' and parameters' constants. The model replaces its input and parameter
 arrays on every change rather than writing into them, so the same objects mean the same
-values; each is swapped in whole, which keeps this safe between threads."""
+values; swapped in whole, which keeps this safe between threads."""
 
 
 def _held(u: FloatArray, p: FloatArray) -> _Held:
     held = _HELD[0]
     if held is not None and held.u is u and held.p is p:
         return held
-    fixed = _FIXED[0]
-    if fixed is None or fixed.p is not p:
-        fixed = _FIXED[0] = _Fixed(p)
-    held = _HELD[0] = _Held(u, p, fixed)
+    if held is None or held.p is not p:
+        operating = _Operating(u, _Fixed(p))
+    else:
+        operating = held.operating
+        if operating.u is not u and not (u[1:] == operating.u[1:]).all():
+            operating = _Operating(u, operating.fixed)
+    held = _HELD[0] = _Held(u, p, operating)
     return held
 
 
 def _rhs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> Any:
-    winding, housing, _, drive = x
-    c = _held(u, p)
+    winding, housing, drive = x[0], x[1], x[3]
+    held = _held(u, p)
+    c, operating = held.fixed, held.operating
     to_housing = (winding - housing) * c.g_wh
-    ramp = (c.target - drive) * c.inv_response
-    acceleration = c.acceleration
+    ramp = (operating.target - drive) * c.inv_response
     return [
-        (drive * c.per_rpm + c.base - to_housing) * c.inv_cw,
-        (to_housing - (housing - c.ambient) * c.g_ha) * c.inv_ch,
-        drive * c.wear_per_rpm * np.exp(_LN2_PER_10K * winding - c.age_ref),
-        np.minimum(np.maximum(ramp, -acceleration), acceleration),
+        (drive * operating.per_rpm + held.base - to_housing) * c.inv_cw,
+        (to_housing - (housing - operating.ambient) * c.g_ha) * c.inv_ch,
+        drive * held.wear_per_rpm * np.exp(c.ln2_per_10k * winding - c.age_ref),
+        np.minimum(np.maximum(ramp, c.deceleration), c.acceleration),
     ]
 
 
 def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any, ...]:
     winding, housing, wear, drive = x
-    c = _held(u, p)
-    worn = np.minimum(np.maximum(wear, 0.0), 1.0)
+    held = _held(u, p)
+    c, operating = held.fixed, held.operating
+    zero = c.zero
+    worn = np.minimum(np.maximum(wear, zero), c.one)
     fraction = drive / c.n_sync
-    turning = drive >= 1.0  # below 1 rpm a shaft encoder reads 0
+    turning = drive >= c.one  # below 1 rpm a shaft encoder reads 0
     # P_loss = r·(P_rated(1/η − 1)·(a·f + (1 − a)·L²) + P_f·d·f), in W
-    losses = u[1] * (c.rated_losses * (c.fixed * fraction + c.quadratic) + c.fault_heat * fraction)
+    losses = operating.running * (
+        c.rated_losses * (c.fixed * fraction + held.quadratic) + operating.fault_heat * fraction
+    )
+    vibration = fraction * (c.v_new + c.v_span * worn * worn + operating.fault_vibration)
     return (
         winding,
         housing,
-        np.where(turning, fraction * (c.v_new + c.v_span * worn * worn + c.fault_vibration), 0.0),
-        np.where(turning, drive * c.speed_factor, 0.0),
-        c.shaft_power + losses / 1000.0,
+        np.where(turning, vibration, zero),
+        np.where(turning, drive * held.speed_factor, zero),
+        held.shaft_power + losses / c.kilo,
         worn,
     )
 
