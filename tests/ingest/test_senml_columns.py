@@ -85,6 +85,17 @@ def test_names_and_units_make_columns_in_pack_order() -> None:
         [{"bn": "s", "bt": BT, "v": 1}, {"bn": "t", "v": 2, "t": 1}],  # base name further down
         [{"bn": "s", "bt": BT, "v": 1, "x": 0}],  # a field the reader does not read
         [{"bn": "s", "bt": BT, "v": None}],  # an explicit null
+        [{"bn": "s", "bt": BT, "v": 1, "t": 0}, {"v": None, "t": 1}],  # a null further down
+        [{"bn": "s", "bt": BT, "v": "1.5", "t": 0}, {"v": 2, "t": 1}],  # a number as text
+        [{"bn": "s", "bt": BT, "v": 1, "t": 0}, {"v": "2", "t": 1}],
+        [{"bn": "s", "bt": BT, "v": 1, "t": 0}, {"v": 2, "t": "1"}],
+        [{"bn": "s", "bt": BT, "v": 1, "t": "0"}, {"v": 2, "t": 1}],
+        [{"bn": "s", "bt": BT, "v": 1, "t": 0}, {"v": [2], "t": 1}],  # a list for a number
+        [{"bn": "s", "bt": BT, "v": 1, "t": 0}, {"v": {"x": 2}, "t": 1}],
+        [{"bn": "s", "bt": BT, "v": 1, "t": 0}, {"v": False, "t": 1}],
+        [{"bn": "s", "bt": BT, "v": 1, "t": 0}, {"v": 2, "t": 1, "n": "x", "vs": "y"}],
+        [{"bn": "s", "bt": BT, "n": 5, "v": 1, "t": 0}, {"v": 2, "t": 1}],  # a number as name
+        [{"bn": "s", "bt": BT, "v": 1, "t": 0}, {"n": "a", "v": "2", "t": 1}],
         [{"bt": BT, "v": 1}],  # no name
         [{"bn": "s", "bt": "soon", "v": 1}],
         [{"bn": "s", "bt": BT, "v": 1}, "record"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from array import array
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
@@ -282,6 +281,8 @@ class SenmlRawColumn(NamedTuple):
     values: list[Any]
 
 
+_TEXT_FIELDS = ("bn", "bu", "n", "u")
+"""The fields of a common pack that hold text; every other value is a number."""
 _T = itemgetter("t")
 _V = itemgetter("v")
 
@@ -293,10 +294,12 @@ def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
     (:func:`finish_senml_columns`), so the per-pack cost is little more than the JSON
     decoding.
 
-    A payload with ``true`` or ``false`` anywhere in it is left to the general reader: the
-    numbers are later checked by building a float array, which would take a boolean for 1
-    or 0, and looking for the two words in the bytes costs far less than looking at the
-    type of every number."""
+    The numbers are checked later, when they become a float array, which would take a
+    boolean for 1 or 0 and a text such as ``"1.5"`` for a number: so a payload with
+    ``true`` or ``false`` anywhere in it is left to the general reader, and so is one
+    with more double quotes than its field names and the texts it may hold (names and
+    units) account for — looking at the bytes costs far less than looking at the type of
+    every number, and also finds a record with a field too many."""
     if b"true" in payload or b"false" in payload:
         return None
     try:
@@ -308,15 +311,17 @@ def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
     first: dict[str, Any] = pack[0]
     base_keys = ("bn" in first) + ("bt" in first) + ("bu" in first)
     rest = pack[1:]
+    quotes = payload.count(b'"')
     names: list[Any] | None = None
     units: list[Any] | None = None
     try:
-        # the commonest pack: after the first record, each is exactly {"t": .., "v": ..};
-        # a null among them is refused when the numbers become an array
-        common = bool(rest) and sum(map(len, rest)) == 2 * len(rest)
-        if common:
-            offsets = [first.get("t"), *map(_T, rest)]
-            values = [first.get("v"), *map(_V, rest)]
+        # the commonest pack: after the first record, each is {"t": .., "v": ..} (a field
+        # more shows in the count of quotes, and then every field is looked at); a null is
+        # refused when the numbers become an array
+        offsets = [first.get("t"), *map(_T, rest)]
+        values = [first.get("v"), *map(_V, rest)]
+        texts = sum(first.get(key).__class__ is str for key in _TEXT_FIELDS)
+        common = bool(rest) and quotes == 2 * (2 * len(rest) + len(first) + texts)
     except (KeyError, TypeError):
         common = False
     if common:
@@ -346,6 +351,16 @@ def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
             + base_keys
         )
         if sum(map(len, pack)) != known:  # another field, an explicit null, a base field later
+            return None
+        texts = (
+            len(names)
+            - names.count(None)
+            + len(units)
+            - units.count(None)
+            + ("bn" in first)
+            + ("bu" in first)
+        )
+        if quotes != 2 * (known + texts):  # a text where a number belongs
             return None
         name0, unit0 = names[0], units[0]
     base_name = first.get("bn", "")
@@ -412,8 +427,9 @@ def finish_senml_columns(raw: Sequence[SenmlRawColumn]) -> list[SenmlColumn] | N
     a time is relative or out of range.
 
     The numbers of every pack of a name go into one float array in one C pass, which is
-    also the type check: anything but a JSON number (text, null, a list) is refused, as is
-    an integer beyond a double (booleans were left out by :func:`senml_raw_columns`)."""
+    also the type check: null or a list is refused, as is an integer beyond a double
+    (:func:`senml_raw_columns` has left out every pack with a boolean or a text where a
+    number belongs)."""
     joined: dict[tuple[str, str | None], tuple[list[float], list[int], list[Any], list[Any]]] = {}
     for column in raw:
         key = (column.name, column.unit)
@@ -426,10 +442,13 @@ def finish_senml_columns(raw: Sequence[SenmlRawColumn]) -> list[SenmlColumn] | N
         have[3].append(column.values)
     out: list[SenmlColumn] = []
     for (name, unit), (bases, counts, offsets, values) in joined.items():
+        total = sum(counts)
         try:
-            seconds = _floats(offsets) + np.repeat(np.asarray(bases, dtype=np.float64), counts)
-            numbers = _floats(values) + 0.0  # -0.0 + 0.0, as decode_senml
-        except (TypeError, OverflowError):  # not a number, or an integer beyond a float
+            seconds = _floats(offsets, total) + np.repeat(
+                np.asarray(bases, dtype=np.float64), counts
+            )
+            numbers = _floats(values, total) + 0.0  # -0.0 + 0.0, as decode_senml
+        except (TypeError, ValueError, OverflowError):  # null, a list, beyond a double
             return None
         if not (np.isfinite(seconds).all() and np.isfinite(numbers).all()):
             return None
@@ -439,8 +458,9 @@ def finish_senml_columns(raw: Sequence[SenmlRawColumn]) -> list[SenmlColumn] | N
     return out
 
 
-def _floats(parts: list[list[Any]]) -> Floats:
-    """Lists of JSON numbers as one float64 array (``TypeError`` for anything else but a
-    boolean, ``OverflowError`` for an integer beyond a double)."""
-    joined = array("d", parts[0] if len(parts) == 1 else chain.from_iterable(parts))
-    return np.frombuffer(joined, dtype=np.float64)
+def _floats(parts: list[list[Any]], count: int) -> Floats:
+    """Lists of JSON numbers (no boolean, no text: see :func:`senml_raw_columns`) as one
+    float64 array; ``TypeError`` or ``ValueError`` for null or a list, ``OverflowError``
+    for an integer beyond a double."""
+    joined = parts[0] if len(parts) == 1 else chain.from_iterable(parts)
+    return np.fromiter(joined, dtype=np.float64, count=count)
