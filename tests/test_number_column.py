@@ -22,3 +22,10 @@ def test_a_column_reads_as_python_numbers_and_numpy_sees_the_array_itself() -> N
     assert orjson.dumps(list(column)) == b"[1.5,-0.0,3.0]"
     times = NumberColumn[int](np.array([2**62, 5], dtype=np.int64))
     assert [type(t) for t in times] == [int, int] and times[0] == 2**62
+
+
+def test_one_value_is_read_without_converting_the_column() -> None:
+    column = NumberColumn[float](np.array([1.5, 2.5, 3.5]))
+    assert (column.at(-1), column.at(0), column.at(-2)) == (3.5, 1.5, 2.5)
+    assert type(column.at(-1)) is float and column._items is None  # nothing converted
+    assert list(column) == [1.5, 2.5, 3.5] and column.at(1) == 2.5

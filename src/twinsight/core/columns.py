@@ -28,6 +28,8 @@ class ArrayLike(Protocol):
 
     def __len__(self) -> int: ...
 
+    def __getitem__(self, index: Any) -> Any: ...
+
     def tolist(self) -> Any: ...
 
     def copy(self) -> Any: ...
@@ -49,6 +51,14 @@ class NumberColumn(Sequence[T]):
         if items is None:
             items = self._items = self.array.tolist()
         return items
+
+    def at(self, index: int) -> T:
+        """One value as a Python number, without converting the whole column when it has
+        not been read yet (the newest value of a column becomes a twin's state)."""
+        if self._items is not None:
+            return self._items[index]
+        value: T = self.array[index : index + 1 or None].tolist()[0]
+        return value
 
     def __len__(self) -> int:
         return len(self.array)

@@ -15,6 +15,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any, NamedTuple
 
+import numpy as np
+
+from twinsight.core.columns import NumberColumn
 from twinsight.core.errors import NotFound, ValidationFailed
 from twinsight.models.dtdl import Interface, ModelSet, Schema
 
@@ -49,7 +52,9 @@ class IngestedColumn(NamedTuple):
 
     Why: a batch may carry hundreds of values of one property, of which only the newest
     becomes state; a column in ascending time is decided with a binary search instead of a
-    datetime and a comparison per value."""
+    datetime and a comparison per value. A :class:`~twinsight.core.columns.NumberColumn`
+    (what the ingest pipeline sends) is searched as its array, and only the values that
+    decide something become Python numbers."""
 
     twin_id: str
     component: str | None
@@ -192,10 +197,10 @@ def merge_updates(
         duplicates += column_duplicates
         if start + column_duplicates >= len(column.times):
             continue
-        holder[name] = column.values[-1]
+        holder[name] = _at(column.values, -1)
         holder_meta[name] = {
             "lastUpdateTime": now,
-            "sourceTime": _iso(_EPOCH + _US * column.times[-1]),
+            "sourceTime": _iso(_EPOCH + _US * _at(column.times, -1)),
         }
         if component is not None:
             holder_meta["$lastUpdateTime"] = now
@@ -225,7 +230,15 @@ def _current_time(holder_meta: Mapping[str, Any], name: str) -> datetime | None:
 
 
 def _ascending(times: Sequence[int]) -> bool:
+    if isinstance(times, NumberColumn):
+        stamps = np.asarray(times)
+        return bool((stamps[1:] > stamps[:-1]).all())
     return all(a < b for a, b in pairwise(times))
+
+
+def _at(values: Sequence[Any], index: int) -> Any:
+    """``values[index]``, without converting a whole :class:`NumberColumn`."""
+    return values.at(index) if isinstance(values, NumberColumn) else values[index]
 
 
 def _merge_column(column: IngestedColumn, previous: datetime | None, value: Any) -> tuple[int, int]:
@@ -240,8 +253,11 @@ def _merge_column(column: IngestedColumn, previous: datetime | None, value: Any)
         previous = previous.replace(tzinfo=UTC)
     times = column.times
     current_us = (previous - _EPOCH) // _US
-    late = bisect_left(times, current_us)
-    if late < len(times) and times[late] == current_us and column.values[late] == value:
+    if isinstance(times, NumberColumn):
+        late = int(np.searchsorted(np.asarray(times), current_us, side="left"))
+    else:
+        late = bisect_left(times, current_us)
+    if late < len(times) and _at(times, late) == current_us and _at(column.values, late) == value:
         return late, 1
     return late, 0
 
