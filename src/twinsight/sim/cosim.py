@@ -390,6 +390,7 @@ class _FleetPlan:
     feeds: tuple[_FleetFeed, ...]
     rows: tuple[int, ...]
     names: tuple[str, ...]
+    replace: Any  # the target's replace_inputs_array, or None
 
     def feed(self) -> None:
         target = self.target
@@ -406,9 +407,8 @@ class _FleetPlan:
                 updated[feed.row] = values
             else:
                 updated[feed.row, feed.target_index] = values
-        replace = getattr(target, "replace_inputs_array", None)
-        if replace is not None:  # one check per fed row, no second copy
-            replace(updated, self.rows)
+        if self.replace is not None:  # one check per fed row, no second copy
+            self.replace(updated, self.rows)
         else:
             for name, row in zip(self.names, self.rows, strict=True):
                 target.set_inputs_array(name, updated[row])
@@ -437,7 +437,13 @@ def _fleet_plan(members: Mapping[str, SimulationModel], feeds: list[FleetConnect
         for fc in feeds
     )
     names = tuple(dict.fromkeys(fc.input for fc in feeds))
-    return _FleetPlan(target, planned, tuple(rows[name] for name in names), names)
+    return _FleetPlan(
+        target,
+        planned,
+        tuple(rows[name] for name in names),
+        names,
+        getattr(target, "replace_inputs_array", None),
+    )
 
 
 def _topological_order(

@@ -52,6 +52,7 @@ from twinsight.sim.floats import quietly
 from twinsight.sim.model import BaseModel, ModelDescription, Variable
 
 FloatArray = npt.NDArray[np.float64]
+_FLOAT64 = np.dtype(np.float64)
 
 RightHandSide = Callable[[float, FloatArray, FloatArray, FloatArray], Any]
 """``rhs(t, x, u, p) -> dx/dt``: one entry per state, in declared order (an array shaped
@@ -489,6 +490,7 @@ class OdeFleet(BaseModel):
             "state": {v.name: i for i, v in enumerate(d.states)},
             "input": {v.name: i for i, v in enumerate(d.inputs)},
         }
+        self._output_names = tuple(v.name for v in d.outputs)
         self._sparsity = (
             csr_matrix(kron(np.ones((len(d.states), len(d.states))), eye(n)))
             if solver in ("BDF", "Radau")
@@ -692,8 +694,9 @@ class OdeFleet(BaseModel):
 
     def _compute_output_arrays(self) -> dict[str, FloatArray]:
         n = len(self._members)
+        shape = (n,)
         values = _call_outputs(self._system, self._time, self._x, self._u, self._p)
-        names = [v.name for v in self._system.description.outputs]
+        names = self._output_names
         if len(values) != len(names):
             raise SimulationError(
                 f"outputs returned {len(values)} values for {len(names)} declared outputs",
@@ -704,8 +707,8 @@ class OdeFleet(BaseModel):
         for name, value in zip(names, values, strict=True):
             if (
                 type(value) is np.ndarray
-                and value.shape == (n,)
-                and value.dtype == np.float64
+                and value.shape == shape
+                and value.dtype is _FLOAT64
                 and ((base := value.base) is None or base is x or base is u or base is p)
             ):
                 # A new array, or a row of the state, inputs or parameters, which the
