@@ -122,11 +122,12 @@ class _Fixed:
         self.p = p
         self.shutoff, self.k_pump = _curve(p)
         self.rho_g = p[7] * GRAVITY  # Pa per m of head
-        # The outputs' constants as arrays: numpy takes about half the time for two small
-        # arrays as for an array and a Python float.
+        # Constants as arrays: numpy takes about half the time for two small arrays as
+        # for an array and a Python float.
         shape = np.shape(p[0])
         self.zero, self.two, self.kilo = np.zeros(shape), np.full(shape, 2.0), np.full(shape, 1e3)
         self.q_max = np.full(shape, 1.9)  # q below 2, where the efficiency parabola ends
+        self.tiny, self.hour = np.full(shape, 1e-12), np.full(shape, 3600.0)
         self.decay: tuple[float, Any] = (math.nan, None)  # (step, e^(−step/τ))
 
     def decay_over(self, dt: float) -> Any:
@@ -137,24 +138,42 @@ class _Fixed:
         return decay
 
 
+class _Cavitating:
+    """What the cavitation input fixes (with the parameters): the share :math:`k` of the
+    curve it leaves and the curves' quadratic coefficient :math:`k k_p + k_s`. A
+    co-simulation feeds the pump a new speed every step and leaves the cavitation as it
+    was, so these are kept while its values are the same."""
+
+    def __init__(self, u: FloatArray, fixed: _Fixed) -> None:
+        p = fixed.p
+        self.u, self.fixed = u, fixed
+        self.k = 1.0 - p[9] * u[1]
+        self.k_efficiency = self.k * p[4]  # k·η_b
+        self.quadratic = self.k * (fixed.shutoff - p[3]) / (p[2] * p[2]) + p[6]
+
+
 class _Held:
     """What the held inputs and parameters fix: the operating flow the pump's flow ramps
     towards (rk4 would call the right-hand side 12 times a step) and the outputs' parts
     that do not depend on the flow. The equations are the module docstring's, regrouped
     only so these parts are computed once while the inputs are held (a fleet's outputs
-    are some twenty numpy calls on small arrays, each costing about a microsecond)."""
+    are some twenty numpy calls on small arrays, each costing about a microsecond); what
+    the speed does not change comes from :class:`_Cavitating` and :class:`_Fixed`."""
 
-    def __init__(self, u: FloatArray, p: FloatArray, fixed: _Fixed) -> None:
-        self.u, self.p, self.fixed = u, p, fixed
-        self.target = operating_flow(u[0], p, u[1])
+    def __init__(self, u: FloatArray, p: FloatArray, cavitating: _Cavitating) -> None:
+        fixed = cavitating.fixed
+        self.u, self.p, self.cavitating, self.fixed = u, p, cavitating, fixed
+        k = self.k = cavitating.k
         s = u[0] / p[0]
-        self.k = 1.0 - p[9] * u[1]  # what cavitation leaves of the curve
+        # operating_flow, written out with the cavitation's part kept
+        lift = np.maximum(k * s * s * fixed.shutoff - p[5], fixed.zero)
+        self.target = np.sqrt(lift / cavitating.quadratic)
         self.shutoff_head = s * s * fixed.shutoff  # s²·H_0
         bep_flow = s * p[2]
-        self.bep_flow = np.maximum(bep_flow, 1e-12)
-        self.bep_per_second = bep_flow / 3600.0
-        self.k_efficiency = self.k * p[4]
-        self.turning = bep_flow > 0.0
+        self.bep_flow = np.maximum(bep_flow, fixed.tiny)
+        self.bep_per_second = bep_flow / fixed.hour
+        self.k_efficiency = cavitating.k_efficiency
+        self.turning = bep_flow > fixed.zero
 
 
 _HELD: list[_Held | None] = [None]
@@ -167,8 +186,13 @@ def _held(u: FloatArray, p: FloatArray) -> _Held:
     held = _HELD[0]
     if held is not None and held.u is u and held.p is p:
         return held
-    fixed = held.fixed if held is not None and held.p is p else _Fixed(p)
-    held = _HELD[0] = _Held(u, p, fixed)
+    if held is None or held.p is not p:
+        cavitating = _Cavitating(u, _Fixed(p))
+    else:
+        cavitating = held.cavitating
+        if cavitating.u is not u and not (u[1] == cavitating.u[1]).all():
+            cavitating = _Cavitating(u, cavitating.fixed)
+    held = _HELD[0] = _Held(u, p, cavitating)
     return held
 
 
