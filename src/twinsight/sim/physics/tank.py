@@ -53,19 +53,28 @@ OUTPUTS = (
 )
 
 
-class _Held:
-    """What the held inputs and parameters fix, worked out once: the open valve's
-    coefficient :math:`o k_v`, the factor turning m³/h into a level rate, and the lowest
-    rim, below which no member spills (rk4 evaluates the flows four times a step, and each
-    is a handful of numpy calls on small arrays costing about a microsecond each)."""
+class _Fixed:
+    """What the parameters fix: the factor turning m³/h into a level rate and the lowest
+    rim, below which no member spills (kept while the parameter array is the same)."""
 
-    def __init__(self, u: FloatArray, p: FloatArray) -> None:
-        self.u, self.p = u, p
-        self.valve = u[1] * p[2]
+    def __init__(self, p: FloatArray) -> None:
+        self.p = p
         self.per_hour_area = 3600.0 * p[0]
         self.rim = p[1]
         self.lowest_rim = float(np.min(p[1]))
         self.zero = np.zeros(np.shape(p[0]))  # faster in numpy than the Python float 0.0
+
+
+class _Held:
+    """What the held inputs and parameters fix, worked out once: the open valve's
+    coefficient :math:`o k_v` (rk4 evaluates the flows four times a step, and each is a
+    handful of numpy calls on small arrays costing about a microsecond each)."""
+
+    def __init__(self, u: FloatArray, p: FloatArray, fixed: _Fixed) -> None:
+        self.u, self.p, self.fixed = u, p, fixed
+        self.valve = u[1] * p[2]
+        self.per_hour_area, self.rim = fixed.per_hour_area, fixed.rim
+        self.lowest_rim, self.zero = fixed.lowest_rim, fixed.zero
 
 
 _HELD: list[_Held | None] = [None]
@@ -77,7 +86,8 @@ the same values; swapped in whole, which keeps this safe between threads."""
 def _held(u: FloatArray, p: FloatArray) -> _Held:
     held = _HELD[0]
     if held is None or held.u is not u or held.p is not p:
-        held = _HELD[0] = _Held(u, p)
+        fixed = held.fixed if held is not None and held.p is p else _Fixed(p)
+        held = _HELD[0] = _Held(u, p, fixed)
     return held
 
 
