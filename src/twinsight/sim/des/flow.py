@@ -126,7 +126,7 @@ class _Equations:
         self._flow_cache: tuple[Any, FloatArray, tuple[Any, Any, Any, Any]] | None = None
         self._step_cache: tuple[FloatArray, float, Any, Any, Any] | None = None
         self._target_cache: tuple[FloatArray, FloatArray, Any] | None = None
-        self._follow_cache: tuple[Any, float, Any] | None = None
+        self._follow_cache: tuple[Any, float, tuple[Any, Any]] | None = None
 
     def p(self, p: FloatArray, name: str) -> Any:
         return p[self.row[name]]
@@ -240,8 +240,8 @@ class _Equations:
         flow = self._flow(mean, p)
         taken, settled, good, follow_rate = flow
         worked, keep, fresh = self._step_constants(t, dt, p)
-        follow = self._follow(follow_rate, worked)
-        new_entered = entered + taken * worked
+        follow, taken_in_step = self._follow(taken, follow_rate, worked)
+        new_entered = entered + taken_in_step
         new_wip = wip + (settled - wip) * follow
         completed = good * ((new_entered - new_wip) - (entered - wip))
         new_rate = keep * rate + fresh * completed
@@ -257,17 +257,18 @@ class _Equations:
         self._target_cache = (u, p, target)
         return target
 
-    def _follow(self, follow_rate: Any, worked: Any) -> Any:
+    def _follow(self, taken: Any, follow_rate: Any, worked: Any) -> tuple[Any, Any]:
         """The share of the way to their settled number the parts on the line go in a
-        step, kept for the last flow and on-shift seconds when those are a whole step."""
+        step, and the parts taken in; kept for the last flow and on-shift seconds when
+        those are a whole step."""
         if not isinstance(worked, float):  # on-shift seconds that differ by member
-            return -np.expm1(-worked * follow_rate)
+            return -np.expm1(-worked * follow_rate), taken * worked
         cached = self._follow_cache
         if cached is not None and cached[0] is follow_rate and cached[1] == worked:
             return cached[2]
-        follow = -np.expm1(-worked * follow_rate)
-        self._follow_cache = (follow_rate, worked, follow)
-        return follow
+        result = (-np.expm1(-worked * follow_rate), taken * worked)
+        self._follow_cache = (follow_rate, worked, result)
+        return result
 
     @staticmethod
     def _ramp(speed: Any, target: Any, acceleration: Any, dt: float) -> tuple[Any, Any]:
