@@ -240,12 +240,14 @@ def parse(buf: bytearray, v5: bool, out: list[Publish | Control], limit: int = 1
     new = tuple.__new__
     while pos < end and publishes < limit:
         first = data[pos]
-        # remaining length: 1 byte for packets under 128 bytes (the common case)
+        # remaining length: 1 byte for packets under 128 bytes, 2 under 16 KB (a SenML pack)
         if pos + 1 >= end:
             break
         byte = data[pos + 1]
         if byte < 0x80:
             length, start = byte, pos + 2
+        elif pos + 2 < end and data[pos + 2] < 0x80:
+            length, start = (byte & 0x7F) | (data[pos + 2] << 7), pos + 3
         else:
             try:
                 length, start = _read_varint(data, pos + 1)

@@ -281,8 +281,6 @@ class SenmlRawColumn(NamedTuple):
     values: list[Any]
 
 
-_TEXT_FIELDS = ("bn", "bu", "n", "u")
-"""The fields of a common pack that hold text; every other value is a number."""
 _T = itemgetter("t")
 _V = itemgetter("v")
 
@@ -320,7 +318,12 @@ def senml_raw_columns(payload: bytes) -> list[SenmlRawColumn] | None:
         # refused when the numbers become an array
         offsets = [first.get("t"), *map(_T, rest)]
         values = [first.get("v"), *map(_V, rest)]
-        texts = sum(first.get(key).__class__ is str for key in _TEXT_FIELDS)
+        texts = (  # the fields of a common pack that hold text; every other is a number
+            (first.get("bn").__class__ is str)
+            + (first.get("bu").__class__ is str)
+            + (first.get("n").__class__ is str)
+            + (first.get("u").__class__ is str)
+        )
         common = bool(rest) and quotes == 2 * (2 * len(rest) + len(first) + texts)
     except (KeyError, TypeError):
         common = False
