@@ -80,7 +80,7 @@ class FleetConnection:
     def __str__(self) -> str:
         return (
             f"{self.source}.{self.output} → {self.target}.{self.input} "
-            f"({len(self.target_index)} pairs)"
+            f"({len(self.target_index)} pair{'' if len(self.target_index) == 1 else 's'})"
         )
 
 
