@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
@@ -198,6 +199,7 @@ def test_a_pack_is_one_series_event_with_aligned_columns(hub: Hub, clock: Manual
     us = micros(T0)
     assert event.recorded and event.model == "dtmi:twinsight:factory:Motor;1"
     assert list(event.times) == [us, us + 1_000_000, us + 2_000_000]
+    assert [type(t) for t in event.times] == [int, int, int]
     assert {k: list(v) for k, v in event.values.items()} == {
         "vibration": [None, 2.0, 3.0],
         "current": [5.0, None, None],
@@ -304,11 +306,19 @@ def test_packs_of_one_address_in_one_batch_are_read_as_one_column(
                 results = [hub.ingest.submit([m]) for m in messages]
             history = [(p.time, p.value) for p in hub.history.range("line-1-motor/vibration")]
             letters = [(d.reason, d.payload) for d in hub.dead_letters.list()]
-            outcomes.append((history, letters, sum(r.values for r in results), len(whole)))
-    (history, letters, values, events), one_by_one = outcomes
+            outcomes.append((history, letters, sum(r.values for r in results), whole))
+    (history, letters, values, whole), one_by_one = outcomes
     assert (history, letters, values) == one_by_one[:3]
+    events = len(whole)
     if bad is None:
         assert (len(history), values, letters, events) == (250, 250, [], 1)  # one series
+        (series,) = whole
+        assert (
+            len(series.times) == 250
+            and [type(v) for v in series.values["vibration"]] == [float] * 250
+        )
+        assert not np.asarray(series.times).flags.writeable  # subscribers share the arrays
+        assert not np.asarray(series.values["vibration"]).flags.writeable
     else:  # the batch went pack by pack: only the bad pack is a dead letter
         assert len(letters) == 1 and "expected a double" in letters[0][0]
         assert events == 5 and len(history) == 4 * 50 + 49  # its good samples too

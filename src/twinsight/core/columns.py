@@ -12,7 +12,9 @@ lists works unchanged; numpy reads it as the array it wraps, without a copy
 nobody pays for the conversion when no subscriber reads the values (a live stream with no
 client, data quality on a clean column).
 
-``core`` imports no numpy: the array is anything with ``len``, ``tolist`` and ``copy``.
+The ingest pipeline makes its arrays read-only before it hands them out: every subscriber
+sees the same array. ``core`` imports no numpy: the array is anything with ``len``,
+indexing, ``tolist`` and ``copy``.
 """
 
 from __future__ import annotations

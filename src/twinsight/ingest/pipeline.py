@@ -503,6 +503,9 @@ class IngestPipeline:
                 return None
             if (received_us - int(times.min())) // 86_400_000_000 > max_age_days:
                 return None
+            # read-only: subscribers share these arrays (np.asarray of a NumberColumn)
+            times.setflags(write=False)
+            values.setflags(write=False)
             columns.append(Column(column.twin_id, column.kind, column.name, target, times, values))
         return columns
 
