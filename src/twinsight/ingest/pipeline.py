@@ -435,6 +435,10 @@ class IngestPipeline:
             if _is_integer_schema(target.schema):
                 raw = round(raw)
         schema = target.schema
+        if raw.__class__ is int and schema.__class__ is PrimitiveSchema and schema.name in _FLOATS:
+            # that float, as a column read together makes it (and SQLite, which history is
+            # kept in, holds no integer beyond 2**63: such a value failed the whole batch)
+            raw = float(raw)
         if not (  # the common case, a finite float for a double, without the general check
             raw.__class__ is float
             and schema.__class__ is PrimitiveSchema
