@@ -9,6 +9,8 @@ history, twin state, dead letters, the samples subscribers see and data quality.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -64,11 +66,20 @@ def batches(clock: ManualClock) -> list[list[RawMessage]]:
     return [plain, mixed, again, one_bad, not_json, bad_state, future, few, no_time, catch_up]
 
 
-def run(clock: ManualClock, monkeypatch: pytest.MonkeyPatch, together: bool) -> dict[str, Any]:
-    """Submit every batch; everything observable afterwards."""
+@contextmanager
+def road(monkeypatch: pytest.MonkeyPatch, together: bool) -> Iterator[None]:
+    """The column road (the messages of one address read together) or, with ``together``
+    false, the one-by-one road, which the pipeline takes when ``Rule.json_columns``
+    declines."""
     with monkeypatch.context() as patch:
         if not together:
             patch.setattr(Rule, "json_columns", lambda self, payloads, captures: None)
+        yield
+
+
+def run(clock: ManualClock, monkeypatch: pytest.MonkeyPatch, together: bool) -> dict[str, Any]:
+    """Submit every batch; everything observable afterwards."""
+    with road(monkeypatch, together):
         hub = make_hub(clock)
         samples: list[tuple[Any, ...]] = []
         hub.bus.subscribe(
@@ -179,21 +190,17 @@ def test_integers_and_negative_zero_for_a_double_are_the_floats_float_makes(
     2**63 could not be stored by SQLite and would fail the whole batch)."""
     outcomes = []
     for together in (True, False):
-        with monkeypatch.context() as patch:
-            if not together:
-                patch.setattr(Rule, "json_columns", lambda self, payloads, captures: None)
-            with make_hub(clock) as hub:
-                batch = [  # orjson writes no integer beyond 64 bits: the standard library does
-                    msg(MOTOR, json.dumps({"ts": MS0 + i, "power": power}).encode(), clock)
-                    for i in range(6)
-                ]
-                hub.ingest.submit(batch)
-                twin = hub.twins.get_twin("line-1-motor")
-                stored = [
-                    (type(p.value), repr(p.value))
-                    for p in hub.history.range("line-1-motor/ratedPower")
-                ]
-                outcomes.append(((type(twin["ratedPower"]), repr(twin["ratedPower"])), stored))
+        with road(monkeypatch, together), make_hub(clock) as hub:
+            batch = [  # orjson writes no integer beyond 64 bits: the standard library does
+                msg(MOTOR, json.dumps({"ts": MS0 + i, "power": power}).encode(), clock)
+                for i in range(6)
+            ]
+            hub.ingest.submit(batch)
+            twin = hub.twins.get_twin("line-1-motor")
+            stored = [
+                (type(p.value), repr(p.value)) for p in hub.history.range("line-1-motor/ratedPower")
+            ]
+            outcomes.append(((type(twin["ratedPower"]), repr(twin["ratedPower"])), stored))
     expected = (float, repr(float(power)))
     assert outcomes[0] == (expected, [expected] * 6)
     assert outcomes[1] == outcomes[0]
@@ -224,20 +231,17 @@ def test_counts_and_enums_in_a_group_are_checked_value_by_value(
 
     outcomes = []
     for together in (True, False):
-        with monkeypatch.context() as patch:
-            if not together:
-                patch.setattr(Rule, "json_columns", lambda self, payloads, captures: None)
-            with make_hub(clock) as hub:
-                hub.ingest.mapping = load_mapping_file(MAPPING_FILE)
-                series: list[TelemetrySeries] = []
-                hub.bus.subscribe(series.append, TelemetrySeries)
-                results = [hub.ingest.submit(b) for b in conveyor_batches(clock)]
-                history = {
-                    name: [(p.time, p.value) for p in hub.history.range(f"line-1-conveyor/{name}")]
-                    for name in ("speed", "partsOnBelt", "partsProduced", "status", "state")
-                }
-                letters = [d.reason for d in hub.dead_letters.list()]
-                outcomes.append((results, history, letters, len(series)))
+        with road(monkeypatch, together), make_hub(clock) as hub:
+            hub.ingest.mapping = load_mapping_file(MAPPING_FILE)
+            series: list[TelemetrySeries] = []
+            hub.bus.subscribe(series.append, TelemetrySeries)
+            results = [hub.ingest.submit(b) for b in conveyor_batches(clock)]
+            history = {
+                name: [(p.time, p.value) for p in hub.history.range(f"line-1-conveyor/{name}")]
+                for name in ("speed", "partsOnBelt", "partsProduced", "status", "state")
+            }
+            letters = [d.reason for d in hub.dead_letters.list()]
+            outcomes.append((results, history, letters, len(series)))
     (results, history, letters, series_count), one_by_one = outcomes
     assert (results, history, letters) == one_by_one[:3]
     assert series_count > 0 and one_by_one[3] == 0
