@@ -56,6 +56,9 @@ def start_simulation(
         calibrated=hub.parameters,
     )
     simulation = builder.build(spec.bindings, spec.couplings, algorithm=spec.algorithm)
+    # The build read the twins' inputs: states no twin value sets start settled for them
+    # (a stopped motor's drive at 0 rpm, not ramping down from its declared 1500).
+    simulation.start_unmeasured_states()
     for note in simulation.notes[:5]:
         log.info("simulation: %s", note)
     parts: list[object] = []

@@ -20,10 +20,10 @@ model in kelvin can feed a twin in degrees Celsius.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from twinsight.core.errors import BadRequest, NotFound, SimulationError, TwinsightError
 from twinsight.graph.service import TwinGraph
@@ -190,6 +190,22 @@ class TwinSimulation:
     """What was not found on the twins and was left at the model's default."""
     locations: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Per twin: the member simulating it and the prefix of its variables there."""
+    measured: frozenset[tuple[str, str]] = frozenset()
+    """``(member, state variable)`` of every state started from a twin's value."""
+
+    def start_unmeasured_states(self) -> dict[str, tuple[str, ...]]:
+        """Start the states no twin value set where their models say they settle for the
+        inputs the twins gave (a model's ``steady_start``, e.g. a motor drive's speed from
+        its running state and set-point); the rest keep their declared start. A fork and
+        the live plant call it once their inputs are read, so they begin without a
+        transient reality never had. Returns the states set per member."""
+        started: dict[str, tuple[str, ...]] = {}
+        for name, model in self.cosim.members.items():
+            if isinstance(model, StartsSteady):
+                measured = {variable for member, variable in self.measured if member == name}
+                if states := model.start_steady(measured):
+                    started[name] = states
+        return started
 
     @property
     def members(self) -> Mapping[str, SimulationModel]:
@@ -206,6 +222,13 @@ class TwinSimulation:
 
     def close(self) -> None:
         self.cosim.close()
+
+
+@runtime_checkable
+class StartsSteady(Protocol):
+    """A model that can start its unmeasured states settled (an ODE model or fleet)."""
+
+    def start_steady(self, measured: Collection[str] = ()) -> tuple[str, ...]: ...
 
 
 class SimulationBuilder:
@@ -235,6 +258,10 @@ class SimulationBuilder:
         at: datetime | None = None,
         algorithm: Algorithm = "gauss-seidel",
     ) -> TwinSimulation:
+        """The co-simulation of the bound twins (those in ``twins`` when given), states and
+        inputs read from them (as they were ``at``, when given). States no twin value sets
+        keep their declared start, so a run from here is reproducible whatever the twins
+        say; :meth:`TwinSimulation.start_unmeasured_states` settles them for the inputs."""
         only = set(twins) if twins is not None else None
         bound = self._resolve(bindings, only)
         if not bound:
@@ -271,12 +298,14 @@ class SimulationBuilder:
                 states += self._routes(model, binding, binding.states, where, "states")
                 inputs += self._routes(model, binding, binding.inputs, where, "inputs")
                 outputs += self._routes(model, binding, binding.outputs, where, "outputs")
+            measured: set[tuple[str, str]] = set()
             for route in states:
                 read = self._read_number(route, at)
                 if read is None:
                     notes.append(f"{route.twin}: no value for state {route.variable}; default")
                 else:
                     members[route.member].set_state({route.variable: read})
+                    measured.add((route.member, route.variable))
             connections, fed = self._connections(couplings, bound, locations, fleet_index)
             inputs = [r for r in inputs if (r.member, r.variable) not in fed]
             # Inputs start as the twins have them (now, or at the fork time), so a run
@@ -298,6 +327,7 @@ class SimulationBuilder:
             states,
             notes,
             locations,
+            frozenset(measured),
         )
 
     def resolve(self, bindings: Sequence[ModelBinding]) -> dict[str, ModelBinding]:

@@ -38,7 +38,7 @@ model where it was, so a what-if run can be retried with a smaller step or anoth
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -68,6 +68,10 @@ ExactStep = Callable[[float, float, FloatArray, FloatArray, FloatArray], Any]
 """``exact(t, dt, x, u, p) -> x(t + dt)`` with the inputs held: the closed-form solution
 over one step, for systems that have one (entries as for :data:`RightHandSide`)."""
 
+SteadyStart = Callable[[FloatArray, FloatArray], Mapping[str, Any]]
+"""``steady_start(u, p) -> {state: value}``: where states that nothing measures settle for
+the inputs and parameters given (a scalar, or for a fleet an array over the members)."""
+
 SOLVERS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA", "rk4")
 """The integrators: SciPy's ``solve_ivp`` methods, and ``rk4``, a fixed-step classical
 Runge-Kutta taking ``ceil(dt / max_step)`` equal steps per advance."""
@@ -90,6 +94,12 @@ class OdeSystem:
     lag towards a target the held inputs fix): then every solver takes it instead of
     integrating, which is both exact and a handful of array operations; ``rhs`` still
     describes the system (for Jacobians and estimators)."""
+    steady_start: SteadyStart | None = None
+    """Where states no twin value sets start, from the inputs and parameters: a what-if
+    forked from the live plant, or the live plant itself, starts them settled for the
+    inputs the twins report (a stopped motor's drive at 0 rpm) instead of at their declared
+    start, which would show a transient reality never had. Only the states it names; see
+    :meth:`OdeModel.start_steady`."""
 
     @property
     def name(self) -> str:
@@ -390,6 +400,17 @@ class OdeModel(BaseModel):
         """A copy of the state, in declared order."""
         return self._x.copy()
 
+    def start_steady(self, measured: Collection[str] = ()) -> tuple[str, ...]:
+        """Start the states the system's ``steady_start`` names, except those in
+        ``measured`` (set from a twin), where they settle for the current inputs and
+        parameters; returns the states set (none without the hook). Call it after the
+        inputs are set."""
+        steady = _call_steady(self._system, self._u, self._p)
+        values = {name: float(v) for name, v in steady.items() if name not in measured}
+        if values:
+            self.set_state(values)
+        return tuple(values)
+
     def _parameters_changed(self, changed: Mapping[str, float]) -> None:
         self._p = np.array(
             [self._parameters[name] for name in self._parameter_names], dtype=np.float64
@@ -412,6 +433,29 @@ class OdeModel(BaseModel):
     def _check_finite(self) -> None:
         """Already checked before the new state was kept (so a diverged step changes
         nothing); nothing left to do after the step."""
+
+
+def _call_steady(system: OdeSystem, u: FloatArray, p: FloatArray) -> Mapping[str, Any]:
+    """The hook's values, checked to name states (empty without a hook)."""
+    hook = system.steady_start
+    if hook is None:
+        return {}
+    try:
+        values = quietly(lambda: hook(u, p))
+    except Exception as error:
+        raise SimulationError(
+            f"the steady_start function raised: {type(error).__name__}: {error}",
+            model=system.name,
+        ) from error
+    states = [v.name for v in system.description.states]
+    unknown = sorted(set(values) - set(states))
+    if unknown:
+        raise SimulationError(
+            f"steady_start names {', '.join(map(repr, unknown))}, which are not states "
+            f"(its states: {', '.join(states)})",
+            model=system.name,
+        )
+    return dict(values)
 
 
 def _call_outputs(
@@ -594,6 +638,25 @@ class OdeFleet(BaseModel):
     def state_array(self) -> FloatArray:
         """A copy of the state, shape ``(n_states, N)``, rows in declared order."""
         return self._x.copy()
+
+    def start_steady(self, measured: Collection[str] = ()) -> tuple[str, ...]:
+        """As :meth:`OdeModel.start_steady`, per member: ``measured`` holds namespaced
+        names (``"motor-7.drive_speed"``) whose member keeps its state."""
+        steady = _call_steady(self._system, self._u, self._p)
+        rows = self._rows["state"]
+        states = self._system.description.states
+        updated, started = self._x.copy(), []
+        for name, value in steady.items():
+            row = rows[name]
+            keep = np.array([f"{m}.{name}" in measured for m in self._members], dtype=bool)
+            if keep.all():
+                continue
+            column = np.broadcast_to(np.asarray(value, dtype=np.float64), keep.shape)
+            updated[row] = np.where(keep, updated[row], column)
+            self._check_row(states[row], updated[row], "state")
+            started += [f"{m}.{name}" for m, k in zip(self._members, keep, strict=True) if not k]
+        self._x = updated
+        return tuple(started)
 
     def set_state_array(self, values: npt.ArrayLike) -> None:
         """Replace the whole state (shape ``(n_states, N)``), bounds checked."""

@@ -186,6 +186,9 @@ class ScenarioService:
                     raw = float(raw)
                 if isinstance(raw, int | float):
                     sim.members[route.member].set_inputs({route.variable: route.to_model(raw)})
+            # States no twin value sets start settled for those inputs (a stopped motor's
+            # drive at 0 rpm), so the what-if has no start-up transient reality never had.
+            sim.start_unmeasured_states()
             fork = fork_of(sim, spec.catalog, spec.fleets, spec.record, spec.algorithm)
             units = {
                 key: v.unit

@@ -52,6 +52,9 @@ fraction :math:`f = n_d/n_\text{sync}` (friction and iron losses grow with speed
 life is counted in revolutions), vibration too. At the default set-point (the synchronous
 speed) :math:`f = 1` and the equations above hold as written.
 
+No sensor reports :math:`n_d`, so the model's ``steady_start`` says where it starts when a
+fork or the live plant has read the inputs: :math:`n_d = r \min(n_s, n_\text{max})`.
+
 **Bearing fault.** The ``bearing_fault`` input (0 healthy … 1 fully developed spalling)
 is how a fault is injected: it adds vibration :math:`v_f` and friction heat :math:`P_f` in
 proportion to its severity :math:`d`, and makes the bearing wear :math:`1 + k_f d` times
@@ -275,6 +278,13 @@ def _outputs(t: float, x: FloatArray, u: FloatArray, p: FloatArray) -> tuple[Any
     )
 
 
+def _steady_start(u: FloatArray, p: FloatArray) -> dict[str, Any]:
+    """No sensor reports the drive's field speed, so a fork or the live plant starts it
+    where the drive holds it for the inputs the twin reports: ``r·min(n_s, n_max)`` (0 for a
+    stopped motor), not at 1500 rpm with a ramp reality never had."""
+    return {"drive_speed": u[1] * np.minimum(u[3], p[14])}
+
+
 def motor_system(name: str = "motor") -> OdeSystem:
     """The motor model (see the module docstring for the equations)."""
     return OdeSystem(
@@ -288,4 +298,5 @@ def motor_system(name: str = "motor") -> OdeSystem:
         ),
         rhs=_rhs,
         outputs=_outputs,
+        steady_start=_steady_start,
     )
