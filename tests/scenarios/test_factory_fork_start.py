@@ -17,6 +17,7 @@ from support import add_factory_models
 from twinsight.core.clock import ManualClock
 from twinsight.core.ports import HistoryPoint
 from twinsight.hub import Hub
+from twinsight.live_sim import start_simulation
 from twinsight.scenarios.factory import world
 from twinsight.scenarios.factory.sim import simulation_spec
 from twinsight.sim.binding import GraphValues, SimulationBuilder
@@ -90,3 +91,11 @@ def test_the_live_plant_starts_a_stopped_motors_drive_at_rest(hub: Hub) -> None:
             "line-3-motor.drive_speed",
         )
     }
+
+
+def test_start_simulation_starts_the_live_plant_from_the_twins_inputs(hub: Hub) -> None:
+    live = start_simulation(hub, simulation_spec(), None)
+    motors, _ = live.simulation.locate("line-1-motor")
+    state = motors.state()
+    assert state["line-1-motor.drive_speed"] == 0.0  # stopped: no ramp down from 1500
+    assert state["line-2-motor.drive_speed"] == 1200.0
