@@ -15,12 +15,14 @@ import pytest
 
 from support import add_factory_models
 from twinsight.core.clock import ManualClock
+from twinsight.core.errors import SimulationError
 from twinsight.core.ports import HistoryPoint
 from twinsight.hub import Hub
 from twinsight.live_sim import start_simulation
 from twinsight.scenarios.factory import world
 from twinsight.scenarios.factory.sim import simulation_spec
 from twinsight.sim.binding import GraphValues, SimulationBuilder
+from twinsight.sim.cosim import CoSimulation
 
 T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 SLIP = 1.0 - 1460.0 / 1500.0  # the motor's rated slip at full load
@@ -99,3 +101,41 @@ def test_start_simulation_starts_the_live_plant_from_the_twins_inputs(hub: Hub) 
     state = motors.state()
     assert state["line-1-motor.drive_speed"] == 0.0  # stopped: no ramp down from 1500
     assert state["line-2-motor.drive_speed"] == 1200.0
+
+
+def test_the_motor_pump_loop_starts_settled(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A motor's load is its pump's shaft power and the pump's speed the motor's: settled
+    at the start (CoSimulation.settle_inputs), the loop begins where the live plant runs
+    instead of at a pump turned at the motor's no-load speed, whose first step swung the
+    load (past the model's 1.2 for a motor driven hard, which failed the what-if)."""
+    hub.twins.patch_twin(
+        "line-3-motor", [{"op": "replace", "path": "/speedSetpoint", "value": 1690.0}]
+    )
+    spec = simulation_spec()
+    builder = SimulationBuilder(
+        hub.twins, spec.catalog, GraphValues(hub.twins, hub.history), fleets=spec.fleets
+    )
+    sim = builder.build(spec.bindings, spec.couplings)
+    sim.start_unmeasured_states()
+    motors, _ = sim.locate("line-3-motor")
+    pumps, _ = sim.locate("line-3-pump")
+    motor_in, motor_out = motors.inputs(), motors.outputs()
+    pump_in, pump_out = pumps.inputs(), pumps.outputs()
+    for line in ("line-2", "line-3"):
+        rated = 15.0  # kW, the factory motors' rating (the coupling's gain is 1/15)
+        assert motor_in[f"{line}-motor.load"] == pytest.approx(
+            pump_out[f"{line}-pump.shaft_power"] / rated, rel=1e-3
+        )
+        assert pump_in[f"{line}-pump.speed"] == pytest.approx(
+            motor_out[f"{line}-motor.speed"], rel=1e-3
+        )
+
+    def run_hard_driven() -> int:
+        scenario = hub.scenarios.fork()
+        hub.scenarios.run(scenario.id, horizon=300.0, step=60.0)
+        return len(hub.scenarios.results(scenario.id).baseline["line-3-motor.speed"])
+
+    assert run_hard_driven() == 6  # the start and five steps of a minute
+    monkeypatch.setattr(CoSimulation, "settle_inputs", lambda self, rounds=5: None)
+    with pytest.raises(SimulationError, match=r"line-3-motor\.load = 1\.2\d* is outside"):
+        run_hard_driven()  # the guessed first step overloads the motor past the model

@@ -198,13 +198,17 @@ class TwinSimulation:
         inputs the twins gave (a model's ``steady_start``, e.g. a motor drive's speed from
         its running state and set-point); the rest keep their declared start. A fork and
         the live plant call it once their inputs are read, so they begin without a
-        transient reality never had. Returns the states set per member."""
+        transient reality never had. The inputs that couplings feed are settled before
+        and after (:meth:`CoSimulation.settle_inputs`): a model's start may depend on
+        them, and they on the states it starts. Returns the states set per member."""
+        self.cosim.settle_inputs()
         started: dict[str, tuple[str, ...]] = {}
         for name, model in self.cosim.members.items():
             if isinstance(model, StartsSteady):
                 measured = {variable for member, variable in self.measured if member == name}
                 if states := model.start_steady(measured):
                     started[name] = states
+        self.cosim.settle_inputs()
         return started
 
     @property
