@@ -174,15 +174,21 @@ class Hub:
             retry=webhook_retry,
         )
 
+    def require_simulation(self) -> SimulationSpec:
+        """:attr:`simulation`, or a 409 ``NoSimulation`` saying how to give the hub one:
+        what-if scenarios, calibrations and the simulation catalogue all need it."""
+        if self.simulation is None:
+            raise Conflict(NO_SIMULATION, code="NoSimulation")
+        return self.simulation
+
     @property
     def scenarios(self) -> ScenarioService:
         """What-if scenarios of :attr:`simulation` (docs/scenarios.md), made on first use."""
-        if self.simulation is None:
-            raise Conflict(NO_SIMULATION, code="NoSimulation")
-        if self._scenarios is None or self._scenarios.spec is not self.simulation:
+        spec = self.require_simulation()
+        if self._scenarios is None or self._scenarios.spec is not spec:
             store = SqliteScenarioStore(self.db)
             self._scenarios = ScenarioService(
-                self.twins, self.history, self.simulation, store, self.clock, self.parameters
+                self.twins, self.history, spec, store, self.clock, self.parameters
             )
         return self._scenarios
 

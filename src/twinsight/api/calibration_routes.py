@@ -19,8 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from twinsight.api.body import read_json
 from twinsight.api.responses import JsonResponse
-from twinsight.core.errors import Conflict
-from twinsight.hub import NO_SIMULATION, Hub
+from twinsight.hub import Hub
 from twinsight.sim.calibration_request import CalibrationRequest
 from twinsight.sim.twin_calibration import TwinCalibrations, version_dict
 
@@ -59,9 +58,9 @@ _CALIBRATION_BODY: dict[str, Any] = {
 
 def service(hub: Hub) -> TwinCalibrations:
     """The calibration service over the hub's simulated world (409 when there is none)."""
-    if hub.simulation is None:
-        raise Conflict(NO_SIMULATION, code="NoSimulation")
-    return TwinCalibrations(hub.twins, hub.models, hub.history, hub.parameters, hub.simulation)
+    return TwinCalibrations(
+        hub.twins, hub.models, hub.history, hub.parameters, hub.require_simulation()
+    )
 
 
 def router(hub: Hub) -> APIRouter:

@@ -14,30 +14,23 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from twinsight.api.responses import JsonResponse
-from twinsight.core.errors import Conflict
-from twinsight.hub import NO_SIMULATION, Hub
+from twinsight.hub import Hub
 from twinsight.sim.catalogue import catalogue_dict, describe_catalogue, describe_model
-from twinsight.sim.spec import SimulationSpec
 
 
 def router(hub: Hub) -> APIRouter:
     r = APIRouter(tags=["scenarios"])
 
-    def spec() -> SimulationSpec:
-        if hub.simulation is None:
-            raise Conflict(NO_SIMULATION, code="NoSimulation")
-        return hub.simulation
-
     @r.get("/simulation/models")
     async def list_models() -> JsonResponse:
         """Every model of the world's catalogue (building each once to read it: thread pool)."""
-        world = spec()
+        world = hub.require_simulation()
         models = await run_in_threadpool(describe_catalogue, world, hub.twins)
         return JsonResponse(catalogue_dict(world, models))
 
     @r.get("/simulation/models/{name}")
     async def get_model(name: str) -> JsonResponse:
-        model = await run_in_threadpool(describe_model, spec(), name, hub.twins)
+        model = await run_in_threadpool(describe_model, hub.require_simulation(), name, hub.twins)
         return JsonResponse(model.to_dict())
 
     return r
